@@ -1,0 +1,1 @@
+"""Venue-neutral machinery. Nothing here imports ``wsclients.venues``."""

@@ -1,0 +1,204 @@
+"""The one exception hierarchy of wsclients.
+
+::
+
+    WSClientError
+    ├── ConnectFailed          could not connect, or the attempts ran out
+    │   └── AuthenticationFailed   bad key / token / JWT: fatal, never retried
+    ├── SubscriptionRejected   the venue refused a subscription (or we refused it first)
+    ├── ProtocolViolation      a frame we cannot understand (also ValueError)
+    ├── RequestFailed          a REST or in-socket request answered with an error
+    │   └── RateLimited            HTTP 429 after the retries
+    ├── RequestTimeout         no answer in time (also TimeoutError)
+    ├── TooManyInFlight        the venue's in-flight request limit is reached
+    ├── BookOutOfSync          a sequence gap or crossed book: resync needed
+    └── ClientStopped          the client stopped while the call waited
+
+Blocking calls raise these; background threads deliver them inside an ``ErrorEvent``.
+Every translation of a websocket-client or requests exception chains the original as
+``__cause__``. Messages are built in ``__str__`` from fields and never hold secrets or whole
+payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "AuthenticationFailed",
+    "BookOutOfSync",
+    "ClientStopped",
+    "ConnectFailed",
+    "ProtocolViolation",
+    "RateLimited",
+    "RequestFailed",
+    "RequestTimeout",
+    "SubscriptionRejected",
+    "TooManyInFlight",
+    "WSClientError",
+    "shorten",
+]
+
+_MAX_SHOWN = 200
+
+
+def shorten(value: Any, limit: int = _MAX_SHOWN) -> str:
+    """A printable, bounded rendering of a payload for messages and logs."""
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value[: limit + 1]).decode("utf-8", "replace")
+    else:
+        text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class WSClientError(Exception):
+    """Root of every error wsclients raises or reports."""
+
+    fatal: bool = False
+    """Whether the condition stops a client instead of being retried."""
+
+    code: Optional[Any] = None
+
+
+class ConnectFailed(WSClientError):
+    """Could not connect, or the allowed attempts are used up."""
+
+    def __init__(
+        self, url: str, *, attempts: int = 0, code: Optional[int] = None, reason: str = ""
+    ) -> None:
+        super().__init__(url, attempts, code, reason)
+        self.url = url
+        self.attempts = attempts
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        text = f"could not connect to {self.url}"
+        if self.attempts:
+            text += f" after {self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+        if self.code is not None:
+            text += f" (code {self.code})"
+        if self.reason:
+            text += f": {shorten(self.reason)}"
+        return text
+
+
+class AuthenticationFailed(ConnectFailed):
+    """The venue refused our credentials. Fatal: retrying would only hammer it."""
+
+    fatal = True
+
+    def __str__(self) -> str:
+        text = f"authentication failed at {self.url}"
+        if self.code is not None:
+            text += f" (code {self.code})"
+        if self.reason:
+            text += f": {shorten(self.reason)}"
+        return text
+
+
+class SubscriptionRejected(WSClientError, ValueError):
+    """A subscription the venue refused, or one we refuse before sending because the venue
+    would accept it silently and never answer (or drop the socket)."""
+
+    def __init__(self, subscription: Any, reason: str, *, code: Optional[Any] = None) -> None:
+        super().__init__(subscription, reason)
+        self.subscription = subscription
+        self.reason = reason
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"subscription {shorten(self.subscription)} rejected: {self.reason}"
+
+
+class ProtocolViolation(WSClientError, ValueError):
+    """A frame or item we cannot understand. The stream goes on with the next one."""
+
+    def __init__(self, reason: str, *, raw: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+
+    def __str__(self) -> str:
+        if self.raw is None:
+            return self.reason
+        return f"{self.reason}: {shorten(self.raw)}"
+
+
+class RequestFailed(WSClientError):
+    """A request (REST or over the socket) answered with an error."""
+
+    def __init__(
+        self, reason: str, *, status: Optional[int] = None, request: Optional[str] = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.code = status
+        self.request = request
+
+    def __str__(self) -> str:
+        text = self.request + ": " if self.request else ""
+        if self.status is not None:
+            text += f"HTTP {self.status}: "
+        return text + shorten(self.reason)
+
+
+class RateLimited(RequestFailed):
+    """The venue kept answering 429 after our retries."""
+
+
+class RequestTimeout(WSClientError, TimeoutError):
+    """No answer in time."""
+
+    def __init__(self, what: str, timeout: Optional[float]) -> None:
+        super().__init__(what, timeout)
+        self.what = what
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        if self.timeout is None:
+            return f"{self.what}: no answer"
+        return f"{self.what}: no answer within {self.timeout:g} s"
+
+
+class TooManyInFlight(WSClientError):
+    """The in-flight request limit is reached and the caller chose not to wait."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+    def __str__(self) -> str:
+        return f"{self.limit} requests already in flight"
+
+
+class BookOutOfSync(WSClientError):
+    """The local book can no longer be trusted (gap or crossed): it must be resynced."""
+
+    def __init__(
+        self, symbol: str, *, expected: Optional[int] = None, got: Optional[int] = None,
+        reason: str = "sequence gap",
+    ) -> None:
+        super().__init__(symbol, expected, got, reason)
+        self.symbol = symbol
+        self.expected = expected
+        self.got = got
+        self.reason = reason
+
+    def __str__(self) -> str:
+        text = f"book {self.symbol} out of sync: {self.reason}"
+        if self.expected is not None or self.got is not None:
+            text += f" (expected {self.expected}, got {self.got})"
+        return text
+
+
+class ClientStopped(WSClientError):
+    """The client stopped (or the connection dropped) while the call was waiting."""
+
+    def __init__(self, reason: str = "client stopped") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason

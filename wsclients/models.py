@@ -1,0 +1,269 @@
+"""The events every client delivers, and the small enums they use.
+
+Events are frozen, slotted attrs classes: immutable, cheap to build on the reader thread and
+safe to hand to another thread. Parsers build them by keyword (``kw_only``) so a new field can
+never shift positions; ``BookLevel`` stays positional because books build thousands of them.
+``raw`` keeps the decoded venue item for whatever the model does not carry; it is left out of
+``repr`` and of equality, which compare the model and not venue JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+import datetime as dt
+from decimal import Decimal
+from typing import Any, ClassVar, NamedTuple, Optional, Union
+
+import attrs
+
+__all__ = [
+    "Book",
+    "BookLevel",
+    "ConnectionState",
+    "ErrorEvent",
+    "Event",
+    "Message",
+    "Side",
+    "Status",
+    "Trade",
+]
+
+
+def _ns_to_datetime(ns: int) -> dt.datetime:
+    """Integer nanoseconds since the epoch → aware UTC datetime (microsecond precision)."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).replace(microsecond=rest // 1000)
+
+
+class Side(enum.Enum):
+    """Which side of the book an order or an aggressor was on."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ConnectionState(enum.Enum):
+    """Where a client or one of its sockets is in its life."""
+
+    IDLE = "idle"
+    """Built but not started."""
+    CONNECTING = "connecting"
+    """First connect attempt under way."""
+    CONNECTED = "connected"
+    """The socket is open and subscriptions have been sent."""
+    RECONNECTING = "reconnecting"
+    """The socket was lost; waiting out the backoff or trying again."""
+    CLOSED = "closed"
+    """Stopped by the user, by a fatal error, or after the last allowed attempt."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class BookLevel(NamedTuple):
+    """One price level: the price, the total size resting there and, where the venue says,
+    how many orders make it up. A NamedTuple because books build many of them per update."""
+
+    price: Decimal
+    size: Decimal
+    count: Optional[int] = None
+
+
+@attrs.frozen(kw_only=True)
+class Trade:
+    """A trade printed on the venue."""
+
+    kind: ClassVar[str] = "trade"
+
+    venue: str
+    """Which venue it came from (``"hyperliquid"``, ``"vega"`` …)."""
+    symbol: str
+    """The venue's own instrument id, spelled as subscribed."""
+    price: Decimal
+    """Trade price, built from the venue's decimal string."""
+    size: Decimal
+    """Trade size in base units."""
+    side: Optional[Side]
+    """The aggressor's side, or None where the venue does not say."""
+    trade_id: str
+    """An id unique for this venue and symbol."""
+    timestamp_ns: int
+    """The venue's trade time, nanoseconds since the epoch (UTC)."""
+    received_ns: int
+    """When the frame carrying it was read from the socket."""
+    raw: Any = attrs.field(default=None, repr=False, eq=False)
+    """The decoded venue item this event was built from."""
+
+    @property
+    def datetime(self) -> dt.datetime:
+        """``timestamp_ns`` as an aware UTC datetime."""
+        return _ns_to_datetime(self.timestamp_ns)
+
+
+@attrs.frozen(kw_only=True)
+class Book:
+    """An order-book view: the top levels on each side, best first."""
+
+    kind: ClassVar[str] = "book"
+
+    venue: str
+    """Which venue it came from."""
+    symbol: str
+    """The venue's own instrument id."""
+    bids: tuple[BookLevel, ...]
+    """Bid levels, highest price first."""
+    asks: tuple[BookLevel, ...]
+    """Ask levels, lowest price first."""
+    timestamp_ns: int
+    """The venue's time for this state of the book (``received_ns`` where it gives none)."""
+    received_ns: int
+    """When the frame that produced this view was read."""
+    sequence: Optional[int] = None
+    """The venue's sequence number for this state, where it has one."""
+    is_snapshot: bool = False
+    """True for a full snapshot (first view, resync, or a venue that only sends snapshots)."""
+    raw: Any = attrs.field(default=None, repr=False, eq=False)
+    """The decoded venue item this event was built from."""
+
+    @property
+    def best_bid(self) -> Optional[BookLevel]:
+        """The highest bid, or None on an empty side."""
+        return self.bids[0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Optional[BookLevel]:
+        """The lowest ask, or None on an empty side."""
+        return self.asks[0] if self.asks else None
+
+    @property
+    def mid(self) -> Optional[Decimal]:
+        """Midpoint of the touch, or None when a side is empty."""
+        if not self.bids or not self.asks:
+            return None
+        return (self.bids[0].price + self.asks[0].price) / 2
+
+    @property
+    def spread(self) -> Optional[Decimal]:
+        """Best ask minus best bid, or None when a side is empty."""
+        if not self.bids or not self.asks:
+            return None
+        return self.asks[0].price - self.bids[0].price
+
+    @property
+    def datetime(self) -> dt.datetime:
+        """``timestamp_ns`` as an aware UTC datetime."""
+        return _ns_to_datetime(self.timestamp_ns)
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    """Anything that is not a trade or a book: candles, orders, positions, account events,
+    records. ``channel`` names the stream as the user subscribed to it."""
+
+    kind: ClassVar[str] = "message"
+
+    venue: str
+    """Which venue it came from."""
+    channel: str
+    """The stream's name, as the user subscribed to it."""
+    data: Any
+    """The decoded payload."""
+    received_ns: int
+    """When the frame carrying it was read."""
+    is_snapshot: bool = False
+    """True when the venue marks this as (part of) a state snapshot rather than an update."""
+    symbol: Optional[str] = None
+    """The instrument or key this message concerns, where there is one."""
+    raw: Any = attrs.field(default=None, repr=False, eq=False)
+    """The decoded venue frame."""
+
+    @property
+    def datetime(self) -> dt.datetime:
+        """``received_ns`` as an aware UTC datetime (messages carry no common venue time)."""
+        return _ns_to_datetime(self.received_ns)
+
+
+@attrs.frozen(kw_only=True)
+class Status:
+    """A change in a socket's state; one for every step of connect, reconnect and close."""
+
+    kind: ClassVar[str] = "status"
+
+    venue: str
+    """Which venue's client."""
+    state: ConnectionState
+    """The new state."""
+    url: str
+    """The socket's URL (never with secrets in its query)."""
+    received_ns: int
+    """When the change happened."""
+    attempt: int = 0
+    """Consecutive failed attempts so far (0 once connected)."""
+    delay: Optional[float] = None
+    """Seconds until the next attempt, when reconnecting."""
+    code: Optional[int] = None
+    """The close code or HTTP status that ended the last socket, if any."""
+    reason: str = ""
+    """Why: the close reason or the error, shortened."""
+
+    @property
+    def datetime(self) -> dt.datetime:
+        return _ns_to_datetime(self.received_ns)
+
+
+@attrs.frozen(kw_only=True)
+class ErrorEvent:
+    """Something went wrong in a background thread. ``fatal`` means the client has stopped
+    (or the stream it names has), otherwise it carries on."""
+
+    kind: ClassVar[str] = "error"
+
+    venue: str
+    """Which venue's client."""
+    message: str
+    """What happened, for a person."""
+    received_ns: int
+    """When it happened."""
+    code: Optional[Union[int, str]] = None
+    """The venue's or the socket's error code, when there is one."""
+    fatal: bool = False
+    """True when the client (or the stream named in ``message``) will not go on."""
+    exception: Optional[BaseException] = attrs.field(default=None, eq=False)
+    """One of ``wsclients.errors``; the original error is its ``__cause__``."""
+    raw: Any = attrs.field(default=None, repr=False, eq=False)
+    """The offending frame or item, shortened when large."""
+
+    @classmethod
+    def from_exception(
+        cls,
+        exc: BaseException,
+        *,
+        venue: str,
+        received_ns: int,
+        fatal: bool = False,
+        raw: Any = None,
+        code: Optional[Union[int, str]] = None,
+    ) -> ErrorEvent:
+        """The one way background threads turn an exception into an event."""
+        if code is None:
+            code = getattr(exc, "code", None)
+        return cls(
+            venue=venue,
+            message=str(exc) or type(exc).__name__,
+            received_ns=received_ns,
+            code=code,
+            fatal=fatal,
+            exception=exc,
+            raw=raw,
+        )
+
+    @property
+    def datetime(self) -> dt.datetime:
+        return _ns_to_datetime(self.received_ns)
+
+
+Event = Union[Trade, Book, Message, Status, ErrorEvent]
+"""Every event a callback or a queue can deliver."""
