@@ -1,0 +1,463 @@
+"""Tradevest Websocket Prices: bid/ask ladders for EUR/crypto markets.
+
+One socket carries one ``PRICE_SUBSCRIPTION``, fixed for its lifetime (tradevest-prices.md:
+"if the client would like to modify the list of subscribed assets then a new connection should
+be established"). The server then streams ``PRICES`` messages, each holding full ask and bid
+ladders per market, plus a once-a-second entry with empty ladders for markets whose prices did
+not change (the keep-alive). On any error it sends one ``ERROR`` message and closes.
+
+``TradevestProtocol`` is the sans-I/O part (no socket, thread or clock); ``TradevestClient``
+puts it on a managed connection.
+
+Symbols: the venue has no instrument id, only ``{"currency": "EUR", "cryptoSymbol": "BTC"}``.
+Events name a market ``"BTC-EUR"`` (crypto first, as a base-quote pair is usually written), and
+every place that takes markets accepts that string as well as a ``("EUR", "BTC")`` tuple.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, NamedTuple, Optional, Union
+
+from wsclients.core import codec
+from wsclients.core.protocol import CloseRequest
+from wsclients.errors import ProtocolViolation, SubscriptionRejected, WSClientError, shorten
+from wsclients.models import Book, BookLevel, ErrorEvent, Event, Message
+
+__all__ = [
+    "DEFAULT_URL",
+    "PRETEST_URL",
+    "TEST_URL",
+    "MarketSpec",
+    "TradevestError",
+    "TradevestMarket",
+    "TradevestProtocol",
+    "normalize_markets",
+    "parse_time_ns",
+]
+
+VENUE = "tradevest"
+
+# venues/allium-tradevest.md §4.1: the OpenAPI lists only a Test and a Pretest server (no
+# production host is documented) and the path `/websocket/prices` (singular; a secondary
+# source writes `/websockets/prices`). The path is simply part of the URL a user can set.
+TEST_URL = "wss://prices-provider.platform-test.tradevest.ai/websocket/prices"
+PRETEST_URL = "wss://prices-provider.platform-pretest.tradevest.ai/websocket/prices"
+DEFAULT_URL = TEST_URL
+
+
+class TradevestMarket(NamedTuple):
+    """One market: a fiat currency and a digital asset, spelled as the venue spells them."""
+
+    currency: str
+    crypto_symbol: str
+
+    @property
+    def symbol(self) -> str:
+        """The name events carry for this market: ``"BTC-EUR"``."""
+        return f"{self.crypto_symbol}-{self.currency}"
+
+    def to_json(self) -> dict[str, str]:
+        """The venue's ``market`` object."""
+        return {"currency": self.currency, "cryptoSymbol": self.crypto_symbol}
+
+
+MarketSpec = Union[TradevestMarket, tuple[str, str], str]
+"""A market as users write it: ``("EUR", "BTC")`` (currency first, as the venue's JSON has it)
+or ``"BTC-EUR"`` (the symbol events carry)."""
+
+_CODE = re.compile(r"[A-Z0-9]{1,20}")
+
+
+def _check_code(value: Any, what: str, spec: Any) -> str:
+    if not isinstance(value, str) or not _CODE.fullmatch(value):
+        hint = ""
+        if isinstance(value, str) and _CODE.fullmatch(value.upper()):
+            hint = f" (did you mean {value.upper()!r}?)"
+        raise SubscriptionRejected(
+            spec, f"{what} must be an upper-case code such as 'EUR' or 'BTC'{hint}"
+        )
+    return value
+
+
+def _to_market(spec: Any) -> TradevestMarket:
+    if isinstance(spec, str):
+        parts = spec.split("-")
+        if len(parts) != 2:
+            raise SubscriptionRejected(
+                spec, "a market string is written CRYPTO-CURRENCY, e.g. 'BTC-EUR'"
+            )
+        crypto, currency = parts
+    elif isinstance(spec, tuple) and len(spec) == 2:
+        currency, crypto = spec
+    else:
+        raise SubscriptionRejected(
+            spec, "a market is a (currency, crypto_symbol) pair such as ('EUR', 'BTC')"
+        )
+    return TradevestMarket(
+        _check_code(currency, "currency", spec), _check_code(crypto, "crypto symbol", spec)
+    )
+
+
+def normalize_markets(
+    markets: Optional[Iterable[MarketSpec]],
+) -> Optional[tuple[TradevestMarket, ...]]:
+    """Validate markets as users write them; None (or nothing) means every market.
+
+    Duplicates are dropped, order is kept.
+
+    Raises:
+        SubscriptionRejected: (also a ``ValueError``) for a market that is not two upper-case
+            codes; raised before anything is sent, since the venue answers a bad market with
+            ``ERROR`` and a closed socket.
+    """
+    if markets is None:
+        return None
+    if isinstance(markets, (str, TradevestMarket)):
+        # A single market passed where a list was expected: a frequent slip, and iterating a
+        # string would produce one-letter "markets".
+        markets = [markets]
+    result: dict[TradevestMarket, None] = {}
+    for spec in markets:
+        result[_to_market(spec)] = None
+    return tuple(result) or None
+
+
+_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+    r"(?:(Z|z)|([+-])(\d{2}):?(\d{2}))?"
+)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def parse_time_ns(text: str) -> int:
+    """An ISO-8601 time with its offset → integer nanoseconds since the epoch (UTC).
+
+    venues/allium-tradevest.md §4.2: times carry milliseconds and a local offset
+    (``"2024-07-10T08:01:22.783+02:00"``). Parsed by hand because ``datetime.fromisoformat``
+    on Python < 3.11 rejects ``Z`` and would round the fraction to microseconds anyway.
+    A time without an offset is taken as UTC.
+
+    Raises:
+        ValueError: when ``text`` is not such a time.
+    """
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an ISO-8601 time: {shorten(text)!r}")
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    # The constructors check the ranges (month 13, hour 25 …) for us.
+    days = dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
+    dt.time(hour, minute, second)
+    seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
+    if match.group(9):
+        offset_h, offset_m = int(match.group(10)), int(match.group(11))
+        if offset_h > 23 or offset_m > 59:
+            raise ValueError(f"bad UTC offset in {text!r}")
+        offset = offset_h * 3_600 + offset_m * 60
+        seconds -= offset if match.group(9) == "+" else -offset
+    fraction = match.group(7) or ""
+    return seconds * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
+
+
+class TradevestError(WSClientError):
+    """The server's ``ERROR`` message: its text and the ``connectionId`` Tradevest asks for
+    when investigating (venue-docs/tradevest-prices.md)."""
+
+    def __init__(self, error: str, *, connection_id: Optional[str] = None) -> None:
+        super().__init__(error, connection_id)
+        self.error = error
+        self.connection_id = connection_id
+
+    def __str__(self) -> str:
+        text = f"Tradevest error: {shorten(self.error)}"
+        if self.connection_id:
+            text += f" (connectionId {shorten(self.connection_id, 64)})"
+        return text
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    # venues/allium-tradevest.md §4.2: decimals are JSON strings. Integers are exact too;
+    # floats are refused rather than silently rounded.
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            pass
+        else:
+            if number.is_finite():
+                return number
+    raise ValueError(f"{what} is not a decimal string: {shorten(value, 40)}")
+
+
+def _levels(items: Any, side: str) -> tuple[BookLevel, ...]:
+    if not isinstance(items, list):
+        raise ValueError(f"{side} is not a list")
+    levels = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValueError(f"a level in {side} is not an object")
+        levels.append(
+            BookLevel(
+                _decimal(item.get("price"), "price"), _decimal(item.get("quantity"), "quantity")
+            )
+        )
+    return tuple(levels)
+
+
+def _market_of(item: Any) -> TradevestMarket:
+    market = item.get("market")
+    if not isinstance(market, dict):
+        raise ValueError("entry has no market object")
+    currency, crypto = market.get("currency"), market.get("cryptoSymbol")
+    if not isinstance(currency, str) or not isinstance(crypto, str) or not currency or not crypto:
+        raise ValueError("market lacks currency or cryptoSymbol")
+    return TradevestMarket(currency, crypto)
+
+
+class TradevestProtocol:
+    """The Tradevest prices protocol, driven by strings alone (STYLE §6.1).
+
+    Each fresh socket gets exactly one ``PRICE_SUBSCRIPTION`` for the markets in force at that
+    moment. ``PRICES`` entries become ``Book`` events (full ladders, ``is_snapshot=True``);
+    empty-ladder entries are keep-alives and yield nothing (the connection's stale watchdog
+    counts the frame itself). ``ERROR`` becomes an ``ErrorEvent`` and a close request, so the
+    connection reconnects with backoff.
+
+    Sockets that end without a single ``PRICES`` message are counted; after ``max_failures``
+    of them in a row the protocol asks for a fatal close instead of another attempt (an
+    unknown market would otherwise be retried forever). ``max_failures=None`` never gives up.
+
+    Threads: the reader thread calls the ``VenueProtocol`` methods; ``set_markets`` may be
+    called from any thread. ``_lock`` guards the markets and the failure bookkeeping.
+    """
+
+    venue: ClassVar[str] = VENUE
+
+    def __init__(
+        self,
+        markets: Optional[Iterable[MarketSpec]] = None,
+        *,
+        max_failures: Optional[int] = 5,
+    ) -> None:
+        if max_failures is not None and max_failures < 1:
+            raise ValueError("max_failures must be at least 1 (or None for no limit)")
+        self._markets = normalize_markets(markets)
+        self.max_failures = max_failures
+        self.close_request: Optional[CloseRequest] = None
+        self._events: list[Event] = []
+        self._to_send: list[str] = []
+        # Guards _markets, _failures and the per-socket flags below: set_markets runs on a
+        # user thread while the reader thread opens, reads and closes sockets.
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._socket_open = False
+        """A socket is open (or just ended) and its outcome is not counted yet."""
+        self._socket_had_prices = False
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def markets(self) -> Optional[tuple[TradevestMarket, ...]]:
+        """The markets the next socket subscribes to; None means every market."""
+        return self._markets
+
+    @property
+    def failures(self) -> int:
+        """Sockets in a row that ended without any ``PRICES`` message."""
+        return self._failures
+
+    def set_markets(self, markets: Optional[Iterable[MarketSpec]]) -> None:
+        """Use these markets from the next socket on (the caller then reconnects).
+
+        Resets the failure count, and the current socket's end is not counted as a failure:
+        it is closed on purpose.
+
+        Raises:
+            SubscriptionRejected: for an invalid market (nothing is changed then).
+        """
+        normalized = normalize_markets(markets)
+        with self._lock:
+            self._markets = normalized
+            self._failures = 0
+            self._socket_open = False
+
+    def subscription_message(self) -> str:
+        """The ``PRICE_SUBSCRIPTION`` frame for the current markets.
+
+        venue-docs/tradevest-prices.md: ``markets`` is optional and, when omitted, means every
+        market; so "every market" omits it rather than sending an empty list.
+        """
+        markets = self._markets
+        body: dict[str, Any] = {}
+        if markets:
+            body["markets"] = [market.to_json() for market in markets]
+        return codec.dumps({"type": "PRICE_SUBSCRIPTION", "priceSubscription": body})
+
+    # -- VenueProtocol -------------------------------------------------------------------
+
+    def on_open(self) -> None:
+        """A fresh socket: queue its one ``PRICE_SUBSCRIPTION``."""
+        with self._lock:
+            self._socket_open = True
+            self._socket_had_prices = False
+            self.close_request = None
+            self._to_send.append(self.subscription_message())
+
+    def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
+        """Parse one frame into events; never raises."""
+        try:
+            message = codec.loads(data)
+        except ValueError as exc:
+            self._report(ProtocolViolation("invalid JSON", raw=data), exc, received_ns, data)
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "PRICES":
+            self._receive_prices(message, received_ns)
+        elif kind == "ERROR":
+            self._receive_error(message, received_ns)
+        elif isinstance(kind, str):
+            # The response wrapper is meant to grow new types (venue-docs/tradevest-prices.md,
+            # "all current and future message types"): pass them on rather than fail.
+            self._events.append(
+                Message(
+                    venue=VENUE, channel=kind, data=message, received_ns=received_ns, raw=message
+                )
+            )
+        else:
+            self._report(
+                ProtocolViolation("message without a type", raw=data), None, received_ns, data
+            )
+
+    def events_received(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[str]:
+        frames, self._to_send = self._to_send, []
+        return frames
+
+    def ping_message(self) -> Optional[str]:
+        """None: the server expects no client messages after the subscription
+        (venue-docs/tradevest-prices.md), so the connection sends WebSocket pings."""
+        return None
+
+    def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
+        """Counts a socket that ended without ``PRICES``; fatal once ``max_failures`` in a row.
+
+        Called by the connection on every close. Connect errors before a socket opened are not
+        counted here (they are the connection's ``max_attempts`` business), nor is a close
+        asked for by ``set_markets``.
+        """
+        with self._lock:
+            self._count_socket_end()
+            return self._exhausted()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _count_socket_end(self) -> None:
+        # Caller holds _lock.
+        if self._socket_open:
+            self._socket_open = False
+            if not self._socket_had_prices:
+                self._failures += 1
+
+    def _exhausted(self) -> bool:
+        return self.max_failures is not None and self._failures >= self.max_failures
+
+    def _report(
+        self,
+        exc: WSClientError,
+        cause: Optional[BaseException],
+        received_ns: int,
+        raw: Any,
+        *,
+        fatal: bool = False,
+    ) -> None:
+        if cause is not None:
+            exc.__cause__ = cause
+        if isinstance(raw, (str, bytes)):
+            raw = shorten(raw)
+        self._events.append(
+            ErrorEvent.from_exception(
+                exc, venue=VENUE, received_ns=received_ns, fatal=fatal, raw=raw
+            )
+        )
+
+    def _receive_prices(self, message: dict[str, Any], received_ns: int) -> None:
+        entries = message.get("prices")
+        if not isinstance(entries, list):
+            self._report(
+                ProtocolViolation("PRICES without a prices list", raw=message),
+                None,
+                received_ns,
+                message,
+            )
+            return
+        parsed_any = False
+        for item in entries:
+            try:
+                if not isinstance(item, dict):
+                    raise ValueError("price entry is not an object")
+                market = _market_of(item)
+                asks = _levels(item.get("asks"), "asks")
+                bids = _levels(item.get("bids"), "bids")
+                time = item.get("time")
+                if not isinstance(time, str):
+                    raise ValueError("entry has no time")
+                timestamp_ns = parse_time_ns(time)
+            except (ValueError, ArithmeticError) as exc:
+                violation = ProtocolViolation(f"bad PRICES entry: {exc}", raw=item)
+                self._report(violation, exc, received_ns, item)
+                continue
+            parsed_any = True
+            if not asks and not bids:
+                continue  # the once-a-second keep-alive (venue-docs/tradevest-prices.md)
+            self._events.append(
+                Book(
+                    venue=VENUE,
+                    symbol=market.symbol,
+                    # Best first, whatever order the server used (the sample is already so).
+                    bids=tuple(sorted(bids, key=lambda level: level.price, reverse=True)),
+                    asks=tuple(sorted(asks, key=lambda level: level.price)),
+                    timestamp_ns=timestamp_ns,
+                    received_ns=received_ns,
+                    is_snapshot=True,
+                    raw=item,
+                )
+            )
+        if parsed_any or not entries:
+            with self._lock:
+                self._socket_had_prices = True
+                self._failures = 0
+
+    def _receive_error(self, message: dict[str, Any], received_ns: int) -> None:
+        text = message.get("error")
+        connection_id = message.get("connectionId")
+        error = TradevestError(
+            text if isinstance(text, str) else shorten(text),
+            connection_id=connection_id if isinstance(connection_id, str) else None,
+        )
+        with self._lock:
+            self._count_socket_end()
+            fatal = self._exhausted()
+            failures = self._failures
+        reason = str(error)
+        if fatal:
+            reason += f"; giving up after {failures} connections in a row without prices"
+        self._events.append(
+            ErrorEvent(
+                venue=VENUE,
+                message=reason,
+                received_ns=received_ns,
+                fatal=fatal,
+                exception=error,
+                raw=message,
+            )
+        )
+        # venue-docs/tradevest-prices.md: the server closes right after ERROR; closing
+        # ourselves too means a server that forgets to does not leave a dead subscription.
+        self.close_request = CloseRequest(reason=reason, fatal=fatal)
