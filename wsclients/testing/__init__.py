@@ -1,0 +1,10 @@
+"""Fake venue servers and a seeded synthetic market, for tests, benchmarks and demos.
+
+Needs the ``testing`` extra (websockets). The runtime library never imports this package.
+"""
+
+from __future__ import annotations
+
+from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
+
+__all__ = ["FakeConnection", "FakeRequest", "FakeServer"]
