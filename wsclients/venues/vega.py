@@ -1,0 +1,764 @@
+"""Vega data node: every ``/api/v2/stream/*`` stream, a correct local order book, and the client.
+
+On Vega the subscription *is* the connection: each stream is its own WebSocket whose URL and
+query string say what to send, and the client never writes a frame (except on the event bus).
+So this module has one sans-I/O protocol object per socket:
+
+- ``VegaStreamProtocol`` parses any stream: trades become ``Trade`` events, the snapshot pages
+  of orders/positions/accounts become one ``Message(is_snapshot=True)`` followed by update
+  ``Message`` s, everything else becomes ``Message`` s named after the stream.
+- ``VegaBookProtocol`` keeps a local book from ``markets/depth/updates`` and a REST snapshot
+  (venues/vega.md §3.3); it *asks* for the snapshot and the client feeds it back.
+
+``VegaClient`` (last in this module) opens one managed socket per subscription, all sharing
+one hub, and owns the REST companion (``vega_rest.VegaRest``) that supplies market decimals and
+book snapshots.
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+import logging
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Callable, Optional, Union
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from wsclients.book import OrderBook
+from wsclients.core import codec
+from wsclients.core.protocol import CloseRequest
+from wsclients.errors import (
+    BookOutOfSync,
+    ProtocolViolation,
+    RequestFailed,
+    SubscriptionRejected,
+    WSClientError,
+    shorten,
+)
+from wsclients.models import BookLevel, ErrorEvent, Event, Message, Side, Trade
+
+__all__ = [
+    "STREAM_PATHS",
+    "DecimalsLookup",
+    "MarketDecimals",
+    "VegaBookProtocol",
+    "VegaStream",
+    "VegaStreamProtocol",
+    "decimals_from_mapping",
+    "make_stream",
+    "rest_base_url",
+    "stream_base_url",
+]
+
+logger = logging.getLogger(__name__)
+
+VENUE = "vega"
+
+STREAM_PATHS: tuple[str, ...] = (
+    "trades",
+    "orders",
+    "markets/depth",
+    "markets/depth/updates",
+    "markets/data",
+    "positions",
+    "accounts",
+    "candle/data",
+    "margin/levels",
+    "ledger/movements",
+    "liquidity-provisions",
+    "governance",
+    "votes",
+    "transaction-results",
+    "event/bus",
+)
+"""The 15 stream routes of a data node (venues/vega.md §1.1, BIND at v0.79.0)."""
+
+# venues/vega.md §1.2: these match nothing without market ids and stay silent forever.
+_NEEDS_MARKET_IDS = frozenset({"markets/depth", "markets/depth/updates", "markets/data"})
+
+# venues/vega.md §2.3: streams that open with snapshot pages, then send updates.
+_PAGED = frozenset({"orders", "positions", "accounts"})
+
+# venues/vega.md §2.4: errors that will recur on every retry, so reconnecting only hammers the
+# node. gRPC codes: 3 InvalidArgument, 5 NotFound (unknown path), 12 Unimplemented; Vega
+# ErrorDetail codes: 10000 malformed request (unknown market), 10024 votes without a filter.
+_FATAL_GRPC_CODES = frozenset({3, 5, 12})
+_FATAL_DETAIL_CODES = frozenset({10000, 10024})
+
+# venues/vega.md §4.1: the Side enum as it arrives on the wire.
+_SIDES = {1: Side.BUY, 2: Side.SELL}
+
+# Updates held while a book waits for its REST snapshot; beyond this the oldest go (they would
+# be older than any snapshot taken later anyway).
+_MAX_BUFFERED_UPDATES = 10_000
+
+
+# --------------------------------------------------------------------------------------------
+# URLs and stream descriptions
+
+
+def _split_base(url: str) -> tuple[str, str, str]:
+    """(scheme, netloc, path prefix) of a data-node base URL, with any ``/api/v2`` removed."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https", "ws", "wss") or not parts.netloc:
+        raise ValueError(f"not a data-node URL (want https://host or http://host): {url!r}")
+    path = parts.path.rstrip("/")
+    for suffix in ("/api/v2/stream", "/api/v2"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return scheme, parts.netloc, path
+
+
+def rest_base_url(url: str) -> str:
+    """The REST root (``http(s)://host/api/v2``) of a data node given by its base URL."""
+    scheme, netloc, path = _split_base(url)
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return urlunsplit((scheme, netloc, path + "/api/v2", "", ""))
+
+
+def stream_base_url(url: str) -> str:
+    """The stream root (``ws(s)://host/api/v2/stream``) of a data node given by its base URL."""
+    scheme, netloc, path = _split_base(url)
+    scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
+    return urlunsplit((scheme, netloc, path + "/api/v2/stream", "", ""))
+
+
+def _camel(name: str) -> str:
+    """``market_ids`` → ``marketIds`` (the node accepts both; venues/vega.md §1.3)."""
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def _encode_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Query pairs in the node's conventions: repeated keys for lists, ``true``/``false`` for
+    bools; None, False-free omissions and empty lists are left out (a missing key is the
+    default, venues/vega.md §2.1)."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        elif isinstance(value, (str, int)):
+            pairs.append((name, str(value)))
+        elif isinstance(value, Iterable):
+            pairs.extend((name, str(item)) for item in value)
+        else:
+            raise TypeError(f"parameter {name}: cannot send a {type(value).__name__}")
+    return tuple(pairs)
+
+
+@attrs.frozen
+class VegaStream:
+    """One stream subscription: the route, its query and (event bus only) the first frame.
+
+    Equal streams are the same subscription, so a client keeps one socket for each.
+    """
+
+    path: str
+    """The route under ``/api/v2/stream/`` (``"trades"``, ``"markets/depth/updates"`` …)."""
+    params: tuple[tuple[str, str], ...] = ()
+    """Query pairs as sent, repeated keys for lists."""
+    request: Optional[str] = None
+    """The JSON frame sent first on the socket (the event bus reads its filter from it)."""
+    batch_size: int = 0
+    """Event bus only: with a batch size the request frame is repeated after each batch."""
+
+    @property
+    def channel(self) -> str:
+        """The name ``Message`` events of this stream carry: the route."""
+        return self.path
+
+    def param_values(self, name: str) -> list[str]:
+        """Every value given for ``name`` in either spelling (camelCase or snake_case)."""
+        wanted = _camel(name)
+        return [value for key, value in self.params if _camel(key) == wanted]
+
+    @property
+    def market_ids(self) -> list[str]:
+        """The markets named in the query (``marketIds`` or ``marketId``)."""
+        return self.param_values("marketIds") + self.param_values("marketId")
+
+    def url(self, stream_base: str) -> str:
+        """The socket URL under a stream root from ``stream_base_url``."""
+        url = f"{stream_base}/{self.path}"
+        if self.params:
+            url += "?" + urlencode(self.params)
+        return url
+
+
+def make_stream(path: str, **params: Any) -> VegaStream:
+    """Build and check a stream description; raises ``SubscriptionRejected`` for what the node
+    would accept silently and then never answer.
+
+    Parameter names are sent as given (the node takes proto or JSON names, venues/vega.md §1.3);
+    lists become repeated keys. ``event/bus`` takes ``type``/``types``, ``marketId``,
+    ``partyId`` and ``batchSize``, sent as the first frame (venues/vega.md §2.7).
+    """
+    path = path.strip("/")
+    if path.startswith("api/v2/stream/"):
+        path = path[len("api/v2/stream/") :]
+    if path == "event/bus":
+        return _event_bus_stream(params)
+    stream = VegaStream(path, _encode_params(params))
+    _check_stream(stream)
+    return stream
+
+
+def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
+    """The event bus reads its request from the first frame, not the query (venues/vega.md §2.7)."""
+    request: dict[str, Any] = {}
+    for name, value in params.items():
+        key = _camel(name)
+        if key == "types":
+            key = "type"
+        if value is None:
+            continue
+        if key == "type":
+            value = [value] if isinstance(value, (str, int)) else list(value)
+        request[key] = value
+    if not request.get("type"):
+        raise SubscriptionRejected("event/bus", "the event bus needs at least one event type")
+    batch_size = int(request.get("batchSize", 0) or 0)
+    if batch_size < 0:
+        raise SubscriptionRejected("event/bus", "batchSize must be >= 0")
+    request["batchSize"] = str(batch_size)
+    return VegaStream("event/bus", (), codec.dumps(request), batch_size)
+
+
+def _check_stream(stream: VegaStream) -> None:
+    """Refuse before connecting what the node would accept and never answer."""
+    if stream.path in _NEEDS_MARKET_IDS and not stream.param_values("marketIds"):
+        # venues/vega.md §1.2: an empty marketIds set matches nothing; silent forever.
+        raise SubscriptionRejected(
+            stream.path, "needs at least one market id (the node would stay silent forever)"
+        )
+    if stream.path == "votes" and not (
+        stream.param_values("partyId") or stream.param_values("proposalId")
+    ):
+        # venues/vega.md §1.2 / §2.4: InvalidArgument 10024.
+        raise SubscriptionRejected(stream.path, "needs a party id or a proposal id")
+    if stream.path == "candle/data" and not stream.param_values("candleId"):
+        raise SubscriptionRejected(stream.path, "needs a candle id (see candle_intervals())")
+    if (
+        stream.path in ("positions", "accounts")
+        and _is_true(stream.param_values("includeDerivedParties"))
+        and not stream.param_values("partyId")
+    ):
+        raise SubscriptionRejected(stream.path, "includeDerivedParties needs a party id")
+
+
+def _is_true(values: list[str]) -> bool:
+    return any(value.lower() in ("true", "1") for value in values)
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers
+
+
+def _int_text(value: Any, what: str) -> str:
+    """A wire integer (a decimal string, venues/vega.md §2.1), checked."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        digits = value[1:] if value[:1] == "-" else value
+        if digits.isascii() and digits.isdigit():
+            return value
+    raise ProtocolViolation(f"{what} is not an integer string", raw=value)
+
+
+def _wire_int(value: Any, what: str) -> int:
+    """A 64-bit wire integer; parsed as int, never float (sequence numbers exceed 2**53)."""
+    return int(_int_text(value, what))
+
+
+def _scaled(value: Any, places: int, what: str) -> Decimal:
+    """``int(value) / 10**places`` exactly (no context rounding); places may be negative."""
+    sign, digits, exponent = Decimal(_int_text(value, what)).as_tuple()
+    assert isinstance(exponent, int)
+    return Decimal((sign, digits, exponent - places))
+
+
+@attrs.frozen
+class MarketDecimals:
+    """How one market scales its integers (venues/vega.md §4.3)."""
+
+    price: int
+    """``decimalPlaces``: prices are integers in units of 10**-price."""
+    position: int
+    """``positionDecimalPlaces`` (may be negative): sizes are in units of 10**-position."""
+
+    @classmethod
+    def from_market(cls, market: Mapping[str, Any]) -> MarketDecimals:
+        """From a REST ``Market`` object (``GET /api/v2/market/{id}`` → ``market``), where both
+        are 64-bit and so JSON strings; an omitted one is 0."""
+        try:
+            price = _wire_int(market.get("decimalPlaces", "0"), "decimalPlaces")
+            position = _wire_int(market.get("positionDecimalPlaces", "0"), "positionDecimalPlaces")
+        except AttributeError as exc:
+            raise ProtocolViolation("market is not an object", raw=market) from exc
+        return cls(price, position)
+
+    def price_of(self, value: Any) -> Decimal:
+        """A wire price as a real price."""
+        return _scaled(value, self.price, "price")
+
+    def size_of(self, value: Any) -> Decimal:
+        """A wire size or volume as a real size."""
+        return _scaled(value, self.position, "size")
+
+
+DecimalsLookup = Callable[[str], MarketDecimals]
+"""Gives a market's decimals; raises (one of ours) when they cannot be had. The client's lookup
+is its per-market cache filled over REST; tests use ``decimals_from_mapping``."""
+
+
+def decimals_from_mapping(known: Mapping[str, MarketDecimals]) -> DecimalsLookup:
+    """A lookup over fixed decimals (tests, or users who know their markets)."""
+
+    def lookup(market_id: str) -> MarketDecimals:
+        try:
+            return known[market_id]
+        except KeyError:
+            raise ProtocolViolation(f"no decimals known for market {market_id}") from None
+
+    return lookup
+
+
+# --------------------------------------------------------------------------------------------
+# Frames
+
+
+def _decode_frame(data: Union[str, bytes]) -> dict[str, Any]:
+    """One frame is one JSON object (venues/vega.md §2.1)."""
+    try:
+        obj = codec.loads(data)
+    except ValueError as exc:
+        raise ProtocolViolation("frame is not valid JSON", raw=data) from exc
+    if not isinstance(obj, dict):
+        raise ProtocolViolation("frame is not a JSON object", raw=data)
+    return obj
+
+
+def _error_status(obj: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+    """The ``google.rpc.Status`` in a frame, in either shape (venues/vega.md §2.2):
+    ``{"error":{…}}`` or the bare ``{"code":…,"message":…}`` sent before the first message."""
+    error = obj.get("error")
+    if isinstance(error, Mapping):
+        return error
+    if "result" not in obj and "code" in obj and "message" in obj:
+        return obj
+    return None
+
+
+@attrs.frozen
+class StreamError:
+    """An error status from the node, read out of its frame."""
+
+    code: Optional[int]
+    message: str
+    detail_codes: tuple[int, ...]
+
+    @classmethod
+    def from_status(cls, status: Mapping[str, Any]) -> StreamError:
+        code = status.get("code")
+        parts = [str(status.get("message") or "error")]
+        detail_codes: list[int] = []
+        details = status.get("details")
+        for detail in details if isinstance(details, list) else ():
+            if not isinstance(detail, Mapping):
+                continue
+            if isinstance(detail.get("code"), int):
+                detail_codes.append(detail["code"])
+            text = " / ".join(
+                str(detail[key]) for key in ("message", "inner") if detail.get(key)
+            )
+            if text:
+                parts.append(text)
+        return cls(
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            ": ".join(parts),
+            tuple(detail_codes),
+        )
+
+    @property
+    def is_fatal(self) -> bool:
+        """Would retrying the same stream fail the same way? (venues/vega.md §2.4)"""
+        return self.code in _FATAL_GRPC_CODES or any(
+            code in _FATAL_DETAIL_CODES for code in self.detail_codes
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Protocols
+
+
+class _Base(abc.ABC):
+    """What both protocols share: the event and frame lists, errors, and the close request."""
+
+    def __init__(self, stream: VegaStream, *, decimals: DecimalsLookup) -> None:
+        self.stream = stream
+        self.close_request: Optional[CloseRequest] = None
+        self._decimals = decimals
+        self._events: list[Event] = []
+        self._outgoing: list[str] = []
+
+    def events_received(self) -> list[Event]:
+        """The events parsed since the last call; each is returned once."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[str]:
+        """Frames owed to the node (only the event bus request); each is returned once."""
+        frames, self._outgoing = self._outgoing, []
+        return frames
+
+    def ping_message(self) -> Optional[str]:
+        """None: the node answers WebSocket pings, and a text frame would block the proxy's
+        reader (venues/vega.md §2.5)."""
+        return None
+
+    def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
+        """Closes are never fatal by themselves: the node drops TCP after every error, and a
+        fatal error has already set ``close_request`` (venues/vega.md §2.1)."""
+        return False
+
+    def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
+        """Parse one frame. Never raises: a bad frame becomes a non-fatal ``ErrorEvent`` and
+        the next frame parses normally."""
+        try:
+            obj = _decode_frame(data)
+            status = _error_status(obj)
+            if status is not None:
+                self._receive_error(StreamError.from_status(status), obj, received_ns)
+                return
+            result = obj.get("result")
+            if not isinstance(result, dict):
+                raise ProtocolViolation("frame has neither result nor error", raw=data)
+            self._receive_result(result, obj, received_ns)
+        except Exception as exc:  # noqa: BLE001 - the contract: a frame never kills the reader
+            self._report(exc, received_ns, raw=data)
+
+    @abc.abstractmethod
+    def _receive_result(self, result: dict[str, Any], frame: Any, received_ns: int) -> None:
+        """Turn one ``result`` object into events."""
+
+    def _receive_error(self, error: StreamError, frame: Any, received_ns: int) -> None:
+        """The node closes the socket after any error (venues/vega.md §2.2). A fatal one ends
+        this stream for good so the connection does not hammer the node with a request it will
+        always refuse; others reconnect with backoff."""
+        reason = f"{self.stream.path}: {error.message}"
+        exc: WSClientError
+        if error.is_fatal:
+            exc = SubscriptionRejected(self.stream.path, error.message, code=error.code)
+        else:
+            exc = RequestFailed(error.message, request=self.stream.path)
+        self._events.append(
+            ErrorEvent.from_exception(
+                exc, venue=VENUE, received_ns=received_ns, fatal=error.is_fatal, raw=frame,
+                code=error.code,
+            )
+        )
+        self.close_request = CloseRequest(reason, fatal=error.is_fatal)
+
+    def _report(self, exc: BaseException, received_ns: int, *, raw: Any) -> None:
+        """A non-fatal ``ErrorEvent`` for something we could not parse; ours is kept, anything
+        else is wrapped in ``ProtocolViolation`` with the original as cause."""
+        if not isinstance(exc, WSClientError):
+            wrapped = ProtocolViolation(f"{self.stream.path}: cannot parse ({exc!r})", raw=raw)
+            wrapped.__cause__ = exc
+            exc = wrapped
+        if isinstance(raw, (str, bytes)):
+            raw = shorten(raw)
+        self._events.append(
+            ErrorEvent.from_exception(exc, venue=VENUE, received_ns=received_ns, raw=raw)
+        )
+
+
+class VegaStreamProtocol(_Base):
+    """Sans-I/O parser for one stream socket (any route but the managed order book).
+
+    - ``trades`` → one ``Trade`` per trade, prices and sizes scaled by the market's decimals.
+    - ``orders``/``positions``/``accounts`` → the snapshot pages are gathered until
+      ``lastPage`` and delivered as one ``Message(is_snapshot=True, data=(item, …))``; each
+      ``updates`` frame then becomes one ``Message(is_snapshot=False, data=(item, …))``.
+      Updates that arrive while the snapshot is incomplete are held until it is delivered.
+    - every other stream → one ``Message`` per list item (or per object), channel = route,
+      ``symbol`` = the item's market id where it has one. Payloads are kept as the node sent
+      them (integer strings, int enums).
+    """
+
+    def __init__(self, stream: VegaStream, *, decimals: DecimalsLookup) -> None:
+        super().__init__(stream, decimals=decimals)
+        self._snapshot_items: list[Any] = []
+        self._snapshot_frames: list[Any] = []
+        self._in_snapshot = False
+        self._held_updates: list[Message] = []
+
+    def on_open(self) -> None:
+        """A fresh socket: forget any half-read snapshot; queue the event-bus request."""
+        self.close_request = None
+        self._snapshot_items = []
+        self._snapshot_frames = []
+        self._in_snapshot = False
+        self._held_updates = []
+        if self.stream.request is not None:
+            self._outgoing.append(self.stream.request)
+
+    def _receive_result(self, result: dict[str, Any], frame: Any, received_ns: int) -> None:
+        path = self.stream.path
+        if "snapshot" in result or "updates" in result:
+            self._receive_paged(result, frame, received_ns)
+        elif path == "trades" and "trades" in result:
+            self._receive_trades(result["trades"], received_ns)
+        else:
+            for value in result.values():
+                items = value if isinstance(value, list) else [value]
+                for item in items:
+                    self._events.append(
+                        Message(
+                            venue=VENUE, channel=path, data=item, received_ns=received_ns,
+                            symbol=_market_of(item), raw=frame,
+                        )
+                    )
+        if path == "event/bus" and self.stream.batch_size > 0 and self.stream.request:
+            # venues/vega.md §2.7: with a batch size every batch must be asked for.
+            self._outgoing.append(self.stream.request)
+
+    def _receive_trades(self, trades: Any, received_ns: int) -> None:
+        if not isinstance(trades, list):
+            raise ProtocolViolation("trades is not a list", raw=trades)
+        for item in trades:
+            try:
+                self._events.append(self._trade(item, received_ns))
+            except Exception as exc:  # noqa: BLE001 - one bad trade must not lose the batch
+                self._report(exc, received_ns, raw=item)
+
+    def _trade(self, item: Mapping[str, Any], received_ns: int) -> Trade:
+        market_id = item["marketId"]
+        decimals = self._decimals(market_id)
+        aggressor = item.get("aggressor", 0)
+        return Trade(
+            venue=VENUE,
+            symbol=market_id,
+            price=decimals.price_of(item["price"]),
+            size=decimals.size_of(item.get("size", "0")),
+            side=_SIDES.get(aggressor) if isinstance(aggressor, int) else None,
+            trade_id=str(item["id"]),
+            timestamp_ns=_wire_int(item.get("timestamp", "0"), "timestamp"),
+            received_ns=received_ns,
+            raw=item,
+        )
+
+    def _receive_paged(self, result: dict[str, Any], frame: Any, received_ns: int) -> None:
+        """venues/vega.md §2.3: pages of up to 50, ``lastPage`` only on the last; an empty
+        snapshot is ``{"snapshot":{"lastPage":true}}``."""
+        path = self.stream.path
+        if "snapshot" in result:
+            page = result["snapshot"]
+            if not isinstance(page, Mapping):
+                raise ProtocolViolation("snapshot is not an object", raw=page)
+            self._in_snapshot = True
+            self._snapshot_items.extend(_page_items(page))
+            self._snapshot_frames.append(frame)
+            if page.get("lastPage"):
+                self._events.append(
+                    Message(
+                        venue=VENUE, channel=path, data=tuple(self._snapshot_items),
+                        received_ns=received_ns, is_snapshot=True,
+                        raw=tuple(self._snapshot_frames),
+                    )
+                )
+                self._events.extend(self._held_updates)
+                self._snapshot_items, self._snapshot_frames, self._held_updates = [], [], []
+                self._in_snapshot = False
+        if "updates" in result:
+            page = result["updates"]
+            if not isinstance(page, Mapping):
+                raise ProtocolViolation("updates is not an object", raw=page)
+            message = Message(
+                venue=VENUE, channel=path, data=tuple(_page_items(page)),
+                received_ns=received_ns, raw=frame,
+            )
+            # The snapshot is complete before the first update is delivered.
+            (self._held_updates if self._in_snapshot else self._events).append(message)
+
+
+def _page_items(page: Mapping[str, Any]) -> list[Any]:
+    """The items of a snapshot or updates page, whatever the list is called (orders, …)."""
+    items: list[Any] = []
+    for key, value in page.items():
+        if key == "lastPage":
+            continue
+        if not isinstance(value, list):
+            raise ProtocolViolation(f"page field {key} is not a list", raw=value)
+        items.extend(value)
+    return items
+
+
+def _market_of(item: Any) -> Optional[str]:
+    """The market an item concerns: ``marketId``, or ``market`` on MarketData (§6)."""
+    if isinstance(item, Mapping):
+        for key in ("marketId", "market"):
+            value = item.get(key)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Order book
+
+
+class VegaBookProtocol(_Base):
+    """A local order book from ``markets/depth/updates`` plus REST snapshots (venues/vega.md §3.3).
+
+    The protocol buffers updates until it has a snapshot, which it asks for through
+    ``snapshot_wanted`` (a reason: ``"initial"``, ``"reconnect"``, ``"gap"``, ``"crossed"``).
+    The client fetches ``GET /api/v2/market/depth/{id}/latest`` and calls
+    ``receive_snapshot``; buffered updates at or below its sequence number are dropped, the
+    first newer one is applied if its ``previousSequenceNumber`` is at or below the snapshot
+    (the snapshot may be taken mid-block; levels are absolute, so this is safe), and from then
+    on each update must chain exactly onto the last. A gap or a crossed book starts a resync.
+    Each applied update yields a ``Book`` (top ``depth`` levels); a snapshot yields a ``Book``
+    with ``is_snapshot=True``.
+    """
+
+    def __init__(
+        self, market_id: str, *, decimals: DecimalsLookup, depth: Optional[int] = None
+    ) -> None:
+        super().__init__(
+            VegaStream("markets/depth/updates", (("marketIds", market_id),)), decimals=decimals
+        )
+        self.market_id = market_id
+        self.depth = depth
+        self.snapshot_wanted: Optional[str] = "initial"
+        """Why a REST snapshot is needed now, or None while the book is in sync."""
+        self._book: Optional[OrderBook] = None
+        self._lenient = False
+        self._buffer: collections.deque[tuple[Mapping[str, Any], int]] = collections.deque(
+            maxlen=_MAX_BUFFERED_UPDATES
+        )
+        self._opened = False
+
+    @property
+    def book(self) -> Optional[OrderBook]:
+        """The local book, or None while waiting for a snapshot."""
+        return self._book
+
+    def on_open(self) -> None:
+        """A fresh socket: updates may have been missed, so the book is rebuilt from a new
+        snapshot (vega#11032: rebuild after any disconnect)."""
+        self.close_request = None
+        self._book = None
+        self._buffer.clear()
+        self.snapshot_wanted = "reconnect" if self._opened else "initial"
+        self._opened = True
+
+    def receive_snapshot(self, depth: Mapping[str, Any], *, received_ns: int) -> None:
+        """Feed the answer to ``snapshot_wanted``: a REST ``GetLatestMarketDepthResponse``
+        (``marketId``, ``buy``, ``sell``, ``sequenceNumber``; REST emits defaults, but missing
+        keys are read as zero too). Then replays the buffered updates. Never raises."""
+        try:
+            bids = self._levels(depth.get("buy") or [])
+            asks = self._levels(depth.get("sell") or [])
+            sequence = _wire_int(depth.get("sequenceNumber", "0"), "sequenceNumber")
+        except Exception as exc:  # noqa: BLE001 - a bad snapshot is reported, and asked again
+            self._report(exc, received_ns, raw=depth)
+            return
+        book = OrderBook(self.market_id, venue=VENUE, depth=self.depth)
+        book.apply_snapshot(bids, asks, sequence=sequence)
+        self._book = book
+        self._lenient = True
+        self.snapshot_wanted = None
+        self._events.append(book.to_event(received_ns=received_ns, is_snapshot=True, raw=depth))
+        buffered = list(self._buffer)
+        self._buffer.clear()
+        for update, update_ns in buffered:
+            self._receive_update(update, update_ns)
+
+    def snapshot_failed(self, exc: BaseException, *, received_ns: int) -> None:
+        """The client could not fetch the snapshot; reported, and still wanted."""
+        self._report(exc, received_ns, raw=None)
+
+    def _receive_result(self, result: dict[str, Any], frame: Any, received_ns: int) -> None:
+        updates = result.get("update", [])
+        if not isinstance(updates, list):
+            raise ProtocolViolation("update is not a list", raw=updates)
+        for update in updates:
+            if not isinstance(update, Mapping):
+                self._report(ProtocolViolation("update is not an object"), received_ns, raw=update)
+            elif update.get("marketId", self.market_id) == self.market_id:
+                self._receive_update(update, received_ns)
+
+    def _receive_update(self, update: Mapping[str, Any], received_ns: int) -> None:
+        if self._book is None:
+            self._buffer.append((update, received_ns))
+            return
+        try:
+            sequence = _wire_int(update.get("sequenceNumber", "0"), "sequenceNumber")
+            # venues/vega.md §3.2: absent on the first update after a node start (= 0).
+            previous = _wire_int(
+                update.get("previousSequenceNumber", "0"), "previousSequenceNumber"
+            )
+            bids = self._levels(update.get("buy") or [])
+            asks = self._levels(update.get("sell") or [])
+        except Exception as exc:  # noqa: BLE001 - unreadable update: the book cannot go on
+            self._report(exc, received_ns, raw=update)
+            self._resync("gap", received_ns, reason="unreadable update")
+            return
+        current = self._book.sequence or 0
+        if sequence <= current:
+            return  # older than the book: already in the snapshot
+        in_chain = previous <= current if self._lenient else previous == current
+        if not in_chain:
+            self._resync(
+                "gap", received_ns, expected=current, got=previous,
+                reason="sequence gap", pending=(update, received_ns),
+            )
+            return
+        self._book.apply_delta(bids, asks, sequence=sequence)
+        self._lenient = False
+        if self._book.is_crossed:
+            self._resync("crossed", received_ns, got=sequence, reason="crossed book")
+            return
+        self._events.append(self._book.to_event(received_ns=received_ns, raw=update))
+
+    def _resync(
+        self,
+        why: str,
+        received_ns: int,
+        *,
+        reason: str,
+        expected: Optional[int] = None,
+        got: Optional[int] = None,
+        pending: Optional[tuple[Mapping[str, Any], int]] = None,
+    ) -> None:
+        """Drop the book and ask for a snapshot; updates from now on are buffered."""
+        exc = BookOutOfSync(self.market_id, expected=expected, got=got, reason=reason)
+        self._events.append(ErrorEvent.from_exception(exc, venue=VENUE, received_ns=received_ns))
+        self._book = None
+        self._buffer.clear()
+        if pending is not None:
+            self._buffer.append(pending)
+        self.snapshot_wanted = why
+
+    def _levels(self, levels: Any) -> list[BookLevel]:
+        """Wire levels → BookLevels; a level with only ``price`` has volume 0 and is removed
+        (defaults are omitted on streams, venues/vega.md §3.2)."""
+        if not isinstance(levels, list):
+            raise ProtocolViolation("price levels are not a list", raw=levels)
+        decimals = self._decimals(self.market_id)
+        return [
+            BookLevel(
+                decimals.price_of(level["price"]),
+                decimals.size_of(level.get("volume", "0")),
+                _wire_int(level.get("numberOfOrders", "0"), "numberOfOrders"),
+            )
+            for level in levels
+        ]
