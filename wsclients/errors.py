@@ -4,7 +4,9 @@
 
     WSClientError
     ├── ConnectFailed          could not connect, or the attempts ran out
-    │   └── AuthenticationFailed   bad key / token / JWT: fatal, never retried
+    │   ├── AuthenticationFailed   bad key / token / JWT: fatal, never retried
+    │   └── NotConnected           send() while the socket is not open
+    ├── ConnectionLost         an open socket ended without our asking (we reconnect)
     ├── SubscriptionRejected   the venue refused a subscription (or we refused it first)
     ├── ProtocolViolation      a frame we cannot understand (also ValueError)
     ├── RequestFailed          a REST or in-socket request answered with an error
@@ -12,7 +14,9 @@
     ├── RequestTimeout         no answer in time (also TimeoutError)
     ├── TooManyInFlight        the venue's in-flight request limit is reached
     ├── BookOutOfSync          a sequence gap or crossed book: resync needed
-    └── ClientStopped          the client stopped while the call waited
+    ├── ClientStopped          the client stopped while the call waited
+    ├── CallbackFailed         a user callback raised (the stream goes on)
+    └── QueueOverflow          a bounded queue dropped events (once per episode)
 
 Blocking calls raise these; background threads deliver them inside an ``ErrorEvent``.
 Every translation of a websocket-client or requests exception chains the original as
@@ -27,9 +31,13 @@ from typing import Any, Optional
 __all__ = [
     "AuthenticationFailed",
     "BookOutOfSync",
+    "CallbackFailed",
     "ClientStopped",
     "ConnectFailed",
+    "ConnectionLost",
+    "NotConnected",
     "ProtocolViolation",
+    "QueueOverflow",
     "RateLimited",
     "RequestFailed",
     "RequestTimeout",
@@ -90,6 +98,31 @@ class AuthenticationFailed(ConnectFailed):
 
     def __str__(self) -> str:
         text = f"authentication failed at {self.url}"
+        if self.code is not None:
+            text += f" (code {self.code})"
+        if self.reason:
+            text += f": {shorten(self.reason)}"
+        return text
+
+
+class NotConnected(ConnectFailed):
+    """A send was attempted while the socket is not open (connecting, reconnecting, closed)."""
+
+    def __str__(self) -> str:
+        return f"not connected to {self.url}" + (f" ({self.reason})" if self.reason else "")
+
+
+class ConnectionLost(WSClientError):
+    """An open socket ended without our asking: a close frame, a TCP drop or silence."""
+
+    def __init__(self, url: str, *, code: Optional[int] = None, reason: str = "") -> None:
+        super().__init__(url, code, reason)
+        self.url = url
+        self.code = code
+        self.reason = reason
+
+    def __str__(self) -> str:
+        text = f"connection to {self.url} lost"
         if self.code is not None:
             text += f" (code {self.code})"
         if self.reason:
@@ -202,3 +235,33 @@ class ClientStopped(WSClientError):
 
     def __str__(self) -> str:
         return self.reason
+
+
+class QueueOverflow(WSClientError):
+    """A bounded queue overflowed and events were dropped (reported once per episode)."""
+
+    def __init__(self, queue_name: str, maxsize: int, policy: str) -> None:
+        super().__init__(queue_name, maxsize, policy)
+        self.queue_name = queue_name
+        self.maxsize = maxsize
+        self.policy = policy
+
+    def __str__(self) -> str:
+        return (
+            f"{self.queue_name} is full ({self.maxsize} events): the consumer is too slow, "
+            f"dropping events ({self.policy}) until it catches up"
+        )
+
+
+class CallbackFailed(WSClientError):
+    """A user callback raised; the event stream goes on."""
+
+    def __init__(self, callback: str, kind: str) -> None:
+        super().__init__(callback, kind)
+        self.callback = callback
+        self.kind = kind
+
+    def __str__(self) -> str:
+        cause = self.__cause__
+        detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
+        return f"callback {self.callback} raised on a {self.kind} event{detail}"

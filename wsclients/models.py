@@ -9,8 +9,8 @@ never shift positions; ``BookLevel`` stays positional because books build thousa
 
 from __future__ import annotations
 
-import enum
 import datetime as dt
+import enum
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, Optional, Union
 
@@ -69,7 +69,7 @@ class BookLevel(NamedTuple):
 
     price: Decimal
     size: Decimal
-    count: Optional[int] = None
+    count: Optional[int] = None  # type: ignore[assignment]  # shadows tuple.count, by design
 
 
 @attrs.frozen(kw_only=True)

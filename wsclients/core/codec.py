@@ -7,10 +7,11 @@ tell websocket-client to skip its own (pure-Python, slow) UTF-8 check.
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 __all__ = ["HAVE_ORJSON", "DecodeError", "dumps", "loads"]
 
+_orjson: Optional[Any]
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised only without the "fast" extra

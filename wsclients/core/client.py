@@ -1,0 +1,510 @@
+"""The base client every venue client is: one hub, its sockets, and their lifecycle.
+
+``Client`` holds what all venues share — the constructor options of DESIGN §2.1, the hub
+with its callbacks and queues, ``start``/``stop``/``run_forever``, ``get``/``events``/
+``queue``, ``state``, ``stats`` and a secret-free ``repr``. ``SubscribingClient`` adds the
+one-socket, many-subscriptions pattern with a registry that queues subscriptions made before
+``start()``, sends them at once while connected, and restores each exactly once after every
+reconnect.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Collection, Hashable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Callable, ClassVar, Literal, Optional, Union
+
+import attrs
+
+from wsclients.core import timers
+from wsclients.core.backoff import Backoff
+from wsclients.core.connection import Connection, OnClose, OnOpen
+from wsclients.core.hub import EventQueue, Hub, check_overflow
+from wsclients.core.protocol import VenueProtocol
+from wsclients.errors import ClientStopped, ConnectFailed, NotConnected
+from wsclients.models import ConnectionState, Event
+
+__all__ = ["DEFAULT", "Client", "Stats", "SubscribingClient"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Default(enum.Enum):
+    """Marks an option left to the venue's own default (None already means "off")."""
+
+    token = 0
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT = _Default.token
+Seconds = Union[float, None, Literal[_Default.token]]
+
+Callback = Optional[Callable[[Any], Any]]
+
+# Later states win when several sockets disagree: the client is as healthy as its worst one.
+_STATE_ORDER = {
+    ConnectionState.CONNECTED: 0,
+    ConnectionState.IDLE: 1,
+    ConnectionState.CLOSED: 1,
+    ConnectionState.CONNECTING: 2,
+    ConnectionState.RECONNECTING: 3,
+}
+
+
+@attrs.frozen(kw_only=True)
+class Stats:
+    """A snapshot of a client's counters (``client.stats``); later changes do not show."""
+
+    state: ConnectionState
+    """The client's state when the snapshot was taken."""
+    messages: int
+    """WebSocket data frames received, over all sockets and reconnects."""
+    bytes: int
+    """Payload bytes of those frames."""
+    events: int
+    """Events published (trades, books, messages, statuses, errors)."""
+    reconnects: int
+    """Times a socket went back to connecting after a drop, a failure or a forced reconnect."""
+    dropped: int
+    """Events dropped by queue overflow, over every queue."""
+    errors: int
+    """Error events published."""
+    resyncs: int
+    """Order-book resyncs from REST (venues with sequenced books)."""
+    connections: int
+    """Sockets open right now."""
+    last_message_age: Optional[float]
+    """Seconds since the last data frame on any socket; None before the first."""
+
+
+class Client:
+    """Base of every venue client. See DESIGN §2.1 for the options; all are keyword-only.
+
+    Subclasses name their venue and defaults in class attributes, build their protocol(s)
+    and open their socket(s) with ``_open_connection``.
+    """
+
+    venue: ClassVar[str] = "generic"
+    default_url: ClassVar[str] = ""
+    default_ping_interval: ClassVar[Optional[float]] = 20.0
+    default_stale_timeout: ClassVar[Optional[float]] = 60.0
+    stop_when_all_closed: ClassVar[bool] = True
+    """Whether the client stops itself once every socket has ended for good (fatal error or
+    reconnect off). Venues whose sockets come and go with subscriptions say False."""
+
+    def __init__(
+        self,
+        *,
+        url: Optional[str] = None,
+        # Callbacks
+        on_trade: Callback = None,
+        on_book: Callback = None,
+        on_message: Callback = None,
+        on_error: Callback = None,
+        on_status: Callback = None,
+        dispatch: str = "thread",
+        # Reconnect
+        reconnect: bool = True,
+        backoff_min: float = 0.5,
+        backoff_max: float = 30.0,
+        max_attempts: Optional[int] = None,
+        healthy_after: float = 10.0,
+        # Heartbeat
+        ping_interval: Seconds = DEFAULT,
+        stale_timeout: Seconds = DEFAULT,
+        # Queues
+        queue_size: int = 100_000,
+        overflow: str = "drop_oldest",
+        # Transport
+        headers: Optional[Mapping[str, str]] = None,
+        sslopt: Optional[Mapping[str, Any]] = None,
+        http_proxy_host: Optional[str] = None,
+        http_proxy_port: Optional[int] = None,
+        proxy_type: Optional[str] = None,
+        connect_timeout: float = 10.0,
+        max_message_size: Optional[int] = 64 * 1024 * 1024,
+    ) -> None:
+        if backoff_min < 0 or backoff_max < backoff_min:
+            raise ValueError("need 0 <= backoff_min <= backoff_max")
+        if max_attempts is not None and max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1 (or None for no limit)")
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        check_overflow(overflow)
+        self.url = url or self.default_url
+        self._backoff = Backoff(
+            min_delay=backoff_min, max_delay=backoff_max, max_attempts=max_attempts
+        )
+        self._reconnect_enabled = reconnect
+        self._healthy_after = healthy_after
+        self.ping_interval = _positive_or_none(
+            "ping_interval",
+            self.default_ping_interval if ping_interval is DEFAULT else ping_interval,
+        )
+        self.stale_timeout = _positive_or_none(
+            "stale_timeout",
+            self.default_stale_timeout if stale_timeout is DEFAULT else stale_timeout,
+        )
+        self._queue_size = queue_size
+        self._overflow = overflow
+        self._headers = dict(headers or {})
+        self._ws_options: dict[str, Any] = {
+            "sslopt": dict(sslopt) if sslopt else None,
+            "http_proxy_host": http_proxy_host,
+            "http_proxy_port": http_proxy_port,
+            "proxy_type": proxy_type,
+        }
+        self._connect_timeout = connect_timeout
+        self._max_message_size = max_message_size
+        self._hub = Hub(
+            venue=self.venue,
+            callbacks={
+                "trade": on_trade, "book": on_book, "message": on_message,
+                "error": on_error, "status": on_status,
+            },
+            dispatch=dispatch,
+            queue_size=queue_size,
+            overflow=overflow,
+        )
+        self._connections: list[Connection] = []
+        self._lock = threading.RLock()  # guards _connections and the started/stopped flags
+        self._started = False
+        self._stopped = threading.Event()
+        self._resyncs = 0
+
+    # -- for subclasses ----------------------------------------------------------------
+
+    def _open_connection(
+        self,
+        url: str,
+        protocol: VenueProtocol,
+        *,
+        name: str = "",
+        display_url: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        on_open: Optional[OnOpen] = None,
+        on_close: Optional[OnClose] = None,
+        ping_interval: Seconds = DEFAULT,
+        stale_timeout: Seconds = DEFAULT,
+    ) -> Connection:
+        """A managed socket with this client's options; started now if the client runs."""
+        merged = dict(self._headers)
+        if headers:
+            merged.update(headers)
+        connection = Connection(
+            url, protocol, self._hub,
+            venue=self.venue,
+            name=name or self.venue,
+            display_url=display_url,
+            reconnect=self._reconnect_enabled,
+            backoff=self._backoff,
+            healthy_after=self._healthy_after,
+            ping_interval=self.ping_interval if ping_interval is DEFAULT else ping_interval,
+            stale_timeout=self.stale_timeout if stale_timeout is DEFAULT else stale_timeout,
+            connect_timeout=self._connect_timeout,
+            headers=merged or None,
+            ws_options=self._ws_options,
+            max_message_size=self._max_message_size,
+            on_open=on_open,
+            on_close=on_close,
+            on_finish=self._connection_finished,
+        )
+        with self._lock:
+            if self._stopped.is_set():
+                raise ClientStopped("the client is stopped")
+            self._connections.append(connection)
+            if self._started:
+                connection.start()
+        return connection
+
+    def _close_connection(self, connection: Connection, timeout: float = 2.0) -> None:
+        """Stop one socket and forget it (e.g. a per-stream socket on unsubscribe)."""
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
+        connection.stop(timeout)
+
+    def _count_resync(self) -> None:
+        """One more order-book resync, for ``stats``."""
+        self._resyncs += 1
+
+    def _on_start(self) -> None:
+        """Called by ``start()`` before the sockets start."""
+
+    def _on_stop(self) -> None:
+        """Called by ``stop()`` before the sockets stop."""
+
+    def _connection_finished(self, connection: Connection) -> None:
+        """A socket ended for good (reader thread). Stop the client when it was the last."""
+        if not self.stop_when_all_closed or self._stopped.is_set():
+            return
+        with self._lock:
+            alive = [c for c in self._connections if c.state is not ConnectionState.CLOSED]
+        if not alive:
+            self._shutdown(drain=True, timeout=1.0)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, wait: bool = True, timeout: Optional[float] = 10.0) -> None:
+        """Start the background threads and connect. Idempotent while running.
+
+        Args:
+            wait: return only once every socket is connected (True), or at once (False).
+            timeout: how long ``wait`` may take, seconds.
+
+        Raises:
+            AuthenticationFailed: the venue refused the credentials (the client is stopped).
+            ConnectFailed: not connected within ``timeout``, or the attempts ran out (the
+                client is stopped).
+            ClientStopped: the client was stopped before; make a new one.
+        """
+        with self._lock:
+            if self._stopped.is_set():
+                raise ClientStopped("a stopped client cannot start again; make a new one")
+            if not self._started:
+                self._started = True
+                self._hub.start()
+                self._on_start()
+                for connection in list(self._connections):
+                    connection.start()
+            connections = list(self._connections)
+        if not wait:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for connection in connections:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not connection.wait_settled(remaining):
+                self.stop()
+                raise ConnectFailed(
+                    connection.display_url, reason=f"not connected within {timeout:g} s"
+                )
+            if connection.fatal_error is not None:
+                self.stop()
+                raise connection.fatal_error
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every socket, end every thread, close the queues. Idempotent; any thread.
+
+        Returns within about ``timeout`` seconds even mid-backoff or mid-connect. Events
+        already queued stay readable with ``get()``; no callback runs after it returns.
+        """
+        self._shutdown(drain=False, timeout=timeout)
+
+    def _shutdown(self, *, drain: bool, timeout: float) -> None:
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            connections = list(self._connections)
+        deadline = time.monotonic() + timeout
+        try:
+            self._on_stop()
+        except Exception:
+            logger.exception("%s: stop hook failed", self.venue)
+        for connection in connections:
+            connection.stop(max(0.05, deadline - time.monotonic()))
+        self._hub.stop(max(0.05, deadline - time.monotonic()), drain=drain)
+        timers.wait_idle(max(0.0, min(1.0, deadline - time.monotonic())))
+
+    def run_forever(self) -> None:
+        """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly."""
+        self.start()
+        try:
+            while not self._stopped.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            logger.info("%s: interrupted", self.venue)
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Client:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def get(self, timeout: Optional[float] = None) -> Event:
+        """The next event of any kind from the default queue, waiting up to ``timeout``.
+
+        Events published since ``start()`` wait here (up to ``queue_size``) until read.
+
+        Raises:
+            queue.Empty: nothing came in time, or the client is stopped and drained.
+        """
+        return self._hub.default_queue.get(timeout)
+
+    def events(
+        self, kinds: Optional[Collection[str]] = None, timeout: Optional[float] = None
+    ) -> Iterator[Event]:
+        """Iterate the default queue until the client stops (or ``timeout`` passes with no
+        event). With ``kinds`` (e.g. ``{"trade"}``), events of other kinds are skipped —
+        they are consumed, so use ``queue(kinds=…)`` to read two kinds in two loops."""
+        wanted = frozenset(kinds) if kinds is not None else None
+        source = self._hub.default_queue
+        while True:
+            try:
+                event = source.get(timeout)
+            except queue.Empty:
+                return
+            if wanted is None or event.kind in wanted:
+                yield event
+
+    def queue(
+        self,
+        kinds: Optional[Collection[str]] = None,
+        maxsize: Optional[int] = None,
+        overflow: Optional[str] = None,
+    ) -> EventQueue:
+        """An extra consumer queue, with its own bound and overflow policy, that receives
+        every event (of ``kinds``) published from now on."""
+        return self._hub.queue(
+            kinds=kinds,
+            maxsize=maxsize or self._queue_size,
+            overflow=overflow or self._overflow,
+        )
+
+    # -- introspection -----------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        """IDLE before ``start()``, CLOSED after ``stop()``, else the worst socket's state."""
+        if self._stopped.is_set():
+            return ConnectionState.CLOSED
+        if not self._started:
+            return ConnectionState.IDLE
+        with self._lock:
+            states = [c.state for c in self._connections]
+        if not states:
+            return ConnectionState.CONNECTED
+        return max(states, key=_STATE_ORDER.__getitem__)
+
+    @property
+    def stats(self) -> Stats:
+        """A frozen snapshot of the counters."""
+        with self._lock:
+            connections = list(self._connections)
+        last = max((c.last_message_ns or 0 for c in connections), default=0)
+        return Stats(
+            state=self.state,
+            messages=sum(c.messages for c in connections),
+            bytes=sum(c.bytes for c in connections),
+            events=self._hub.events_published,
+            reconnects=sum(c.reconnects for c in connections),
+            dropped=self._hub.dropped,
+            errors=self._hub.errors,
+            resyncs=self._resyncs,
+            connections=sum(1 for c in connections if c.is_open),
+            last_message_age=(time.time_ns() - last) / 1e9 if last else None,
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} venue={self.venue} url={self._display_url()} {self.state}>"
+
+    def _display_url(self) -> str:
+        """The URL as shown to people; venues with secrets in the URL override it."""
+        return self.url
+
+
+class SubscribingClient(Client):
+    """One socket carrying many subscriptions, sent as messages (Hyperliquid and the like).
+
+    The registry is keyed by whatever the venue says identifies a subscription; a key
+    subscribed twice is sent once.
+    """
+
+    def __init__(self, protocol: VenueProtocol, **options: Any) -> None:
+        super().__init__(**options)
+        self._protocol = protocol
+        self._subscriptions: dict[Hashable, Any] = {}
+        # Guards _subscriptions and _live, so a subscription made while a reconnect restores
+        # the others is sent exactly once: by the restore or by subscribe, never both.
+        self._subs_lock = threading.Lock()
+        self._live = False
+        self._connection = self._open_connection(
+            self.url, protocol, name=self.venue, display_url=self._display_url(),
+            on_open=self._restore, on_close=self._socket_lost,
+        )
+
+    @property
+    def subscriptions(self) -> list[Any]:
+        """The live subscriptions, in the order they were made."""
+        with self._subs_lock:
+            return list(self._subscriptions.values())
+
+    def _subscribe(self, key: Hashable, subscription: Any) -> bool:
+        """Register and (when connected) send; False if ``key`` was already subscribed."""
+        with self._subs_lock:
+            if key in self._subscriptions:
+                return False
+            self._subscriptions[key] = subscription
+            if self._live:
+                self._send_quietly(self._subscribe_message(subscription))
+        return True
+
+    def _unsubscribe(self, key: Hashable) -> bool:
+        """Forget and (when connected) send the unsubscribe; False if ``key`` was unknown."""
+        with self._subs_lock:
+            subscription = self._subscriptions.pop(key, None)
+            if subscription is None:
+                return False
+            if self._live:
+                message = self._unsubscribe_message(subscription)
+                if message is not None:
+                    self._send_quietly(message)
+        return True
+
+    def _subscribe_message(self, subscription: Any) -> str:
+        return self._protocol.subscribe_message(subscription)  # type: ignore[attr-defined, no-any-return]
+
+    def _unsubscribe_message(self, subscription: Any) -> Optional[str]:
+        return self._protocol.unsubscribe_message(subscription)  # type: ignore[attr-defined, no-any-return]
+
+    def _send_quietly(self, text: str) -> None:
+        # The socket may die between the check and the send; the restore after the
+        # reconnect sends the registry again, so nothing is lost by ignoring it here.
+        try:
+            self._connection.send(text)
+        except NotConnected:
+            logger.debug("%s: send skipped, socket just closed", self.venue)
+
+    def _send(self, text: str) -> None:
+        """Send a frame now. Raises NotConnected when the socket is not open."""
+        self._connection.send(text)
+
+    def _reconnect(self, reason: str) -> None:
+        """Close the socket and reconnect at once (a ``Status`` event carries ``reason``)."""
+        self._connection.reconnect_now(reason)
+
+    # Reader thread, right after the protocol's own first frames.
+    def _restore(self, connection: Connection) -> None:
+        with self._subs_lock:
+            for subscription in self._subscriptions.values():
+                connection.send(self._subscribe_message(subscription))
+            self._live = True
+
+    def _socket_lost(self, connection: Connection, code: Optional[int], reason: str) -> None:
+        with self._subs_lock:
+            self._live = False
+
+
+def _positive_or_none(name: str, value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive seconds, or None to turn it off")
+    return float(value)

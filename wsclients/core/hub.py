@@ -1,0 +1,412 @@
+"""Events out: callbacks on a dispatcher thread, bounded consumer queues, overflow policy.
+
+Every event a client makes goes through ``Hub.publish`` on the thread that made it (a socket's
+reader, the timer thread for timeouts). From there it is copied into each consumer queue (the
+default one behind ``get()``/``events()`` and any made with ``queue()``) and, when callbacks
+are set, handed to one dispatcher thread that runs them in arrival order. A slow or raising
+callback therefore never stalls a reader: the reader only appends to a bounded deque.
+
+Every queue is bounded. What happens when one is full is its ``overflow`` policy:
+``drop_oldest`` (the default), ``drop_newest``, or ``block`` (the publishing thread waits:
+backpressure onto the socket). Drops are counted, and each overflow *episode* (from the first
+drop until the queue next runs empty) is reported once as an ``ErrorEvent``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any, Callable, Literal, Optional
+
+from wsclients.errors import CallbackFailed, QueueOverflow
+from wsclients.models import ErrorEvent, Event
+
+__all__ = ["OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "check_overflow"]
+
+logger = logging.getLogger(__name__)
+
+Overflow = Literal["drop_oldest", "drop_newest", "block"]
+OVERFLOW_POLICIES: tuple[str, ...] = ("drop_oldest", "drop_newest", "block")
+
+Callback = Callable[[Any], Any]
+
+
+def check_overflow(policy: str) -> None:
+    """Refuse an unknown policy where it enters, with the allowed names in the message."""
+    if policy not in OVERFLOW_POLICIES:
+        raise ValueError(f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}; got {policy!r}")
+
+
+class EventQueue:
+    """A bounded, thread-safe queue of events for one consumer loop.
+
+    ``get()`` blocks for the next event; iterating yields events until the client stops and
+    the queue is drained. Made by ``client.queue(...)``; the client's own default queue is
+    one too. Any number of threads may call ``get``; the hub is the only producer.
+    """
+
+    def __init__(
+        self,
+        *,
+        maxsize: int,
+        overflow: str = "drop_oldest",
+        kinds: Optional[Collection[str]] = None,
+        name: str = "event queue",
+        on_overflow: Optional[Callable[[QueueOverflow], None]] = None,
+        report_overflow: bool = True,
+    ) -> None:
+        if maxsize <= 0:
+            raise ValueError("maxsize must be a positive number of events")
+        check_overflow(overflow)
+        self.maxsize = maxsize
+        self.overflow = overflow
+        self.kinds: Optional[frozenset[str]] = frozenset(kinds) if kinds is not None else None
+        self.name = name
+        self.dropped = 0
+        self._items: collections.deque[Event] = collections.deque()
+        # Guards the sleeping side: _waiters, the wait itself, _closed. Producers take it only
+        # when someone may be asleep, so a busy consumer costs the producer nothing.
+        self._cond = threading.Condition(threading.Lock())
+        self._not_full = threading.Condition(threading.Lock())
+        self._waiters = 0
+        self._blocked = 0
+        self._closed = False
+        self._in_overflow = False
+        self._on_overflow = on_overflow
+        self._report_overflow = report_overflow
+
+    # -- producer side (the hub) -------------------------------------------------------
+
+    def _put_many(self, events: list[Event]) -> None:
+        kinds = self.kinds
+        if kinds is not None:
+            events = [e for e in events if e.kind in kinds]
+            if not events:
+                return
+        items = self._items
+        room = self.maxsize - len(items)
+        if room >= len(events):
+            items.extend(events)
+        elif self.overflow == "block":
+            self._put_blocking(events)
+        else:
+            self._put_overflowing(events, room)
+        if self._waiters:
+            with self._cond:
+                self._cond.notify()
+
+    def _put_overflowing(self, events: list[Event], room: int) -> None:
+        items = self._items
+        if self.overflow == "drop_newest":
+            kept = max(room, 0)
+            items.extend(events[:kept])
+            dropped = len(events) - kept
+        else:  # drop_oldest
+            items.extend(events)
+            dropped = 0
+            while len(items) > self.maxsize:
+                try:
+                    items.popleft()
+                except IndexError:  # the consumer emptied it meanwhile
+                    break
+                dropped += 1
+        if dropped:
+            self.dropped += dropped
+            self._overflowed()
+
+    def _put_blocking(self, events: list[Event]) -> None:
+        items = self._items
+        for event in events:
+            if len(items) >= self.maxsize:
+                with self._not_full:
+                    self._blocked += 1
+                    try:
+                        while len(items) >= self.maxsize and not self._closed:
+                            if self._waiters:  # let a sleeping consumer drain first
+                                with self._cond:
+                                    self._cond.notify()
+                            self._not_full.wait(0.1)
+                    finally:
+                        self._blocked -= 1
+                if self._closed:
+                    return
+            items.append(event)
+
+    def _overflowed(self) -> None:
+        if self._in_overflow:
+            return
+        self._in_overflow = True
+        logger.warning("%s overflowed (%d events, %s)", self.name, self.maxsize, self.overflow)
+        if self._report_overflow and self._on_overflow is not None:
+            self._on_overflow(QueueOverflow(self.name, self.maxsize, self.overflow))
+
+    def close(self) -> None:
+        """No more events will come: wake every waiter. Idempotent."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        with self._not_full:
+            self._not_full.notify_all()
+
+    # -- consumer side -----------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def qsize(self) -> int:
+        """How many events wait right now."""
+        return len(self._items)
+
+    def get(self, timeout: Optional[float] = None) -> Event:
+        """The next event, waiting up to ``timeout`` seconds (None = until one comes).
+
+        Raises:
+            queue.Empty: on timeout, or at once when the client has stopped and the queue is
+                drained (no event can come any more).
+        """
+        self._report_overflow = True
+        items = self._items
+        try:
+            event = items.popleft()
+        except IndexError:
+            event = self._wait_for_event(timeout)
+        if self._blocked:
+            with self._not_full:
+                self._not_full.notify()
+        return event
+
+    def _wait_for_event(self, timeout: Optional[float]) -> Event:
+        items = self._items
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._waiters += 1  # before the emptiness check: see _put_many
+            try:
+                while True:
+                    try:
+                        return items.popleft()
+                    except IndexError:
+                        pass
+                    self._in_overflow = False  # ran empty: the episode is over
+                    if self._closed:
+                        raise queue.Empty
+                    if deadline is None:
+                        self._cond.wait()
+                    else:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise queue.Empty
+                        self._cond.wait(remaining)
+            finally:
+                self._waiters -= 1
+
+    def __iter__(self) -> Iterator[Event]:
+        """Yield events until the client stops and the queue is drained."""
+        while True:
+            try:
+                yield self.get()
+            except queue.Empty:
+                return
+
+    def __repr__(self) -> str:
+        return (
+            f"<EventQueue {self.name!r} {len(self._items)}/{self.maxsize} "
+            f"overflow={self.overflow} dropped={self.dropped}>"
+        )
+
+
+class Hub:
+    """Fans events out to callbacks and queues; owns the dispatcher thread.
+
+    ``publish`` may be called from any thread. Callbacks run on the dispatcher thread
+    (``dispatch="thread"``) or on the publishing thread (``dispatch="inline"``).
+    """
+
+    def __init__(
+        self,
+        *,
+        venue: str,
+        callbacks: Mapping[str, Optional[Callback]],
+        dispatch: str = "thread",
+        queue_size: int = 100_000,
+        overflow: str = "drop_oldest",
+        name: str = "",
+    ) -> None:
+        if dispatch not in ("thread", "inline"):
+            raise ValueError(f"dispatch must be 'thread' or 'inline'; got {dispatch!r}")
+        check_overflow(overflow)
+        self.venue = venue
+        self._name = name or venue
+        self._callbacks: dict[str, Callback] = {k: v for k, v in callbacks.items() if v}
+        self._inline = dispatch == "inline"
+        self.events_published = 0
+        self.errors = 0
+        self._dropped_by_closed = 0
+        # The default queue reports overflow only once somebody reads it: a callback-only
+        # user never calls get(), and a full unread queue is no news to them.
+        self.default_queue = EventQueue(
+            maxsize=queue_size, overflow=overflow, name=f"{self._name} default queue",
+            on_overflow=self._report_overflow, report_overflow=False,
+        )
+        # Copy-on-write tuple: publish iterates it without a lock.
+        self._queues: tuple[EventQueue, ...] = (self.default_queue,)
+        self._queues_lock = threading.Lock()  # guards replacing _queues
+        self._inbox: Optional[EventQueue] = None
+        if self._callbacks and not self._inline:
+            self._inbox = EventQueue(
+                maxsize=queue_size, overflow=overflow, name=f"{self._name} callback queue",
+                on_overflow=self._report_overflow,
+            )
+        self._thread: Optional[threading.Thread] = None
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the dispatcher thread (if there are callbacks to run). Idempotent."""
+        if self._inbox is None or self._thread is not None:
+            return
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._dispatch_loop, name=f"wsclients-{self._name}-dispatch", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0, *, drain: bool = False) -> bool:
+        """Stop dispatching and close every queue; True if the dispatcher thread ended.
+
+        Events already in consumer queues stay readable. Callbacks not yet run are
+        dropped (a stopped client calls no more user code) unless ``drain`` — used when the
+        client stops itself after a fatal error, so ``on_error`` still hears why.
+        Idempotent.
+        """
+        if not drain:
+            self._stopping = True
+        for q in self._queues:
+            q.close()
+        if self._inbox is not None:
+            self._inbox.close()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        self._stopping = True
+        if thread.is_alive():
+            logger.warning("%s: a callback is still running after stop()", self._name)
+            return False
+        self._thread = None
+        return True
+
+    # -- producing ---------------------------------------------------------------------
+
+    def publish(self, events: list[Event]) -> None:
+        """Deliver events to every queue and to the callbacks. Any thread; never raises."""
+        self.events_published += len(events)
+        for event in events:
+            if event.kind == "error":
+                self.errors += 1
+        for q in self._queues:
+            q._put_many(events)
+        if self._inbox is not None:
+            self._inbox._put_many(events)
+        elif self._inline and self._callbacks:
+            self._run_callbacks(events)
+
+    def publish_one(self, event: Event) -> None:
+        """``publish([event])``."""
+        self.publish([event])
+
+    def report(
+        self, exc: BaseException, *, fatal: bool = False, raw: Any = None
+    ) -> ErrorEvent:
+        """Publish ``exc`` as an ``ErrorEvent`` (the one path background errors take)."""
+        event = ErrorEvent.from_exception(
+            exc, venue=self.venue, received_ns=time.time_ns(), fatal=fatal, raw=raw
+        )
+        self.publish([event])
+        return event
+
+    def _report_overflow(self, exc: QueueOverflow) -> None:
+        self.report(exc)
+
+    # -- queues ------------------------------------------------------------------------
+
+    def queue(
+        self,
+        *,
+        kinds: Optional[Collection[str]] = None,
+        maxsize: int = 10_000,
+        overflow: str = "drop_oldest",
+        name: str = "",
+    ) -> EventQueue:
+        """A new consumer queue that receives every event published from now on."""
+        q = EventQueue(
+            maxsize=maxsize, overflow=overflow, kinds=kinds,
+            name=name or f"{self._name} queue", on_overflow=self._report_overflow,
+        )
+        if self._stopping:
+            q.close()
+        with self._queues_lock:
+            self._queues = (*self._queues, q)
+        return q
+
+    def remove_queue(self, q: EventQueue) -> None:
+        """Stop feeding ``q`` (it is closed). Idempotent."""
+        with self._queues_lock:
+            self._queues = tuple(x for x in self._queues if x is not q)
+        q.close()
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped by overflow, over every queue the hub feeds."""
+        total = sum(q.dropped for q in self._queues)
+        if self._inbox is not None:
+            total += self._inbox.dropped
+        return total
+
+    # -- dispatching -------------------------------------------------------------------
+
+    def _dispatch_loop(self) -> None:
+        inbox = self._inbox
+        assert inbox is not None
+        try:
+            while not self._stopping:
+                try:
+                    event = inbox.get()
+                except queue.Empty:  # closed and drained
+                    return
+                if self._stopping:
+                    return
+                self._run_callbacks((event,))
+        except Exception:  # should never run: _run_callbacks catches user errors
+            logger.exception("%s: dispatcher thread failed", self._name)
+
+    def _run_callbacks(self, events: Iterable[Event]) -> None:
+        callbacks = self._callbacks
+        for event in events:
+            callback = callbacks.get(event.kind)
+            if callback is None:
+                continue
+            try:
+                callback(event)
+            except Exception as exc:
+                self._callback_failed(event, callback, exc)
+
+    def _callback_failed(self, event: Event, callback: Callback, exc: Exception) -> None:
+        name = getattr(callback, "__qualname__", repr(callback))
+        logger.error("%s: callback %s raised", self._name, name, exc_info=exc)
+        error = CallbackFailed(name, event.kind)
+        error.__cause__ = exc
+        if event.kind == "error":
+            # The error callback itself failed: logging it is all that is left to do,
+            # or a broken on_error would feed itself forever.
+            self.errors += 1
+            for q in self._queues:
+                q._put_many([ErrorEvent.from_exception(
+                    error, venue=self.venue, received_ns=time.time_ns())])
+            return
+        self.report(error, raw=event)
