@@ -1,0 +1,847 @@
+"""Hyperliquid: the sans-I/O protocol (subscriptions, parsing, acks, errors, posts) and the client.
+
+One socket carries every subscription (``{"method":"subscribe","subscription":{…}}``), an
+app-level heartbeat (``{"method":"ping"}`` → ``{"channel":"pong"}``) and ``post`` requests
+matched by ``id``. Facts and their sources: ``shared/venues/hyperliquid.md`` (cited as §N).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import threading
+import zlib
+from collections import deque
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, Callable, Optional, Protocol, Union
+
+from wsclients.core import codec
+from wsclients.core.protocol import CloseRequest
+from wsclients.errors import (
+    ProtocolViolation,
+    RequestFailed,
+    SubscriptionRejected,
+    TooManyInFlight,
+    WSClientError,
+    shorten,
+)
+from wsclients.models import Book, BookLevel, ErrorEvent, Event, Message, Side, Trade
+
+__all__ = [
+    "CANDLE_INTERVALS",
+    "MAINNET_URL",
+    "TESTNET_URL",
+    "HyperliquidProtocol",
+    "Subscription",
+    "subscription_key",
+    "validate_subscription",
+]
+
+logger = logging.getLogger(__name__)
+
+VENUE = "hyperliquid"
+
+MAINNET_URL = "wss://api.hyperliquid.xyz/ws"
+TESTNET_URL = "wss://api.hyperliquid-testnet.xyz/ws"
+
+Subscription = dict[str, Any]
+"""A subscription object exactly as sent in ``{"method":"subscribe","subscription":…}``."""
+
+# §2 row 7: the only intervals the server knows.
+CANDLE_INTERVALS = frozenset(
+    ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M"]
+)
+
+# §2: the fields each subscription type takes. "coin"/"user"/"interval" are required where
+# listed in the first set, the second set holds optional fields and their defaults.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "allMids": (),
+    "notification": ("user",),
+    "webData3": ("user",),
+    "webData2": ("user",),
+    "twapStates": ("user",),
+    "clearinghouseState": ("user",),
+    "openOrders": ("user",),
+    "candle": ("coin", "interval"),
+    "l2Book": ("coin",),
+    "trades": ("coin",),
+    "orderUpdates": ("user",),
+    "userEvents": ("user",),
+    "userFills": ("user",),
+    "userFundings": ("user",),
+    "userNonFundingLedgerUpdates": ("user",),
+    "activeAssetCtx": ("coin",),
+    "activeAssetData": ("user", "coin"),
+    "userTwapSliceFills": ("user",),
+    "userTwapHistory": ("user",),
+    "bbo": ("coin",),
+    "spotState": ("user",),
+    "allDexsClearinghouseState": ("user",),
+    "allDexsAssetCtxs": (),
+    "outcomeMetaUpdates": (),
+    "fastAssetCtxs": (),
+}
+_OPTIONAL: dict[str, dict[str, Any]] = {
+    "allMids": {"dex": None},
+    "twapStates": {"dex": None},
+    "clearinghouseState": {"dex": None},
+    "openOrders": {"dex": None},
+    "l2Book": {"nSigFigs": None, "mantissa": None, "fast": False},
+    "userFills": {"aggregateByTime": False},
+    "spotState": {"isPortfolioMargin": False},
+}
+
+# §1: channel names that differ from the subscription type.
+_CHANNEL_TO_TYPE = {"user": "userEvents", "activeSpotAssetCtx": "activeAssetCtx"}
+# §1: spotState's isPortfolioMargin comes back as ignorePortfolioMargin (TP-B only); its value
+# may not mean the same, so it is left out of the ack match.
+_ECHO_ALIASES = frozenset(["ignorePortfolioMargin"])
+_KNOWN_CHANNELS = frozenset(_REQUIRED) | frozenset(
+    ["assetCtxs", "spotAssetCtxs", "userHistoricalOrders"]  # §2 "+": NKTKAS-only types
+)
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
+_SIDES = {"B": Side.BUY, "A": Side.SELL}  # §2.1 WsTrade: aggressor side
+_GREETING = "Websocket connection established."  # §1: legacy non-JSON greeting
+_PING = '{"method":"ping"}'
+
+# §5.1 error strings, verbatim prefixes.
+_ALREADY_SUBSCRIBED = "Already subscribed: "
+_ALREADY_UNSUBSCRIBED = "Already unsubscribed: "
+_PARSE_ERROR = "Error parsing JSON into valid websocket request: "
+_INVALID_SUBSCRIPTION = "Invalid subscription: "
+_TOO_MANY_SUBSCRIPTIONS = "Cannot subscribe to more than"
+_TOO_MANY_USERS = "Cannot track more than"
+_TOO_MANY_MESSAGES = "Cannot send more than"
+_TOO_MANY_POSTS = re.compile(r"too many pending post requests id=(\d+)\s*\Z")
+_POST_LIMIT = 100  # §5.2: 100 simultaneous inflight posts
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_coin(subscription: Mapping[str, Any], coin: Any) -> str:
+    """A coin the server will not drop the socket for (§5.1 last row)."""
+    if not isinstance(coin, str) or not coin or coin != coin.strip() or " " in coin:
+        raise SubscriptionRejected(subscription, f"coin must be a non-empty name, got {coin!r}")
+    dex, sep, name = coin.partition(":")
+    if sep:
+        # §1: HIP-3 perps are "dex:COIN"; §5.1: an uppercase dex prefix drops the socket.
+        if not dex or not name or dex != dex.lower():
+            raise SubscriptionRejected(
+                subscription, f"builder-dex coin must look like 'xyz:COIN', got {coin!r}"
+            )
+    else:
+        name = coin
+    if name[0] not in "@#" and name.islower():
+        # §5.1: a lowercase coin drops the socket; names are case-sensitive ("BTC", "kPEPE").
+        raise SubscriptionRejected(
+            subscription, f"coin names are case-sensitive: {coin!r} (did you mean "
+            f"{coin[: len(coin) - len(name)] + name.upper()!r}?)"
+        )
+    return coin
+
+
+def _check_user(subscription: Mapping[str, Any], user: Any) -> str:
+    if not isinstance(user, str) or not _ADDRESS.match(user):
+        raise SubscriptionRejected(
+            subscription, f"user must be a 0x-prefixed 40-hex-digit address, got {user!r}"
+        )
+    return user.lower()
+
+
+def validate_subscription(subscription: Mapping[str, Any]) -> Subscription:
+    """Check a subscription before it is sent and return the object to send.
+
+    The server answers a bad coin or ``nSigFigs`` by dropping the whole socket without a word
+    (§5.1), taking every other subscription with it, so known types are checked here first.
+    Addresses are lower-cased; optional fields left at their defaults are omitted (the server
+    fills them in, §1) and ``mantissa=1`` is sent as no mantissa (same aggregation, §2.1).
+    Unknown types pass through untouched apart from the shape check.
+
+    Raises:
+        SubscriptionRejected: the subscription would be refused or would kill the socket.
+    """
+    if not isinstance(subscription, Mapping):
+        raise SubscriptionRejected(subscription, "a subscription is a dict with a 'type'")
+    kind = subscription.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise SubscriptionRejected(subscription, "a subscription needs a 'type' string")
+    if kind not in _REQUIRED:
+        return dict(subscription)
+    optional = _OPTIONAL.get(kind, {})
+    unknown = set(subscription) - {"type"} - set(_REQUIRED[kind]) - set(optional)
+    if unknown:
+        raise SubscriptionRejected(subscription, f"unknown field(s) for {kind}: {sorted(unknown)}")
+    result: Subscription = {"type": kind}
+    for name in _REQUIRED[kind]:
+        if name not in subscription:
+            raise SubscriptionRejected(subscription, f"{kind} needs {name!r}")
+        value = subscription[name]
+        if name == "coin":
+            result[name] = _check_coin(subscription, value)
+        elif name == "user":
+            result[name] = _check_user(subscription, value)
+        else:  # interval
+            if value not in CANDLE_INTERVALS:
+                raise SubscriptionRejected(
+                    subscription, f"interval must be one of {sorted(CANDLE_INTERVALS)}"
+                )
+            result[name] = value
+    for name, default in optional.items():
+        value = subscription.get(name, default)
+        if name == "dex":
+            if value is not None and (
+                not isinstance(value, str) or value != value.strip().lower() or ":" in value
+            ):
+                raise SubscriptionRejected(subscription, f"dex must be a lowercase name: {value!r}")
+        elif name in ("fast", "aggregateByTime", "isPortfolioMargin"):
+            if not isinstance(value, bool):
+                raise SubscriptionRejected(subscription, f"{name} must be True or False")
+        elif name == "nSigFigs":
+            # §2.1: nSigFigs ∈ {2,3,4,5,null}; §5.1: 6 drops the socket.
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 5
+            ):
+                raise SubscriptionRejected(subscription, "nSigFigs must be 2, 3, 4, 5 or None")
+        elif name == "mantissa" and value is not None:
+            # §2.1 conflict: the docs allow 1, 2, 5 with nSigFigs 5; NKTKAS and OBS allow 2, 5.
+            # We accept all three and send 1 as "no mantissa" (the same step, §2.1 TP-A table),
+            # so the server only ever sees the values every source agrees on.
+            if isinstance(value, bool) or value not in (1, 2, 5):
+                raise SubscriptionRejected(subscription, "mantissa must be 1, 2, 5 or None")
+            if subscription.get("nSigFigs") != 5:
+                raise SubscriptionRejected(subscription, "mantissa is only allowed with nSigFigs=5")
+            if value == 1:
+                value = None
+        if value != default or isinstance(value, bool) != isinstance(default, bool):
+            result[name] = value
+    return result
+
+
+def subscription_key(subscription: Mapping[str, Any]) -> str:
+    """A canonical identity for a (validated) subscription: sorted compact JSON.
+
+    Two spellings the server treats as one (explicit defaults, mixed-case address) get one key.
+    """
+    clean = validate_subscription(subscription)
+    return codec.dumps(dict(sorted(clean.items())))
+
+
+def _echo_matches(sent: Mapping[str, Any], echo: Mapping[str, Any]) -> bool:
+    """Whether a server echo (normalized, defaults filled, §1) is the subscription we sent.
+
+    Subset match as NKTKAS does: every field we sent must agree where the echo has it (the
+    server may rename or drop fields, e.g. spotState), and any extra echoed field must hold a
+    default (null / false / "").
+    """
+    for name, value in sent.items():
+        if name in echo:
+            other = echo[name]
+            if name == "user" and isinstance(other, str) and isinstance(value, str):
+                if other.lower() != value.lower():
+                    return False
+            elif other != value or isinstance(other, bool) != isinstance(value, bool):
+                return False
+    return all(
+        name in sent or name in _ECHO_ALIASES or value is None or value is False or value == ""
+        for name, value in echo.items()
+    )
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _decimal(value: Any) -> Decimal:
+    """Prices and sizes are decimal strings on the wire (§2); never go through float."""
+    if isinstance(value, str):
+        return Decimal(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise ProtocolViolation(f"expected a decimal string, got {type(value).__name__}")
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ProtocolViolation(f"{what} must be an integer, got {type(value).__name__}")
+
+
+def _levels(side: Any) -> tuple[BookLevel, ...]:
+    if not isinstance(side, list):
+        raise ProtocolViolation("book side must be a list")
+    return tuple(
+        BookLevel(_decimal(level["px"]), _decimal(level["sz"]), _int(level["n"], "n"))
+        for level in side
+    )
+
+
+def decode_fast_asset_ctxs(data: str) -> Any:
+    """§2 row 24: ``data`` is base64 of raw DEFLATE (RFC 1951) of a JSON object."""
+    return codec.loads(zlib.decompress(base64.b64decode(data, validate=True), wbits=-15))
+
+
+class _PostSink(Protocol):
+    """Where post responses go: ``core/pending.py``'s ``PendingRequests`` fits."""
+
+    def resolve(self, request_id: int, result: Any) -> bool: ...
+
+    def reject(self, request_id: int, exc: BaseException) -> bool: ...
+
+
+class _SubState:
+    """What the protocol knows about one subscription on the current socket."""
+
+    __slots__ = ("live", "snapshot_due", "strikes", "subscription")
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+        self.live = False
+        self.strikes = 0
+        # fastAssetCtxs: the first frame after (re)subscribing is a snapshot (§2 row 24).
+        self.snapshot_due = True
+
+
+_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+class HyperliquidProtocol:
+    """Hyperliquid's wire protocol with no socket, thread or clock (DESIGN §6.1).
+
+    Args:
+        posts: where ``post`` responses are delivered (``resolve(id, response)`` /
+            ``reject(id, exc)``); without one they become ``Message(channel="post")`` events.
+        on_rejected: called with a subscription the server refused for good, so its owner
+            stops restoring it after reconnects. Runs on the reader thread.
+        trade_memory: how many recent trades per coin are remembered to drop the backfill the
+            server re-sends after every (re)subscribe (§2 row 9).
+        max_missed_pongs: pings in a row left unanswered before asking for a reconnect.
+        max_strikes: sockets in a row that died while a subscription was waiting for its ack
+            before that subscription is declared invalid (the server drops the socket instead
+            of answering a bad coin, §5.1; without this the client would loop forever).
+
+    Thread use: ``receive_text``, ``on_open``, ``is_fatal`` and the getters run on the reader
+    thread; ``subscribe_message``/``unsubscribe_message``/``post_message`` on user threads and
+    ``ping_message`` on the timer thread. ``_lock`` guards the subscription table and the pong
+    counter they share.
+    """
+
+    venue = VENUE
+
+    def __init__(
+        self,
+        *,
+        posts: Optional[_PostSink] = None,
+        on_rejected: Optional[Callable[[Subscription], None]] = None,
+        trade_memory: int = 2000,
+        max_missed_pongs: int = 2,
+        max_strikes: int = 3,
+    ) -> None:
+        self.close_request: Optional[CloseRequest] = None
+        self._posts = posts
+        self._on_rejected = on_rejected
+        self._trade_memory = trade_memory
+        self._max_missed_pongs = max_missed_pongs
+        self._max_strikes = max_strikes
+        self._events: list[Event] = []
+        self._outgoing: list[str] = []
+        # Guards _subs, _pending and _missed_pongs (user, timer and reader threads).
+        self._lock = threading.Lock()
+        self._subs: dict[str, _SubState] = {}
+        self._pending: list[str] = []  # keys sent on this socket, waiting for their ack, in order
+        self._missed_pongs = 0
+        # Reader thread only: recent trade ids per coin, kept across reconnects for dedupe.
+        self._seen: dict[str, tuple[deque[tuple[int, int]], set[tuple[int, int]]]] = {}
+        self._last_received_ns = 0
+        self.duplicate_trades = 0
+        """Trades dropped because they were already delivered (backfill after resubscribe)."""
+
+    # ----------------------------------------------------------------- VenueProtocol
+
+    def on_open(self) -> None:
+        """A fresh socket: nothing is live on it yet; the client restores subscriptions next.
+
+        Remembered trades are kept so the backfill after the restore is deduplicated.
+        """
+        self.close_request = None
+        with self._lock:
+            self._pending.clear()
+            self._missed_pongs = 0
+            for state in self._subs.values():
+                state.live = False
+                state.snapshot_due = True
+
+    def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
+        """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``."""
+        self._last_received_ns = received_ns
+        try:
+            self._receive(data, received_ns)
+        except _PARSE_ERRORS + (WSClientError,) as exc:
+            self._report(exc, received_ns, data)
+        except Exception as exc:  # should never run: keep the reader alive anyway
+            logger.error("unexpected error parsing a frame", exc_info=True)
+            self._report(exc, received_ns, data)
+
+    def events_received(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[str]:
+        frames, self._outgoing = self._outgoing, []
+        return frames
+
+    def ping_message(self) -> Optional[str]:
+        """``{"method":"ping"}`` (§3); asks for a reconnect when pongs stopped coming."""
+        with self._lock:
+            self._missed_pongs += 1
+            missed = self._missed_pongs - 1
+        if missed >= self._max_missed_pongs and self.close_request is None:
+            self.close_request = CloseRequest(f"no pong to the last {missed} pings")
+        return _PING
+
+    def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
+        """Nothing on Hyperliquid is fatal: every close is followed by a reconnect.
+
+        The socket has ended, so subscriptions still waiting for their ack get a strike: the
+        server closes without a word on an invalid coin or parameter (§5.1).
+        """
+        rejected: list[Subscription] = []
+        with self._lock:
+            for key in self._pending:
+                state = self._subs.get(key)
+                if state is None:
+                    continue
+                state.strikes += 1
+                if state.strikes >= self._max_strikes:
+                    del self._subs[key]
+                    rejected.append(state.subscription)
+            self._pending.clear()
+        for subscription in rejected:
+            reason = (
+                f"the server closed the socket {self._max_strikes} times in a row before "
+                "acknowledging it (unknown coin or invalid parameters?)"
+            )
+            self._reject_subscription(subscription, reason, "invalid_subscription", None)
+        return False
+
+    # ----------------------------------------------------------------- outgoing
+
+    def subscribe_message(self, subscription: Mapping[str, Any]) -> str:
+        """Validate a subscription, track it as waiting for its ack, and return the frame.
+
+        Raises:
+            SubscriptionRejected: the subscription is invalid (nothing is sent).
+        """
+        clean = validate_subscription(subscription)
+        key = subscription_key(clean)
+        with self._lock:
+            state = self._subs.get(key)
+            if state is None:
+                state = self._subs[key] = _SubState(clean)
+            state.live = False
+            state.snapshot_due = True
+            if key not in self._pending:
+                self._pending.append(key)
+        return codec.dumps({"method": "subscribe", "subscription": clean})
+
+    def unsubscribe_message(self, subscription: Mapping[str, Any]) -> Optional[str]:
+        """Forget a subscription and return the frame that cancels it (same object, §1)."""
+        clean = validate_subscription(subscription)
+        key = subscription_key(clean)
+        with self._lock:
+            self._subs.pop(key, None)
+            if key in self._pending:
+                self._pending.remove(key)
+        return codec.dumps({"method": "unsubscribe", "subscription": clean})
+
+    def post_message(self, request_id: int, request: Mapping[str, Any]) -> str:
+        """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}`` (§4)."""
+        return codec.dumps({"method": "post", "id": request_id, "request": request})
+
+    # ----------------------------------------------------------------- state queries
+
+    def is_live(self, subscription: Mapping[str, Any]) -> bool:
+        """Whether the server has acknowledged this subscription on the current socket."""
+        key = subscription_key(subscription)
+        with self._lock:
+            state = self._subs.get(key)
+            return state is not None and state.live
+
+    def subscriptions(self) -> dict[str, bool]:
+        """Every tracked subscription (by key) and whether it is live on this socket."""
+        with self._lock:
+            return {key: state.live for key, state in self._subs.items()}
+
+    # ----------------------------------------------------------------- parsing
+
+    def _receive(self, data: Union[str, bytes], received_ns: int) -> None:
+        if data == _GREETING or data == _GREETING.encode():
+            return  # §1: legacy greeting, tolerated
+        try:
+            frame = codec.loads(data)
+        except ValueError as exc:
+            raise ProtocolViolation("frame is not valid UTF-8 JSON", raw=data) from exc
+        if not isinstance(frame, dict) or not isinstance(frame.get("channel"), str):
+            raise ProtocolViolation("frame has no 'channel'", raw=data)
+        channel: str = frame["channel"]
+        if channel == "trades":
+            self._trades(frame, received_ns)
+        elif channel == "l2Book":
+            self._l2book(frame, received_ns)
+        elif channel == "bbo":
+            self._bbo(frame, received_ns)
+        elif channel == "pong":
+            with self._lock:
+                self._missed_pongs = 0
+        elif channel == "subscriptionResponse":
+            self._ack(frame)
+        elif channel == "error":
+            self._error(frame, received_ns)
+        elif channel == "post":
+            self._post(frame, received_ns)
+        else:
+            self._message(channel, frame, received_ns)
+
+    def _trades(self, frame: dict[str, Any], received_ns: int) -> None:
+        items = frame["data"]
+        if not isinstance(items, list):
+            raise ProtocolViolation("trades data must be a list", raw=frame)
+        for item in items:
+            try:
+                trade = self._trade(item, received_ns)
+            except _PARSE_ERRORS + (WSClientError,) as exc:
+                self._report(exc, received_ns, item)
+                continue
+            if trade is not None:
+                self._events.append(trade)
+
+    def _trade(self, item: dict[str, Any], received_ns: int) -> Optional[Trade]:
+        coin = _str(item["coin"], "coin")
+        time_ms = _int(item["time"], "time")
+        tid = _int(item["tid"], "tid")
+        side = _SIDES.get(item["side"])
+        if side is None:
+            raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
+        price = _decimal(item["px"])
+        size = _decimal(item["sz"])
+        if self._is_duplicate(coin, (time_ms, tid)):
+            self.duplicate_trades += 1
+            return None
+        return Trade(
+            venue=VENUE,
+            symbol=coin,
+            price=price,
+            size=size,
+            side=side,
+            # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
+            trade_id=f"{time_ms}:{tid}",
+            timestamp_ns=time_ms * 1_000_000,
+            received_ns=received_ns,
+            raw=item,
+        )
+
+    def _is_duplicate(self, coin: str, ident: tuple[int, int]) -> bool:
+        memory = self._seen.get(coin)
+        if memory is None:
+            memory = self._seen[coin] = (deque(), set())
+        order, seen = memory
+        if ident in seen:
+            return True
+        seen.add(ident)
+        order.append(ident)
+        if len(order) > self._trade_memory:
+            seen.discard(order.popleft())
+        return False
+
+    def _l2book(self, frame: dict[str, Any], received_ns: int) -> None:
+        data = frame["data"]
+        bids, asks = data["levels"]
+        self._events.append(
+            Book(
+                venue=VENUE,
+                symbol=_str(data["coin"], "coin"),
+                bids=_levels(bids),
+                asks=_levels(asks),
+                timestamp_ns=_int(data["time"], "time") * 1_000_000,
+                received_ns=received_ns,
+                is_snapshot=True,  # §2 row 8: every l2Book frame is a full snapshot
+                raw=data,
+            )
+        )
+
+    def _bbo(self, frame: dict[str, Any], received_ns: int) -> None:
+        data = frame["data"]
+        bid, ask = data["bbo"]  # §2 row 19: [level | null, level | null]
+        self._events.append(
+            Book(
+                venue=VENUE,
+                symbol=_str(data["coin"], "coin"),
+                bids=_levels([bid] if bid is not None else []),
+                asks=_levels([ask] if ask is not None else []),
+                timestamp_ns=_int(data["time"], "time") * 1_000_000,
+                received_ns=received_ns,
+                is_snapshot=True,
+                raw=data,
+            )
+        )
+
+    def _message(self, channel: str, frame: dict[str, Any], received_ns: int) -> None:
+        kind = _CHANNEL_TO_TYPE.get(channel, channel)
+        if kind not in _KNOWN_CHANNELS and not self._tracks_type(kind):
+            raise ProtocolViolation(f"unknown channel {channel!r}", raw=frame)
+        if "data" not in frame:
+            raise ProtocolViolation(f"{channel} frame without data", raw=frame)
+        data = frame["data"]
+        is_snapshot = False
+        if kind == "fastAssetCtxs":
+            if not isinstance(data, str):
+                raise ProtocolViolation("fastAssetCtxs data must be a base64 string", raw=frame)
+            try:
+                data = decode_fast_asset_ctxs(data)
+            except (binascii.Error, zlib.error, ValueError) as exc:
+                raise ProtocolViolation("fastAssetCtxs payload does not decode", raw=frame) from exc
+            is_snapshot = self._take_snapshot_flag(kind)
+        elif isinstance(data, dict):
+            # §2.1: the first message has isSnapshot: true; a missing key means false.
+            is_snapshot = data.get("isSnapshot") is True
+        symbol: Optional[str] = None
+        if isinstance(data, dict):
+            for name in ("coin", "s", "user", "dex"):
+                value = data.get(name)
+                if isinstance(value, str) and value:
+                    symbol = value
+                    break
+        self._events.append(
+            Message(
+                venue=VENUE,
+                channel=kind,
+                data=data,
+                received_ns=received_ns,
+                is_snapshot=is_snapshot,
+                symbol=symbol,
+                raw=frame,
+            )
+        )
+
+    def _tracks_type(self, kind: str) -> bool:
+        with self._lock:
+            return any(state.subscription["type"] == kind for state in self._subs.values())
+
+    def _take_snapshot_flag(self, kind: str) -> bool:
+        with self._lock:
+            for state in self._subs.values():
+                if state.subscription["type"] == kind and state.snapshot_due:
+                    state.snapshot_due = False
+                    return True
+        return False
+
+    # ----------------------------------------------------------------- control frames
+
+    def _ack(self, frame: dict[str, Any]) -> None:
+        data = frame["data"]
+        method = data["method"]
+        echo = data["subscription"]
+        if not isinstance(echo, dict):
+            raise ProtocolViolation("ack without a subscription object", raw=frame)
+        if method == "subscribe":
+            if self._mark_live(echo) is None:
+                logger.debug("ack for a subscription we do not track: %s", shorten(echo))
+        elif method != "unsubscribe":
+            raise ProtocolViolation(f"ack for unknown method {method!r}", raw=frame)
+
+    def _mark_live(self, echo: Mapping[str, Any]) -> Optional[Subscription]:
+        """Mark the tracked subscription matching ``echo`` live; pending ones first, in order."""
+        with self._lock:
+            candidates = self._pending + [k for k in self._subs if k not in self._pending]
+            for key in candidates:
+                state = self._subs.get(key)
+                if state is not None and _echo_matches(state.subscription, echo):
+                    state.live = True
+                    state.strikes = 0
+                    if key in self._pending:
+                        self._pending.remove(key)
+                    return state.subscription
+        return None
+
+    def _oldest_pending(self, *, with_user: bool = False) -> Optional[Subscription]:
+        """The subscribe the server is answering when an error echoes nothing (§5.1: limit
+        errors are not correlated): acks come in order, so it is the oldest unacked one."""
+        with self._lock:
+            for key in self._pending:
+                state = self._subs.get(key)
+                if state is not None and (not with_user or "user" in state.subscription):
+                    return state.subscription
+        return None
+
+    def _error(self, frame: dict[str, Any], received_ns: int) -> None:
+        text = frame["data"]
+        if not isinstance(text, str):
+            raise ProtocolViolation("error frame data must be a string", raw=frame)
+        if text.startswith(_ALREADY_SUBSCRIBED):
+            echo = _json_object(text[len(_ALREADY_SUBSCRIBED):])
+            # A restore (or a repeat) of something the server already has: it is live.
+            if echo is not None and self._mark_live(echo) is not None:
+                logger.debug("%s", text)
+                return
+            self._emit_error(text, "already_subscribed", received_ns, frame,
+                             SubscriptionRejected(echo or text, text))
+        elif text.startswith(_ALREADY_UNSUBSCRIBED):
+            echo = _json_object(text[len(_ALREADY_UNSUBSCRIBED):])
+            self._emit_error(text, "already_unsubscribed", received_ns, frame,
+                             SubscriptionRejected(echo or text, text))
+        elif text.startswith(_PARSE_ERROR):
+            self._parse_error(text, received_ns, frame)
+        elif text.startswith(_INVALID_SUBSCRIPTION):
+            echo = _json_object(text[len(_INVALID_SUBSCRIPTION):])
+            sent = self._forget(echo) if echo is not None else None
+            if sent is not None:
+                self._reject_subscription(sent, text, "invalid_subscription", frame, received_ns)
+            else:
+                self._emit_error(text, "invalid_subscription", received_ns, frame,
+                                 SubscriptionRejected(echo or text, text))
+        elif text.startswith(_TOO_MANY_SUBSCRIPTIONS) or text.startswith(_TOO_MANY_USERS):
+            user_limit = text.startswith(_TOO_MANY_USERS)
+            code = "too_many_users" if user_limit else "too_many_subscriptions"
+            sub = self._oldest_pending(with_user=user_limit)
+            if sub is not None:
+                self._forget(sub)
+                self._reject_subscription(sub, text, code, frame, received_ns)
+            else:
+                self._emit_error(text, code, received_ns, frame, SubscriptionRejected(text, text))
+        elif text.startswith(_TOO_MANY_MESSAGES):
+            self._emit_error(text, "rate_limited", received_ns, frame, RequestFailed(text))
+        else:
+            match = _TOO_MANY_POSTS.search(text)
+            if match is not None:
+                request_id = int(match.group(1))
+                if self._posts is not None and self._posts.reject(
+                    request_id, TooManyInFlight(_POST_LIMIT)
+                ):
+                    return
+                self._emit_error(text, "too_many_posts", received_ns, frame,
+                                 TooManyInFlight(_POST_LIMIT))
+                return
+            self._emit_error(text, "error", received_ns, frame, RequestFailed(text))
+
+    def _parse_error(self, text: str, received_ns: int, frame: dict[str, Any]) -> None:
+        """§5.1: the server could not read one of our frames; it echoes the frame."""
+        request = _json_object(text[len(_PARSE_ERROR):])
+        if request is not None and request.get("method") == "subscribe":
+            sub = request.get("subscription")
+            sent = self._forget(sub) if isinstance(sub, dict) else None
+            if sent is not None:
+                self._reject_subscription(sent, text, "parse_error", frame, received_ns)
+                return
+            self._emit_error(text, "parse_error", received_ns, frame,
+                             SubscriptionRejected(sub, text))
+            return
+        if request is not None and request.get("method") == "post":
+            request_id = request.get("id")
+            exc = RequestFailed(text, request="post")
+            if (
+                isinstance(request_id, int)
+                and self._posts is not None
+                and self._posts.reject(request_id, exc)
+            ):
+                return
+            self._emit_error(text, "parse_error", received_ns, frame, exc)
+            return
+        self._emit_error(text, "parse_error", received_ns, frame, ProtocolViolation(text))
+
+    def _forget(self, echo: Mapping[str, Any]) -> Optional[Subscription]:
+        """Stop tracking the subscription ``echo`` names; return what we had sent."""
+        with self._lock:
+            for key, state in list(self._subs.items()):
+                if state.subscription == echo or _echo_matches(state.subscription, echo):
+                    del self._subs[key]
+                    if key in self._pending:
+                        self._pending.remove(key)
+                    return state.subscription
+        return None
+
+    def _reject_subscription(
+        self,
+        subscription: Subscription,
+        reason: str,
+        code: str,
+        raw: Any,
+        received_ns: Optional[int] = None,
+    ) -> None:
+        """Report a refused subscription and tell the owner to stop restoring it."""
+        self._emit_error(
+            reason, code, self._last_received_ns if received_ns is None else received_ns, raw,
+            SubscriptionRejected(subscription, reason, code=code),
+        )
+        if self._on_rejected is not None:
+            self._on_rejected(subscription)
+
+    def _post(self, frame: dict[str, Any], received_ns: int) -> None:
+        data = frame["data"]
+        request_id = _int(data["id"], "post id")
+        response = data["response"]
+        if not isinstance(response, dict):
+            raise ProtocolViolation("post response must be an object", raw=frame)
+        if self._posts is None:
+            self._events.append(
+                Message(venue=VENUE, channel="post", data=data, received_ns=received_ns, raw=frame)
+            )
+            return
+        if response.get("type") == "error":
+            # §4: an error payload is a string mirroring the HTTP status and description.
+            payload = response.get("payload")
+            exc = RequestFailed(
+                payload if isinstance(payload, str) else shorten(payload),
+                request=f"post {request_id}",
+            )
+            delivered = self._posts.reject(request_id, exc)
+        else:
+            delivered = self._posts.resolve(request_id, response)
+        if not delivered:
+            logger.debug("post response for unknown or expired id %s", request_id)
+
+    # ----------------------------------------------------------------- errors out
+
+    def _emit_error(
+        self, message: str, code: str, received_ns: int, raw: Any, exc: BaseException
+    ) -> None:
+        self._events.append(
+            ErrorEvent(
+                venue=VENUE, message=message, received_ns=received_ns, code=code,
+                fatal=False, exception=exc, raw=raw,
+            )
+        )
+
+    def _report(self, exc: BaseException, received_ns: int, raw: Any) -> None:
+        if not isinstance(exc, WSClientError):
+            wrapped = ProtocolViolation(f"cannot parse frame ({type(exc).__name__}: {exc})")
+            wrapped.__cause__ = exc
+            exc = wrapped
+        if isinstance(raw, (str, bytes, bytearray)):
+            raw = shorten(raw)
+        self._events.append(
+            ErrorEvent.from_exception(
+                exc, venue=VENUE, received_ns=received_ns, fatal=False, raw=raw,
+                code="protocol_violation",
+            )
+        )
+
+
+def _str(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ProtocolViolation(f"{what} must be a string, got {type(value).__name__}")
+
+
+def _json_object(text: str) -> Optional[dict[str, Any]]:
+    """The JSON object echoed in an error string, or None when it is not one."""
+    try:
+        value = codec.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
