@@ -73,8 +73,6 @@ HttpResult = Union["tuple[int, Any]", "tuple[int, Any, Mapping[str, str]]"]
 _DEFAULT_TIMEOUT = 5.0
 # How long stop() lets clients answer its 1001 close frame before it cuts the sockets.
 _STOP_GRACE = 0.2
-# How long stop() waits for a hook to return before it reports the hook as stuck.
-_JOIN_TIMEOUT = 5.0
 
 
 @attrs.define(eq=False)
@@ -343,6 +341,7 @@ class _ServerConnection(ServerConnection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.silent = False  # guarded by protocol_mutex; read by send_data under it
         self.fake_request: FakeRequest | None = None  # set by FakeServer._process_request
+        self.eof_done = False  # guarded by protocol_mutex
         super().__init__(*args, **kwargs)
         # The constructor runs in websockets' per-socket handler thread, right after it starts:
         # give it and the reader thread names so leaks are visible and stop() can join them.
@@ -361,6 +360,16 @@ class _ServerConnection(ServerConnection):
             self.protocol.data_to_send()
             return
         super().send_data()
+        if self.protocol.eof_sent and not self.eof_done:
+            # The server has finished its side: the closing handshake is complete, the
+            # connection failed, or an HTTP answer went out. websockets only half-closes and
+            # waits for the client's FIN; close TCP outright instead, as RFC 6455 §7.1.1 wants
+            # of a server, so a client that never closes its socket cannot keep us open.
+            self.eof_done = True
+            try:
+                self.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def start_keepalive(self) -> None:
         super().start_keepalive()
@@ -390,6 +399,9 @@ class _ServerConnection(ServerConnection):
             if reset:
                 # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
                 self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                # Close before close_socket() wakes the reader thread, which would half-close
+                # the socket (FIN) on its way out.
+                self.socket.close()
             else:
                 # shutdown() also wakes a thread blocked in sendall() on a full buffer, which
                 # holds protocol_mutex that close_socket() needs.
@@ -487,7 +499,7 @@ class FakeServer:
         logger.debug("fake %s listening on %s", self.name, self.url)
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """Stop serving: close every connection, the listening socket, and join every thread.
 
         Open connections get a 1001 close frame and a brief chance to answer; then every socket
@@ -495,14 +507,18 @@ class FakeServer:
         under a second) unless a hook refuses to return. Idempotent. The server may be
         started again afterwards, on the same port.
 
+        Args:
+            timeout: how long hooks and helper threads get to return once ``stopping`` is set.
+
         Raises:
-            RuntimeError: a hook did not return within 5 s of the stop.
+            RuntimeError: a hook or helper thread was still running after ``timeout``; the
+                server is left half-stopped (not accepting upgrades): call ``stop()`` again
+                once it can return.
         """
         with self._cond:
             ws_server = self._ws_server
             if ws_server is None:
                 return
-            self._ws_server = None
             self._stopping.set()
             self._cond.notify_all()
             sockets = list(self._sockets)
@@ -518,20 +534,24 @@ class FakeServer:
         # without a timeout, so check first rather than hang the test run.
         with self._cond:
             threads = list(self._handler_threads) + list(self._helper_threads)
-        deadline = time.monotonic() + _JOIN_TIMEOUT
+        deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         stuck = [thread.name for thread in threads if thread.is_alive()]
         if stuck:
-            raise RuntimeError(f"fake {self.name}: threads did not return after stop: {stuck}")
+            raise RuntimeError(
+                f"fake {self.name}: threads still running {timeout} s after stop: {stuck}"
+            )
         ws_server.shutdown(close_connections=False)
         if self._serve_thread is not None:
-            self._serve_thread.join(_JOIN_TIMEOUT)
+            self._serve_thread.join(timeout)
         for ws in sockets:
-            ws.recv_events_thread.join(_JOIN_TIMEOUT)
+            ws.recv_events_thread.join(timeout)
             if ws.keepalive_thread is not None:
-                ws.keepalive_thread.join(_JOIN_TIMEOUT)
+                ws.keepalive_thread.join(timeout)
         with self._cond:
+            self._ws_server = None
+            self._serve_thread = None
             self._handler_threads.clear()
             self._helper_threads.clear()
         logger.debug("fake %s stopped", self.name)
