@@ -292,8 +292,9 @@ class Client:
     def stop(self, timeout: float = 5.0) -> None:
         """Close every socket, end every thread, close the queues. Idempotent; any thread.
 
-        Returns within about ``timeout`` seconds even mid-backoff or mid-connect. Events
-        already queued stay readable with ``get()``; no callback runs after it returns.
+        Returns within about ``timeout`` seconds even mid-backoff or mid-connect. Callbacks
+        already queued get up to a second to run (so ``on_status`` hears CLOSED); the rest
+        are dropped. Events already queued stay readable with ``get()``.
         """
         self._shutdown(drain=False, timeout=timeout)
 
@@ -310,7 +311,10 @@ class Client:
             logger.exception("%s: stop hook failed", self.venue)
         for connection in connections:
             connection.stop(max(0.05, deadline - time.monotonic()))
-        self._hub.stop(max(0.05, deadline - time.monotonic()), drain=drain)
+        # Let queued callbacks (the final CLOSED status among them) run for a moment; a slow
+        # backlog is cut off so that stop() stays prompt.
+        budget = deadline - time.monotonic()
+        self._hub.stop(max(0.05, budget if drain else min(budget, 1.0)), drain=True)
         timers.wait_idle(max(0.0, min(1.0, deadline - time.monotonic())))
 
     def run_forever(self) -> None:

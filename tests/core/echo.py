@@ -1,0 +1,117 @@
+"""A tiny venue for testing the core: JSON objects in, events out, nothing venue-specific.
+
+Frames the fake sends: ``{"type":"trade","symbol":…,"px":"1.5","sz":"2","id":"7"}`` → Trade,
+``{"type":"pong"}`` → nothing (liveness only), ``{"type":"fatal"}`` → fatal close,
+``{"type":"close"}`` → non-fatal close request, anything else that is JSON → Message,
+anything that is not → a non-fatal ErrorEvent.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Optional, Union
+
+from wsclients.core import codec
+from wsclients.core.client import SubscribingClient
+from wsclients.core.protocol import CloseRequest
+from wsclients.errors import ProtocolViolation
+from wsclients.models import ErrorEvent, Event, Message, Side, Trade
+from wsclients.testing.server import FakeConnection, FakeServer
+
+
+class EchoProtocol:
+    close_request: Optional[CloseRequest] = None
+
+    def __init__(self, *, app_ping: bool = True) -> None:
+        self._events: list[Event] = []
+        self._out: list[str] = []
+        self._app_ping = app_ping
+        self.opens = 0
+
+    def on_open(self) -> None:
+        self.opens += 1
+        self._out.append('{"op":"hello"}')
+
+    def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
+        try:
+            item = codec.loads(data)
+            if not isinstance(item, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            error = ProtocolViolation("cannot decode frame", raw=data)
+            error.__cause__ = exc
+            self._events.append(ErrorEvent.from_exception(
+                error, venue="echo", received_ns=received_ns, raw=data))
+            return
+        kind = item.get("type")
+        if kind == "trade":
+            self._events.append(Trade(
+                venue="echo", symbol=item["symbol"], price=Decimal(item["px"]),
+                size=Decimal(item["sz"]), side=Side.BUY, trade_id=str(item["id"]),
+                timestamp_ns=received_ns, received_ns=received_ns, raw=item))
+        elif kind == "pong":
+            return
+        elif kind == "fatal":
+            self.close_request = CloseRequest("venue said fatal", fatal=True)
+        elif kind == "close":
+            self.close_request = CloseRequest("venue asked to reconnect")
+        else:
+            self._events.append(Message(venue="echo", channel=str(kind), data=item,
+                                        received_ns=received_ns, raw=item))
+
+    def events_received(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[str]:
+        out, self._out = self._out, []
+        return out
+
+    def ping_message(self) -> Optional[str]:
+        return '{"op":"ping"}' if self._app_ping else None
+
+    def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
+        return code == 4001
+
+    def subscribe_message(self, subscription: Any) -> str:
+        return json.dumps({"op": "subscribe", "channel": subscription})
+
+    def unsubscribe_message(self, subscription: Any) -> Optional[str]:
+        return json.dumps({"op": "unsubscribe", "channel": subscription})
+
+
+class EchoClient(SubscribingClient):
+    venue = "echo"
+    default_url = "ws://127.0.0.1:9/"
+
+    def __init__(self, *, app_ping: bool = True, **options: Any) -> None:
+        self.protocol = EchoProtocol(app_ping=app_ping)
+        super().__init__(self.protocol, **options)
+
+    def subscribe(self, channel: str) -> bool:
+        return self._subscribe(channel, channel)
+
+    def unsubscribe(self, channel: str) -> bool:
+        return self._unsubscribe(channel)
+
+    def send(self, text: str) -> None:
+        self._send(text)
+
+
+class EchoServer(FakeServer):
+    """Answers app-level pings; records everything."""
+
+    def on_message(self, conn: FakeConnection, message: Union[str, bytes]) -> None:
+        if message == '{"op":"ping"}':
+            conn.send('{"type":"pong"}')
+
+
+def trade(i: int, symbol: str = "X") -> str:
+    return json.dumps({"type": "trade", "symbol": symbol, "px": f"{100 + i}.5", "sz": "1",
+                       "id": str(i)})
+
+
+def subscribes(conn: FakeConnection) -> list[str]:
+    return [json.loads(m)["channel"] for m in conn.received
+            if isinstance(m, str) and '"subscribe"' in m]

@@ -1,0 +1,261 @@
+"""Callbacks, queues and overflow: unit tests on the hub, then the slow-callback case on
+real sockets."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.conftest import T
+from tests.core.echo import EchoClient, EchoServer, trade
+from wsclients import ConnectionState, ErrorEvent, Status, Trade
+from wsclients.core.hub import EventQueue, Hub
+from wsclients.errors import CallbackFailed, QueueOverflow
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def make_trade(i: int) -> Trade:
+    return Trade(venue="t", symbol="X", price=Decimal(i), size=Decimal(1), side=None,
+                 trade_id=str(i), timestamp_ns=i, received_ns=i)
+
+
+def drain(q: EventQueue) -> list[Any]:
+    out = []
+    while True:
+        try:
+            out.append(q.get(timeout=0))
+        except queue.Empty:
+            return out
+
+
+def test_callbacks_run_in_order_on_the_dispatcher_thread() -> None:
+    """Events reach callbacks in arrival order, on a thread named for the client."""
+    seen: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    def on_trade(t: Trade) -> None:
+        seen.append((t.trade_id, threading.current_thread().name))
+        if t.trade_id == "99":
+            done.set()
+
+    hub = Hub(venue="t", callbacks={"trade": on_trade})
+    hub.start()
+    hub.publish([make_trade(i) for i in range(50)])
+    hub.publish([make_trade(i) for i in range(50, 100)])
+    assert done.wait(5 * T)
+    hub.stop()
+    assert [s[0] for s in seen] == [str(i) for i in range(100)]
+    assert {s[1] for s in seen} == {"wsclients-t-dispatch"}
+
+
+def test_inline_dispatch_runs_on_the_publishing_thread() -> None:
+    """dispatch="inline" calls back before publish returns, on the caller's thread."""
+    seen: list[str] = []
+    hub = Hub(venue="t", callbacks={"trade": lambda t: seen.append(
+        threading.current_thread().name)}, dispatch="inline")
+    hub.start()
+    hub.publish([make_trade(1)])
+    assert seen == [threading.current_thread().name]
+    hub.stop()
+
+
+def test_raising_callback_becomes_error_event_and_dispatch_goes_on() -> None:
+    """A callback that raises yields one ErrorEvent (to on_error and the queue); the next
+    event is still dispatched."""
+    errors: list[ErrorEvent] = []
+    seen: list[str] = []
+
+    def on_trade(t: Trade) -> None:
+        if t.trade_id == "1":
+            raise RuntimeError("boom")
+        seen.append(t.trade_id)
+
+    hub = Hub(venue="t", callbacks={"trade": on_trade, "error": errors.append})
+    hub.start()
+    hub.publish([make_trade(1), make_trade(2)])
+    deadline = time.monotonic() + 5 * T
+    while (not errors or not seen) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    hub.stop()
+    assert seen == ["2"]
+    assert len(errors) == 1 and isinstance(errors[0].exception, CallbackFailed)
+    assert "boom" in errors[0].message and not errors[0].fatal
+    assert isinstance(errors[0].exception.__cause__, RuntimeError)
+    assert hub.errors == 1
+
+
+def test_raising_error_callback_does_not_loop() -> None:
+    """An on_error that raises is logged and counted once, not fed back to itself."""
+    calls: list[ErrorEvent] = []
+
+    def on_error(e: ErrorEvent) -> None:
+        calls.append(e)
+        raise ValueError("broken handler")
+
+    hub = Hub(venue="t", callbacks={"error": on_error}, dispatch="inline")
+    hub.report(RuntimeError("first"))
+    assert len(calls) == 1
+    assert hub.errors == 2  # the original and the failed handler
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
+def test_overflow_drops_and_reports_once_per_episode(policy: str) -> None:
+    """A full queue drops by its policy, counts every drop, and says so once per episode."""
+    hub = Hub(venue="t", callbacks={})
+    q = hub.queue(kinds={"trade"}, maxsize=10, overflow=policy)
+    reports = hub.queue(kinds={"error"}, maxsize=100)
+    hub.publish([make_trade(i) for i in range(25)])
+    hub.publish([make_trade(i) for i in range(25, 30)])
+    kept = [int(t.trade_id) for t in drain(q)]
+    assert kept == (list(range(20, 30)) if policy == "drop_oldest" else list(range(10)))
+    assert q.dropped == 20
+    first = drain(reports)
+    assert len(first) == 1 and isinstance(first[0].exception, QueueOverflow)
+    # drained: a new episode is reported again
+    hub.publish([make_trade(i) for i in range(30, 45)])
+    assert len(drain(reports)) == 1
+    assert hub.dropped >= 25
+
+
+def test_block_policy_applies_backpressure() -> None:
+    """With "block", a publisher waits for room instead of dropping; nothing is lost."""
+    hub = Hub(venue="t", callbacks={})
+    q = hub.queue(kinds={"trade"}, maxsize=5, overflow="block")
+    done = threading.Event()
+
+    def producer() -> None:
+        hub.publish([make_trade(i) for i in range(20)])
+        done.set()
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    time.sleep(0.1 * T)
+    assert not done.is_set() and q.qsize() == 5  # blocked on the full queue
+    got = [int(q.get(timeout=5 * T).trade_id) for _ in range(20)]
+    thread.join(5 * T)
+    assert got == list(range(20)) and q.dropped == 0
+
+
+def test_block_policy_unblocks_on_stop() -> None:
+    """A publisher blocked on a full queue is released by stop()."""
+    hub = Hub(venue="t", callbacks={})
+    hub.queue(maxsize=1, overflow="block")
+    thread = threading.Thread(target=hub.publish, args=([make_trade(1), make_trade(2)],))
+    thread.start()
+    time.sleep(0.05)
+    hub.stop()
+    thread.join(2 * T)
+    assert not thread.is_alive()
+
+
+def test_unread_default_queue_drops_silently() -> None:
+    """A callback-only user never reads the default queue: it drops oldest but raises no
+    overflow ErrorEvent until someone reads it."""
+    errors: list[ErrorEvent] = []
+    hub = Hub(venue="t", callbacks={"error": errors.append}, queue_size=5, dispatch="inline")
+    hub.publish([make_trade(i) for i in range(20)])
+    assert errors == [] and hub.default_queue.dropped == 15
+
+
+def test_get_waits_and_times_out() -> None:
+    """get() returns an event published later, and raises queue.Empty on timeout."""
+    hub = Hub(venue="t", callbacks={})
+    threading.Timer(0.05, lambda: hub.publish([make_trade(7)])).start()
+    assert hub.default_queue.get(timeout=5 * T).trade_id == "7"
+    with pytest.raises(queue.Empty):
+        hub.default_queue.get(timeout=0.01)
+
+
+def test_bad_options_are_refused() -> None:
+    """Unknown overflow policies and dispatch modes fail where they enter."""
+    with pytest.raises(ValueError, match="overflow must be one of"):
+        Hub(venue="t", callbacks={}, overflow="explode")
+    with pytest.raises(ValueError, match="dispatch"):
+        Hub(venue="t", callbacks={}, dispatch="async")
+    with pytest.raises(ValueError):
+        EventQueue(maxsize=0)
+
+
+def test_sleeping_callback_stalls_neither_reader_nor_heartbeat() -> None:
+    """A callback that sleeps 2 s while the server keeps sending and the client keeps
+    pinging: no disconnect, no missed pong, every trade eventually delivered."""
+    seen: list[str] = []
+    first = threading.Event()
+
+    def slow(t: Trade) -> None:
+        if not seen:
+            first.set()
+            time.sleep(2.0)
+        seen.append(t.trade_id)
+
+    with EchoServer("echo") as server:
+        client = EchoClient(url=server.url, on_trade=slow, ping_interval=0.2,
+                            stale_timeout=0.6, backoff_min=0.01, backoff_max=0.05)
+        with client:
+            conn = server.wait_for_connections(1)[0]
+            conn.send(trade(0))
+            assert first.wait(5 * T)
+            for i in range(1, 100):
+                conn.send(trade(i))
+                time.sleep(0.005)
+            deadline = time.monotonic() + 1.0
+            while client.stats.messages < 100 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            # the reader kept up: every frame was read while the callback still slept
+            assert client.stats.messages >= 100 and len(seen) == 0  # (pongs count too)
+            time.sleep(1.0)
+            pings_during_sleep = conn.received.count('{"op":"ping"}')
+            deadline = time.monotonic() + 10 * T
+            while len(seen) < 100 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert len(seen) == 100
+            assert len(server.connections) == 1, "the socket was dropped"
+            assert pings_during_sleep >= 5
+            assert client.state is ConnectionState.CONNECTED
+        statuses = [e for e in drain(client._hub.default_queue) if isinstance(e, Status)]
+        assert not any(s.state is ConnectionState.RECONNECTING for s in statuses)
+
+
+def test_events_iterator_ends_when_client_stops() -> None:
+    """for event in client.events(): … ends once the client stops and the queue drains."""
+    with EchoServer("echo") as server:
+        client = EchoClient(url=server.url, ping_interval=None, stale_timeout=None)
+        client.start()
+        conn = server.wait_for_connections(1)[0]
+        for i in range(3):
+            conn.send(trade(i))
+        got: list[str] = []
+
+        def consume() -> None:
+            for event in client.events(kinds={"trade"}):
+                assert isinstance(event, Trade)
+                got.append(event.trade_id)
+
+        thread = threading.Thread(target=consume)
+        thread.start()
+        deadline = time.monotonic() + 5 * T
+        while len(got) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client.stop()
+        thread.join(5 * T)
+        assert not thread.is_alive() and got == ["0", "1", "2"]
+
+
+def test_events_wait_for_a_late_consumer() -> None:
+    """Events published after start() wait in the default queue for a later get()."""
+    with EchoServer("echo") as server:
+        with EchoClient(url=server.url, ping_interval=None, stale_timeout=None) as client:
+            conn = server.wait_for_connections(1)[0]
+            for i in range(5):
+                conn.send(trade(i))
+            deadline = time.monotonic() + 5 * T
+            while client.stats.messages < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            trades = [e for e in drain(client._hub.default_queue) if isinstance(e, Trade)]
+            assert [t.trade_id for t in trades] == ["0", "1", "2", "3", "4"]
