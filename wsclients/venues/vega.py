@@ -20,15 +20,20 @@ from __future__ import annotations
 import abc
 import collections
 import logging
+import ssl
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, ClassVar, Optional, Union
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import attrs
 
 from wsclients.book import OrderBook
-from wsclients.core import codec
+from wsclients.core import codec, timers
+from wsclients.core.client import Client
+from wsclients.core.connection import Connection
 from wsclients.core.protocol import CloseRequest
 from wsclients.errors import (
     BookOutOfSync,
@@ -39,12 +44,17 @@ from wsclients.errors import (
     shorten,
 )
 from wsclients.models import BookLevel, ErrorEvent, Event, Message, Side, Trade
+from wsclients.venues.vega_rest import VegaRest
 
 __all__ = [
     "STREAM_PATHS",
     "DecimalsLookup",
     "MarketDecimals",
+    "StreamError",
+    "Subscription",
     "VegaBookProtocol",
+    "VegaBookSubscription",
+    "VegaClient",
     "VegaStream",
     "VegaStreamProtocol",
     "decimals_from_mapping",
@@ -762,3 +772,458 @@ class VegaBookProtocol(_Base):
             )
             for level in levels
         ]
+
+
+# --------------------------------------------------------------------------------------------
+# Client
+
+
+@attrs.frozen
+class VegaBookSubscription:
+    """A managed local order book (``subscribe_book``): one market, top ``depth`` levels."""
+
+    market_id: str
+    depth: Optional[int] = None
+
+    @property
+    def path(self) -> str:
+        """The stream the book is kept from."""
+        return "markets/depth/updates"
+
+
+Subscription = Union[VegaStream, VegaBookSubscription]
+"""What ``subscribe_*`` return and ``unsubscribe`` takes."""
+
+Ids = Union[str, Iterable[str], None]
+
+
+def _id_list(value: Ids) -> Optional[list[str]]:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+class _BookSocket:
+    """The ``VenueProtocol`` a book socket runs: the pure ``VegaBookProtocol`` plus the I/O it
+    asks for. Runs on the socket's reader thread: after each frame, if the book wants a
+    snapshot, ``fetch`` does the REST call and feeds the answer back (updates meanwhile wait in
+    the socket; the protocol buffers what it has read)."""
+
+    def __init__(
+        self, book: VegaBookProtocol, fetch: Callable[[_BookSocket], None]
+    ) -> None:
+        self.book = book
+        self._fetch = fetch
+        self.connection: Optional[Connection] = None
+        """The socket, known from its first open (the retry reconnects it)."""
+        self.waiting_retry = False
+        """Set after a failed snapshot: a timer reconnects later, so frames do not refetch."""
+        self.retry_timer: Optional[timers.Timer] = None
+        self.failures = 0
+
+    def cancel_retry(self) -> None:
+        timer, self.retry_timer = self.retry_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    @property
+    def close_request(self) -> Optional[CloseRequest]:
+        return self.book.close_request
+
+    @close_request.setter
+    def close_request(self, value: Optional[CloseRequest]) -> None:
+        self.book.close_request = value
+
+    def on_open(self) -> None:
+        self.waiting_retry = False
+        self.book.on_open()
+
+    def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
+        self.book.receive_text(data, received_ns=received_ns)
+        if self.book.snapshot_wanted is not None and not self.waiting_retry:
+            self._fetch(self)
+
+    def events_received(self) -> list[Event]:
+        return self.book.events_received()
+
+    def data_to_send(self) -> list[str]:
+        return self.book.data_to_send()
+
+    def ping_message(self) -> Optional[str]:
+        return self.book.ping_message()
+
+    def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
+        return self.book.is_fatal(code, exc)
+
+
+@attrs.define(eq=False)
+class _Socket:
+    """One subscription's socket and what belongs to it."""
+
+    subscription: Subscription
+    connection: Optional[Connection] = None
+    """None only while ``_add`` creates it."""
+    book: Optional[_BookSocket] = None
+
+
+class VegaClient(Client):
+    """Every data-node stream, one managed socket per subscription, and local order books.
+
+    On Vega the subscription *is* the connection (venues/vega.md §1): each ``subscribe_*``
+    opens its own socket to ``/api/v2/stream/…`` (at once if the client runs, else at
+    ``start()``); all sockets share this client's callbacks, queues, lifecycle and ``stats``,
+    and ``unsubscribe`` closes one. A stream the node refuses for good (unknown market, bad
+    parameter) ends that socket with a fatal ``ErrorEvent`` while the others go on.
+
+    Args:
+        url: The data node, ``https://host`` or ``http://host`` (the ``wss://``/``ws://`` stream
+            URLs and the ``/api/v2`` REST root are derived). Default: a public testnet node.
+        decimals: Known market decimals (market id → ``MarketDecimals``); any other market's
+            are fetched once over REST (``GET /api/v2/market/{id}``) and cached.
+        rest_timeout, rest_retries: For the REST companion (``client.rest``).
+        **options: The common client options (callbacks, reconnect, heartbeat, queues,
+            transport; DESIGN §2.1). The node never pings, so WebSocket pings every
+            ``ping_interval`` (20 s) keep ``stale_timeout`` (60 s) from firing on quiet streams.
+
+    ``Trade`` and ``Book`` carry real ``Decimal`` prices and sizes; every other stream arrives
+    as ``Message`` events named after the route, with the node's integers and int enums
+    untouched (``data``), orders/positions/accounts as one snapshot message and then updates.
+    """
+
+    venue: ClassVar[str] = VENUE
+    default_url: ClassVar[str] = "https://api.n07.testnet.vega.xyz"
+    default_ping_interval: ClassVar[Optional[float]] = 20.0
+    default_stale_timeout: ClassVar[Optional[float]] = 60.0
+    stop_when_all_closed: ClassVar[bool] = False  # sockets come and go with subscriptions
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        *,
+        decimals: Optional[Mapping[str, MarketDecimals]] = None,
+        rest_timeout: float = 10.0,
+        rest_retries: int = 3,
+        **options: Any,
+    ) -> None:
+        super().__init__(url=url, **options)
+        self._stream_base = stream_base_url(self.url)
+        self.rest = VegaRest(
+            rest_base_url(self.url), timeout=rest_timeout, retries=rest_retries,
+            proxies=self._rest_proxies(), verify=self._rest_verify(),
+        )
+        """The REST companion on the same node (markets, depth, trades, orders …)."""
+        # Guards _decimals and _decimal_failures (never held during a REST call).
+        self._decimals_lock = threading.Lock()
+        self._decimals: dict[str, MarketDecimals] = dict(decimals or {})
+        self._decimal_failures: dict[str, tuple[float, WSClientError]] = {}
+        # Guards _sockets and _socket_count; never held while a socket starts or stops.
+        self._subs_lock = threading.Lock()
+        self._sockets: dict[Subscription, _Socket] = {}
+        self._socket_count = 0
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """The live subscriptions, in the order they were made."""
+        with self._subs_lock:
+            return list(self._sockets)
+
+    def subscribe(self, path: str, **params: Any) -> VegaStream:
+        """Open any stream route with these query parameters (the escape hatch).
+
+        Names are sent as given (camelCase or snake_case); lists become repeated keys.
+        Subscribing to an equal stream twice keeps one socket.
+
+        Raises:
+            SubscriptionRejected: a stream the node would accept and never answer.
+            ClientStopped: the client is stopped.
+        """
+        stream = make_stream(path, **params)
+        self._add(stream)
+        return stream
+
+    def subscribe_trades(self, market_ids: Ids = None, *, party_ids: Ids = None) -> VegaStream:
+        """``trades``: every trade of these markets (all markets when None), optionally only
+        those where a party is buyer or seller. → ``Trade`` events."""
+        return self.subscribe(
+            "trades", marketIds=_id_list(market_ids), partyIds=_id_list(party_ids)
+        )
+
+    def subscribe_orders(
+        self, market_ids: Ids = None, *, party_ids: Ids = None, exclude_liquidity: bool = False
+    ) -> VegaStream:
+        """``orders``: a snapshot of live orders, then every change. → ``Message`` events."""
+        return self.subscribe(
+            "orders", marketIds=_id_list(market_ids), partyIds=_id_list(party_ids),
+            excludeLiquidity=exclude_liquidity or None,
+        )
+
+    def subscribe_depth(self, market_ids: Ids) -> VegaStream:
+        """``markets/depth``: the full book of each market whenever it changes (raw)."""
+        return self.subscribe("markets/depth", marketIds=_id_list(market_ids))
+
+    def subscribe_depth_updates(self, market_ids: Ids) -> VegaStream:
+        """``markets/depth/updates``: changed levels per block (raw; see ``subscribe_book``)."""
+        return self.subscribe("markets/depth/updates", marketIds=_id_list(market_ids))
+
+    def subscribe_market_data(self, market_ids: Ids) -> VegaStream:
+        """``markets/data``: mark price, best bid/offer, open interest, state … per block."""
+        return self.subscribe("markets/data", marketIds=_id_list(market_ids))
+
+    def subscribe_positions(
+        self,
+        party_id: Optional[str] = None,
+        *,
+        market_id: Optional[str] = None,
+        include_derived_parties: bool = False,
+    ) -> VegaStream:
+        """``positions``: a snapshot, then updates (singular ``partyId``/``marketId``)."""
+        return self.subscribe(
+            "positions", partyId=party_id, marketId=market_id,
+            includeDerivedParties=include_derived_parties or None,
+        )
+
+    def subscribe_accounts(
+        self,
+        party_id: Optional[str] = None,
+        *,
+        market_id: Optional[str] = None,
+        asset: Optional[str] = None,
+        account_type: Union[str, int, None] = None,
+        include_derived_parties: bool = False,
+    ) -> VegaStream:
+        """``accounts``: a snapshot of balances, then updates."""
+        return self.subscribe(
+            "accounts", partyId=party_id, marketId=market_id, asset=asset, type=account_type,
+            includeDerivedParties=include_derived_parties or None,
+        )
+
+    def subscribe_candles(self, candle_id: str) -> VegaStream:
+        """``candle/data``: one candle per frame as it changes. Ids come from
+        ``client.rest.candle_intervals(market_id)``."""
+        return self.subscribe("candle/data", candleId=candle_id)
+
+    def subscribe_margin_levels(
+        self, party_id: Optional[str] = None, *, market_id: Optional[str] = None
+    ) -> VegaStream:
+        """``margin/levels``: a party's margin levels as they change."""
+        return self.subscribe("margin/levels", partyId=party_id, marketId=market_id)
+
+    def subscribe_ledger_movements(self) -> VegaStream:
+        """``ledger/movements``: every ledger movement on the network (no filter exists)."""
+        return self.subscribe("ledger/movements")
+
+    def subscribe_liquidity_provisions(
+        self, market_id: Optional[str] = None, *, party_id: Optional[str] = None
+    ) -> VegaStream:
+        """``liquidity-provisions``."""
+        return self.subscribe("liquidity-provisions", marketId=market_id, partyId=party_id)
+
+    def subscribe_governance(self, party_id: Optional[str] = None) -> VegaStream:
+        """``governance``: proposals and their votes."""
+        return self.subscribe("governance", partyId=party_id)
+
+    def subscribe_votes(
+        self, party_id: Optional[str] = None, *, proposal_id: Optional[str] = None
+    ) -> VegaStream:
+        """``votes`` of a party or on a proposal (one of them is required)."""
+        return self.subscribe("votes", partyId=party_id, proposalId=proposal_id)
+
+    def subscribe_transaction_results(
+        self, party_ids: Ids = None, *, hashes: Ids = None, status: Optional[bool] = None
+    ) -> VegaStream:
+        """``transaction-results``, optionally only successes (True) or failures (False)."""
+        return self.subscribe(
+            "transaction-results", partyIds=_id_list(party_ids), hashes=_id_list(hashes),
+            status=status,
+        )
+
+    def subscribe_event_bus(
+        self,
+        types: Union[str, int, Iterable[Union[str, int]]],
+        *,
+        market_id: Optional[str] = None,
+        party_id: Optional[str] = None,
+        batch_size: int = 0,
+    ) -> VegaStream:
+        """``event/bus``: raw bus events of these types (``BUS_EVENT_TYPE_…`` names or
+        numbers). The filter goes in the first frame, as the node requires (§2.7)."""
+        return self.subscribe(
+            "event/bus", type=types, marketId=market_id, partyId=party_id, batchSize=batch_size
+        )
+
+    def subscribe_book(
+        self, market_id: str, *, depth: Optional[int] = None
+    ) -> VegaBookSubscription:
+        """A local order book for one market, as ``Book`` events (top ``depth`` levels).
+
+        The socket reads ``markets/depth/updates`` and buffers; the full depth comes from
+        ``GET /api/v2/market/depth/{id}/latest``; updates are chained on their sequence
+        numbers (venues/vega.md §3.3). A ``Book(is_snapshot=True)`` comes first and after
+        every resync (a gap, a crossed book, a reconnect; counted in ``stats.resyncs``), then
+        one ``Book`` per applied update.
+        """
+        if depth is not None and depth < 1:
+            raise ValueError("depth must be at least 1 (or None for the full book)")
+        subscription = VegaBookSubscription(market_id, depth)
+        self._add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> bool:
+        """Close the subscription's socket. False if it was not subscribed. Idempotent."""
+        with self._subs_lock:
+            socket = self._sockets.pop(subscription, None)
+        if socket is None:
+            return False
+        if socket.book is not None:
+            socket.book.cancel_retry()
+        if socket.connection is not None:
+            self._close_connection(socket.connection)
+        return True
+
+    # -- decimals --------------------------------------------------------------------------
+
+    def market_decimals(self, market_id: str) -> MarketDecimals:
+        """The market's decimals: cached, else ``GET /api/v2/market/{id}`` once.
+
+        A failed fetch is remembered for a few seconds, so a stream of trades from an
+        unknown market does not become a stream of REST calls.
+
+        Raises:
+            RequestFailed, ConnectFailed, RequestTimeout, ProtocolViolation: from REST.
+        """
+        with self._decimals_lock:
+            known = self._decimals.get(market_id)
+            if known is not None:
+                return known
+            failure = self._decimal_failures.get(market_id)
+            if failure is not None and time.monotonic() < failure[0]:
+                raise failure[1]
+        try:
+            decimals = MarketDecimals.from_market(self.rest.market(market_id))
+        except WSClientError as exc:
+            with self._decimals_lock:
+                self._decimal_failures[market_id] = (
+                    time.monotonic() + _DECIMALS_RETRY_AFTER, exc
+                )
+            raise
+        with self._decimals_lock:
+            self._decimals[market_id] = decimals
+            self._decimal_failures.pop(market_id, None)
+        return decimals
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _add(self, subscription: Subscription) -> None:
+        with self._subs_lock:
+            if subscription in self._sockets:
+                return
+            self._socket_count += 1
+            number = self._socket_count
+        path = subscription.path
+        name = f"{self.venue}-{path.replace('/', '-')}-{number}"
+        book: Optional[_BookSocket] = None
+        protocol: Any
+        if isinstance(subscription, VegaBookSubscription):
+            book = _BookSocket(
+                VegaBookProtocol(
+                    subscription.market_id, decimals=self.market_decimals,
+                    depth=subscription.depth,
+                ),
+                self._fetch_snapshot,
+            )
+            protocol, url = book, book.book.stream.url(self._stream_base)
+        else:
+            protocol = VegaStreamProtocol(subscription, decimals=self.market_decimals)
+            url = subscription.url(self._stream_base)
+        # The entry exists before the socket can open, so the on_open hook always finds it.
+        socket = _Socket(subscription, book=book)
+        with self._subs_lock:
+            self._sockets[subscription] = socket
+        try:
+            socket.connection = self._open_connection(
+                url, protocol, name=name,
+                on_open=lambda connection: self._socket_opened(subscription, connection),
+            )
+        except BaseException:
+            with self._subs_lock:
+                self._sockets.pop(subscription, None)
+            raise
+
+    # Reader thread, after protocol.on_open(), before the socket counts as connected.
+    def _socket_opened(self, subscription: Subscription, connection: Connection) -> None:
+        with self._subs_lock:
+            socket = self._sockets.get(subscription)
+        if socket is None:
+            return
+        if socket.book is not None:
+            socket.book.connection = connection
+            socket.book.cancel_retry()
+            self._fetch_snapshot(socket.book)
+            return
+        # Fetch the decimals the trades will need now, not on the first trade.
+        if isinstance(subscription, VegaStream) and subscription.path == "trades":
+            for market_id in subscription.market_ids:
+                try:
+                    self.market_decimals(market_id)
+                except WSClientError:
+                    pass  # reported with the first trade that needs them
+
+    # Reader thread of a book socket.
+    def _fetch_snapshot(self, book_socket: _BookSocket) -> None:
+        book = book_socket.book
+        reason = book.snapshot_wanted
+        if reason is None:
+            return
+        try:
+            depth = self.rest.depth(book.market_id)
+        except WSClientError as exc:
+            book.snapshot_failed(exc, received_ns=time.time_ns())
+        else:
+            book.receive_snapshot(depth, received_ns=time.time_ns())
+        if book.snapshot_wanted is None:
+            if reason != "initial":
+                self._count_resync()
+            book_socket.failures = 0
+            return
+        # No usable snapshot: try again later on a fresh socket (the protocol keeps buffering
+        # meanwhile), with the client's backoff so a REST outage is not hammered.
+        book_socket.waiting_retry = True
+        connection = book_socket.connection
+        if connection is None or self._stopped.is_set():
+            return
+        backoff = self._backoff
+        delay = min(backoff.max_delay, max(backoff.min_delay, 0.01) * 2**book_socket.failures)
+        book_socket.failures += 1
+        book_socket.cancel_retry()
+        book_socket.retry_timer = timers.call_later(
+            delay, lambda: connection.reconnect_now(f"retrying the {book.market_id} snapshot")
+        )
+
+    def _on_stop(self) -> None:
+        with self._subs_lock:
+            sockets = list(self._sockets.values())
+        for socket in sockets:
+            if socket.book is not None:
+                socket.book.cancel_retry()
+        self.rest.close()
+
+    def _rest_proxies(self) -> Optional[dict[str, str]]:
+        """The WebSocket proxy option, reused for REST (same node, same network path)."""
+        host = self._ws_options.get("http_proxy_host")
+        if not host:
+            return None
+        port = self._ws_options.get("http_proxy_port")
+        scheme = self._ws_options.get("proxy_type") or "http"
+        proxy = f"{scheme}://{host}" + (f":{port}" if port else "")
+        return {"http": proxy, "https": proxy}
+
+    def _rest_verify(self) -> bool:
+        """TLS verification stays on unless ``sslopt`` turned it off for the sockets."""
+        sslopt = self._ws_options.get("sslopt") or {}
+        return bool(sslopt.get("cert_reqs", ssl.CERT_REQUIRED) != ssl.CERT_NONE)
+
+
+# A failed decimals fetch is not retried sooner than this (seconds).
+_DECIMALS_RETRY_AFTER = 5.0
