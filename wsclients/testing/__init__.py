@@ -5,6 +5,18 @@ Needs the ``testing`` extra (websockets). The runtime library never imports this
 
 from __future__ import annotations
 
+from wsclients.testing.market import BookChange, BookSnapshot, Market, SyntheticTrade
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
 
-__all__ = ["FakeConnection", "FakeRequest", "FakeServer"]
+__all__ = [
+    # market
+    "BookChange",
+    "BookSnapshot",
+    "Market",
+    "SyntheticTrade",
+    # server
+    "FakeConnection",
+    "FakeRequest",
+    "FakeServer",
+    # venue fakes
+]
