@@ -24,6 +24,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
+from wsclients.core.client import SubscribingClient
+from wsclients.core.connection import Connection
 from wsclients.core.protocol import CloseRequest
 from wsclients.errors import ProtocolViolation, SubscriptionRejected, WSClientError, shorten
 from wsclients.models import Book, BookLevel, ErrorEvent, Event, Message
@@ -33,6 +35,7 @@ __all__ = [
     "PRETEST_URL",
     "TEST_URL",
     "MarketSpec",
+    "TradevestClient",
     "TradevestError",
     "TradevestMarket",
     "TradevestProtocol",
@@ -218,6 +221,9 @@ def _market_of(item: Any) -> TradevestMarket:
     return TradevestMarket(currency, crypto)
 
 
+_NOT_SENT = object()
+
+
 class TradevestProtocol:
     """The Tradevest prices protocol, driven by strings alone (STYLE §6.1).
 
@@ -257,6 +263,8 @@ class TradevestProtocol:
         self._socket_open = False
         """A socket is open (or just ended) and its outcome is not counted yet."""
         self._socket_had_prices = False
+        self._sent: Any = _NOT_SENT
+        """The markets the live socket subscribed to; _NOT_SENT between sockets."""
 
     # -- configuration -------------------------------------------------------------------
 
@@ -270,11 +278,16 @@ class TradevestProtocol:
         """Sockets in a row that ended without any ``PRICES`` message."""
         return self._failures
 
-    def set_markets(self, markets: Optional[Iterable[MarketSpec]]) -> None:
-        """Use these markets from the next socket on (the caller then reconnects).
+    def set_markets(self, markets: Optional[Iterable[MarketSpec]]) -> bool:
+        """Use these markets from the next socket on.
 
         Resets the failure count, and the current socket's end is not counted as a failure:
-        it is closed on purpose.
+        the caller closes it on purpose.
+
+        Returns:
+            True when a live socket carries a different subscription, so the caller must
+            reconnect; False when no socket is subscribed (the next one picks the new markets
+            up by itself) or the markets did not change.
 
         Raises:
             SubscriptionRejected: for an invalid market (nothing is changed then).
@@ -283,7 +296,15 @@ class TradevestProtocol:
         with self._lock:
             self._markets = normalized
             self._failures = 0
-            self._socket_open = False
+            stale = self._sent is not _NOT_SENT and self._sent != normalized
+            if stale:
+                self._socket_open = False
+            return stale
+
+    def socket_closed(self) -> None:
+        """The socket that carried the last subscription has ended (reader thread)."""
+        with self._lock:
+            self._sent = _NOT_SENT
 
     def subscription_message(self) -> str:
         """The ``PRICE_SUBSCRIPTION`` frame for the current markets.
@@ -304,6 +325,7 @@ class TradevestProtocol:
         with self._lock:
             self._socket_open = True
             self._socket_had_prices = False
+            self._sent = self._markets
             self.close_request = None
             self._to_send.append(self.subscription_message())
 
@@ -461,3 +483,86 @@ class TradevestProtocol:
         # venue-docs/tradevest-prices.md: the server closes right after ERROR; closing
         # ourselves too means a server that forgets to does not leave a dead subscription.
         self.close_request = CloseRequest(reason=reason, fatal=fatal)
+
+
+def _describe_markets(markets: Optional[tuple[TradevestMarket, ...]]) -> str:
+    if not markets:
+        return "every market"
+    return ", ".join(market.symbol for market in markets)
+
+
+class TradevestClient(SubscribingClient):
+    """Live bid/ask ladders from Tradevest Websocket Prices.
+
+    Every ``PRICES`` entry becomes a ``Book`` (``symbol`` ``"BTC-EUR"``, full ladders,
+    ``is_snapshot=True``); keep-alive entries yield nothing but keep the stale watchdog fed.
+    An ``ERROR`` from the server becomes an ``ErrorEvent`` (its text and ``connectionId``)
+    and a reconnect with backoff; after ``max_failures`` sockets in a row without a single
+    ``PRICES`` message (an unknown market, say) the client stops with a fatal ``ErrorEvent``.
+
+    Args:
+        markets: ``[("EUR", "BTC"), ("EUR", "ETH")]`` (currency first, as the venue's JSON
+            has it) or ``["BTC-EUR"]``; None or empty subscribes to every market.
+        token: sent as ``Authorization: Bearer <token>`` on the upgrade. The venue does not
+            document WebSocket auth (venues/allium-tradevest.md §4.3); its REST tokens are
+            OAuth2 client credentials. Kept out of every repr, log and event.
+        max_failures: sockets in a row that may end without prices before giving up;
+            None never gives up.
+        **options: the options every client takes (DESIGN §2.1): ``url`` (default: the Test
+            server and the OpenAPI's ``/websocket/prices`` path; no production host is
+            documented, so set it), callbacks, backoff, ``stale_timeout`` (default 5 s: the
+            server sends something every second), ``headers`` (e.g. a ``Requestor-ID``) …
+
+    Raises:
+        SubscriptionRejected: (also a ``ValueError``) for a malformed market, at once.
+    """
+
+    venue: ClassVar[str] = VENUE
+    default_url: ClassVar[str] = DEFAULT_URL
+    # tradevest-prices.md: the server sends PRICES (keep-alives at least) every second and
+    # expects no client message after the subscription, so silence is the only heartbeat
+    # needed; a few missed seconds mean a dead socket.
+    default_ping_interval: ClassVar[Optional[float]] = None
+    default_stale_timeout: ClassVar[Optional[float]] = 5.0
+
+    def __init__(
+        self,
+        markets: Optional[Iterable[MarketSpec]] = None,
+        *,
+        token: Optional[str] = None,
+        max_failures: Optional[int] = 5,
+        **options: Any,
+    ) -> None:
+        protocol = TradevestProtocol(markets, max_failures=max_failures)
+        if token is not None:
+            if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
+                raise ValueError("token must be a non-empty string without line breaks")
+            headers = dict(options.pop("headers", None) or {})
+            headers["Authorization"] = f"Bearer {token}"
+            options["headers"] = headers
+        self._prices = protocol
+        super().__init__(protocol, **options)
+
+    @property
+    def markets(self) -> Optional[tuple[TradevestMarket, ...]]:
+        """The subscribed markets; None means every market."""
+        return self._prices.markets
+
+    def set_markets(self, markets: Optional[Iterable[MarketSpec]]) -> None:
+        """Subscribe to these markets instead (None or empty: every market).
+
+        A subscription cannot change on a live socket (tradevest-prices.md), so a connected
+        client closes it and reconnects at once; a ``Status`` event (RECONNECTING) says why.
+        Before ``start()``, or between sockets, the next socket simply uses the new set.
+        Safe from any thread.
+
+        Raises:
+            SubscriptionRejected: for a malformed market; the old markets stay.
+        """
+        if self._prices.set_markets(markets):
+            self._reconnect(f"markets changed to {_describe_markets(self._prices.markets)}")
+
+    # Reader thread, when a socket ends.
+    def _socket_lost(self, connection: Connection, code: Optional[int], reason: str) -> None:
+        super()._socket_lost(connection, code, reason)
+        self._prices.socket_closed()
