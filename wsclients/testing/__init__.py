@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from wsclients.testing.market import BookChange, BookSnapshot, Market, SyntheticTrade
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
+from wsclients.testing.vega import FakeVegaNode
 
 __all__ = [
     # market
@@ -19,4 +20,5 @@ __all__ = [
     "FakeRequest",
     "FakeServer",
     # venue fakes
+    "FakeVegaNode",
 ]
