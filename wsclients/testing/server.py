@@ -419,6 +419,11 @@ class FakeServer:
     the thread of the connection (one per socket) and must return promptly once ``stopping``
     is set.
 
+    For subclasses (stable, although underscored): ``self._cond`` is the condition whose lock
+    guards every record; a fake may guard its own records with it and ``notify_all()`` after a
+    change, then block on them with ``self._wait(ready, timeout, describe, conn=None)``, which
+    evaluates ``ready()`` under the lock and raises ``TimeoutError`` with ``describe()``.
+
     Args:
         name: short name used in thread names (``wsclients-fake-<name>``) and reprs.
         path: path appended to ``url`` (the server answers on every path regardless).
@@ -512,8 +517,8 @@ class FakeServer:
 
         Raises:
             RuntimeError: a hook or helper thread was still running after ``timeout``; the
-                server is left half-stopped (not accepting upgrades): call ``stop()`` again
-                once it can return.
+                server is left half-stopped (upgrades are refused): call ``stop()`` again once
+                the hook can return.
         """
         with self._cond:
             ws_server = self._ws_server
@@ -854,8 +859,12 @@ class FakeServer:
 
     def _answer_http(self, request: FakeRequest) -> Response:
         result = self.handle_http(request)
-        status, body = result[0], result[1]
-        headers = dict(result[2]) if len(result) > 2 else {}  # type: ignore[misc]
+        headers: dict[str, str] = {}
+        if len(result) == 3:
+            status, body, extra_headers = result
+            headers.update(extra_headers)
+        else:
+            status, body = result
         if isinstance(body, bytes):
             payload = body
             headers.setdefault("Content-Type", "application/octet-stream")
