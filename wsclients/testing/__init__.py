@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from wsclients.testing.market import BookChange, BookSnapshot, Market, SyntheticTrade
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
+from wsclients.testing.tradevest import FakeTradevest
 from wsclients.testing.vega import FakeVegaNode
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "FakeRequest",
     "FakeServer",
     # venue fakes
+    "FakeTradevest",
     "FakeVegaNode",
 ]
