@@ -5,6 +5,7 @@ Needs the ``testing`` extra (websockets). The runtime library never imports this
 
 from __future__ import annotations
 
+from wsclients.testing.hyperliquid import FakeHyperliquid
 from wsclients.testing.market import BookChange, BookSnapshot, Market, SyntheticTrade
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
 from wsclients.testing.tradevest import FakeTradevest
@@ -21,6 +22,7 @@ __all__ = [
     "FakeRequest",
     "FakeServer",
     # venue fakes
+    "FakeHyperliquid",
     "FakeTradevest",
     "FakeVegaNode",
 ]

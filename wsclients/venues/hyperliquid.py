@@ -15,12 +15,17 @@ import threading
 import zlib
 from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future
 from decimal import Decimal
-from typing import Any, Callable, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Protocol, Union
 
 from wsclients.core import codec
+from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
+from wsclients.core.connection import Connection
+from wsclients.core.pending import PendingRequests, wait_result
 from wsclients.core.protocol import CloseRequest
 from wsclients.errors import (
+    ClientStopped,
     ProtocolViolation,
     RequestFailed,
     SubscriptionRejected,
@@ -30,13 +35,20 @@ from wsclients.errors import (
 )
 from wsclients.models import Book, BookLevel, ErrorEvent, Event, Message, Side, Trade
 
+if TYPE_CHECKING:
+    from wsclients.venues.hyperliquid_rest import HyperliquidInfo
+
 __all__ = [
     "CANDLE_INTERVALS",
+    "HyperliquidClient",
     "MAINNET_URL",
     "TESTNET_URL",
     "HyperliquidProtocol",
     "Subscription",
+    "book_from_l2",
+    "decode_fast_asset_ctxs",
     "subscription_key",
+    "trade_from_item",
     "validate_subscription",
 ]
 
@@ -270,6 +282,12 @@ def _int(value: Any, what: str) -> int:
     raise ProtocolViolation(f"{what} must be an integer, got {type(value).__name__}")
 
 
+def _str(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ProtocolViolation(f"{what} must be a string, got {type(value).__name__}")
+
+
 def _levels(side: Any) -> tuple[BookLevel, ...]:
     if not isinstance(side, list):
         raise ProtocolViolation("book side must be a list")
@@ -282,6 +300,51 @@ def _levels(side: Any) -> tuple[BookLevel, ...]:
 def decode_fast_asset_ctxs(data: str) -> Any:
     """§2 row 24: ``data`` is base64 of raw DEFLATE (RFC 1951) of a JSON object."""
     return codec.loads(zlib.decompress(base64.b64decode(data, validate=True), wbits=-15))
+
+
+def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
+    """One WsTrade object (socket ``trades`` item or REST ``recentTrades`` element) → Trade.
+
+    Raises:
+        ProtocolViolation, KeyError, TypeError, ArithmeticError: the item is malformed.
+    """
+    coin = _str(item["coin"], "coin")
+    time_ms = _int(item["time"], "time")
+    tid = _int(item["tid"], "tid")
+    side = _SIDES.get(item["side"])
+    if side is None:
+        raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
+    return Trade(
+        venue=VENUE,
+        symbol=coin,
+        price=_decimal(item["px"]),
+        size=_decimal(item["sz"]),
+        side=side,
+        # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
+        trade_id=f"{time_ms}:{tid}",
+        timestamp_ns=time_ms * 1_000_000,
+        received_ns=received_ns,
+        raw=item,
+    )
+
+
+def book_from_l2(data: Mapping[str, Any], received_ns: int) -> Book:
+    """An l2Book payload (socket frame ``data`` or REST answer) → snapshot Book.
+
+    Raises:
+        ProtocolViolation, KeyError, TypeError, ValueError, ArithmeticError: malformed data.
+    """
+    bids, asks = data["levels"]
+    return Book(
+        venue=VENUE,
+        symbol=_str(data["coin"], "coin"),
+        bids=_levels(bids),
+        asks=_levels(asks),
+        timestamp_ns=_int(data["time"], "time") * 1_000_000,
+        received_ns=received_ns,
+        is_snapshot=True,  # §2 row 8: every l2Book frame is a full snapshot
+        raw=data,
+    )
 
 
 class _PostSink(Protocol):
@@ -357,7 +420,7 @@ class HyperliquidProtocol:
         self._pending: list[str] = []  # keys sent on this socket, waiting for their ack, in order
         self._missed_pongs = 0
         # Reader thread only: recent trade ids per coin, kept across reconnects for dedupe.
-        self._seen: dict[str, tuple[deque[tuple[int, int]], set[tuple[int, int]]]] = {}
+        self._seen: dict[str, tuple[deque[str], set[str]]] = {}
         self._last_received_ns = 0
         self.duplicate_trades = 0
         """Trades dropped because they were already delivered (backfill after resubscribe)."""
@@ -460,6 +523,15 @@ class HyperliquidProtocol:
                 self._pending.remove(key)
         return codec.dumps({"method": "unsubscribe", "subscription": clean})
 
+    def discard(self, subscription: Mapping[str, Any]) -> None:
+        """Stop tracking a subscription without sending anything (unsubscribed while the
+        socket was down). Idempotent."""
+        key = subscription_key(subscription)
+        with self._lock:
+            self._subs.pop(key, None)
+            if key in self._pending:
+                self._pending.remove(key)
+
     def post_message(self, request_id: int, request: Mapping[str, Any]) -> str:
         """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}`` (§4)."""
         return codec.dumps({"method": "post", "id": request_id, "request": request})
@@ -522,58 +594,27 @@ class HyperliquidProtocol:
                 self._events.append(trade)
 
     def _trade(self, item: dict[str, Any], received_ns: int) -> Optional[Trade]:
-        coin = _str(item["coin"], "coin")
-        time_ms = _int(item["time"], "time")
-        tid = _int(item["tid"], "tid")
-        side = _SIDES.get(item["side"])
-        if side is None:
-            raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
-        price = _decimal(item["px"])
-        size = _decimal(item["sz"])
-        if self._is_duplicate(coin, (time_ms, tid)):
+        trade = trade_from_item(item, received_ns)
+        if self._is_duplicate(trade.symbol, trade.trade_id):
             self.duplicate_trades += 1
             return None
-        return Trade(
-            venue=VENUE,
-            symbol=coin,
-            price=price,
-            size=size,
-            side=side,
-            # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
-            trade_id=f"{time_ms}:{tid}",
-            timestamp_ns=time_ms * 1_000_000,
-            received_ns=received_ns,
-            raw=item,
-        )
+        return trade
 
-    def _is_duplicate(self, coin: str, ident: tuple[int, int]) -> bool:
+    def _is_duplicate(self, coin: str, trade_id: str) -> bool:
         memory = self._seen.get(coin)
         if memory is None:
             memory = self._seen[coin] = (deque(), set())
         order, seen = memory
-        if ident in seen:
+        if trade_id in seen:
             return True
-        seen.add(ident)
-        order.append(ident)
+        seen.add(trade_id)
+        order.append(trade_id)
         if len(order) > self._trade_memory:
             seen.discard(order.popleft())
         return False
 
     def _l2book(self, frame: dict[str, Any], received_ns: int) -> None:
-        data = frame["data"]
-        bids, asks = data["levels"]
-        self._events.append(
-            Book(
-                venue=VENUE,
-                symbol=_str(data["coin"], "coin"),
-                bids=_levels(bids),
-                asks=_levels(asks),
-                timestamp_ns=_int(data["time"], "time") * 1_000_000,
-                received_ns=received_ns,
-                is_snapshot=True,  # §2 row 8: every l2Book frame is a full snapshot
-                raw=data,
-            )
-        )
+        self._events.append(book_from_l2(frame["data"], received_ns))
 
     def _bbo(self, frame: dict[str, Any], received_ns: int) -> None:
         data = frame["data"]
@@ -832,12 +873,6 @@ class HyperliquidProtocol:
         )
 
 
-def _str(value: Any, what: str) -> str:
-    if isinstance(value, str):
-        return value
-    raise ProtocolViolation(f"{what} must be a string, got {type(value).__name__}")
-
-
 def _json_object(text: str) -> Optional[dict[str, Any]]:
     """The JSON object echoed in an error string, or None when it is not one."""
     try:
@@ -845,3 +880,429 @@ def _json_object(text: str) -> Optional[dict[str, Any]]:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+# --------------------------------------------------------------------------- client
+
+
+def _sub(kind: str, **fields: Any) -> Subscription:
+    """A subscription object with the venue's field names; None-valued options left out."""
+    subscription: Subscription = {"type": kind}
+    subscription.update((name, value) for name, value in fields.items() if value is not None)
+    return subscription
+
+
+class HyperliquidClient(SubscribingClient):
+    """Hyperliquid's public WebSocket API: market data, user streams and ``post`` requests.
+
+    ::
+
+        hl = HyperliquidClient(on_trade=print)
+        hl.subscribe_trades("SOL")
+        hl.subscribe_l2_book("BTC", n_sig_figs=5, mantissa=2)
+        hl.start()
+        book = hl.info({"type": "l2Book", "coin": "ETH"})   # over the socket, blocking
+        hl.stop()
+
+    Events: ``trades`` → ``Trade`` (aggressor side; backfill re-sent after a reconnect is
+    dropped), ``l2Book``/``bbo`` → snapshot ``Book``; everything else → ``Message`` whose
+    ``channel`` is the subscription type (``userEvents``, ``activeAssetCtx`` even where the
+    wire says ``user`` / ``activeSpotAssetCtx``) and whose ``is_snapshot`` is the venue's
+    ``isSnapshot`` (missing = False). ``fastAssetCtxs`` arrives decoded. Server errors become
+    non-fatal ``ErrorEvent``s naming the subscription; a refused subscription is dropped from
+    the set restored after reconnects.
+
+    Args:
+        testnet: connect to testnet instead of mainnet (ignored when ``url`` is given).
+        post_limit: posts in flight at once (§5.2: the server allows 100).
+        post_timeout: default seconds to wait for a ``post``/``info`` answer.
+        rest_url: base URL of ``rest`` (derived from the socket URL by default).
+        trade_memory: recent trades remembered per coin to drop duplicates.
+        **options: the common client options (DESIGN §2.1). Heartbeat defaults:
+            ``ping_interval=20`` (the server closes sockets it has sent nothing on for 60 s,
+            §3) and ``stale_timeout=45``.
+
+    Note: ``userEvents`` and ``orderUpdates`` frames carry no address (§6.2), so with two
+    such subscriptions for different users the events cannot be told apart.
+    """
+
+    venue: ClassVar[str] = VENUE
+    default_url: ClassVar[str] = MAINNET_URL
+    # §3: idle sockets are closed after 60 s of server silence; pongs count. CCXT uses 20 s.
+    default_ping_interval: ClassVar[Optional[float]] = 20.0
+    default_stale_timeout: ClassVar[Optional[float]] = 45.0
+
+    def __init__(
+        self,
+        *,
+        testnet: bool = False,
+        post_limit: int = _POST_LIMIT,
+        post_timeout: Optional[float] = 10.0,
+        rest_url: Optional[str] = None,
+        trade_memory: int = 2000,
+        **options: Any,
+    ) -> None:
+        if not options.get("url"):
+            options["url"] = TESTNET_URL if testnet else MAINNET_URL
+        self._posts = PendingRequests(limit=post_limit, what="post")
+        self._post_timeout = post_timeout
+        self._rest_url = rest_url
+        self._rest: Optional[HyperliquidInfo] = None
+        self._rest_lock = threading.Lock()  # guards _rest creation
+        protocol = HyperliquidProtocol(
+            posts=self._posts, on_rejected=self._rejected, trade_memory=trade_memory
+        )
+        self.protocol = protocol
+        """The sans-I/O protocol (for ``is_live`` and ``duplicate_trades``)."""
+        super().__init__(protocol, **options)
+
+    # ----------------------------------------------------------------- raw subscriptions
+
+    def subscribe(self, subscription: Mapping[str, Any]) -> bool:
+        """Subscribe with a raw subscription object; sent now when connected, else on connect,
+        and again after every reconnect.
+
+        Returns:
+            False when the same subscription was already made (nothing is sent).
+
+        Raises:
+            SubscriptionRejected: invalid for its type (a bad coin would make the server drop
+                the whole socket, §5.1).
+        """
+        clean = validate_subscription(subscription)
+        return self._subscribe(subscription_key(clean), clean)
+
+    def unsubscribe(self, subscription: Mapping[str, Any]) -> bool:
+        """Cancel a subscription made before; False when there was none."""
+        clean = validate_subscription(subscription)
+        removed = self._unsubscribe(subscription_key(clean))
+        self.protocol.discard(clean)
+        return removed
+
+    def is_live(self, subscription: Mapping[str, Any]) -> bool:
+        """Whether the server acknowledged this subscription on the current socket."""
+        return self.protocol.is_live(subscription)
+
+    # Reader thread: the server refused a subscription for good.
+    def _rejected(self, subscription: Subscription) -> None:
+        with self._subs_lock:
+            self._subscriptions.pop(subscription_key(subscription), None)
+
+    # ----------------------------------------------------------------- market data
+
+    def subscribe_trades(self, coin: str) -> bool:
+        """Trades of ``coin`` (``"BTC"``, ``"PURR/USDC"``, ``"@107"``, ``"xyz:XYZ100"``)."""
+        return self.subscribe(_sub("trades", coin=coin))
+
+    def unsubscribe_trades(self, coin: str) -> bool:
+        return self.unsubscribe(_sub("trades", coin=coin))
+
+    def subscribe_l2_book(
+        self,
+        coin: str,
+        *,
+        n_sig_figs: Optional[int] = None,
+        mantissa: Optional[int] = None,
+        fast: bool = False,
+    ) -> bool:
+        """Book snapshots: 20 levels a side (5 and ~10× more often with ``fast=True``).
+
+        Args:
+            n_sig_figs: aggregate prices to 2..5 significant figures (None = full precision).
+            mantissa: 1, 2 or 5, only with ``n_sig_figs=5``.
+        """
+        return self.subscribe(_book_sub(coin, n_sig_figs, mantissa, fast))
+
+    def unsubscribe_l2_book(
+        self,
+        coin: str,
+        *,
+        n_sig_figs: Optional[int] = None,
+        mantissa: Optional[int] = None,
+        fast: bool = False,
+    ) -> bool:
+        return self.unsubscribe(_book_sub(coin, n_sig_figs, mantissa, fast))
+
+    def subscribe_bbo(self, coin: str) -> bool:
+        """Best bid and offer, pushed on blocks where it changed."""
+        return self.subscribe(_sub("bbo", coin=coin))
+
+    def unsubscribe_bbo(self, coin: str) -> bool:
+        return self.unsubscribe(_sub("bbo", coin=coin))
+
+    def subscribe_candles(self, coin: str, interval: str) -> bool:
+        """The current candle of ``interval`` (``CANDLE_INTERVALS``: "1m" … "1M")."""
+        return self.subscribe(_sub("candle", coin=coin, interval=interval))
+
+    def unsubscribe_candles(self, coin: str, interval: str) -> bool:
+        return self.unsubscribe(_sub("candle", coin=coin, interval=interval))
+
+    def subscribe_all_mids(self, *, dex: Optional[str] = None) -> bool:
+        """Mid prices of every coin (of the first perp dex and spot, or of builder ``dex``)."""
+        return self.subscribe(_sub("allMids", dex=dex))
+
+    def unsubscribe_all_mids(self, *, dex: Optional[str] = None) -> bool:
+        return self.unsubscribe(_sub("allMids", dex=dex))
+
+    def subscribe_active_asset_ctx(self, coin: str) -> bool:
+        """Funding, open interest, mark/oracle/mid prices of one perp or spot coin."""
+        return self.subscribe(_sub("activeAssetCtx", coin=coin))
+
+    def unsubscribe_active_asset_ctx(self, coin: str) -> bool:
+        return self.unsubscribe(_sub("activeAssetCtx", coin=coin))
+
+    def subscribe_all_dexs_asset_ctxs(self) -> bool:
+        """Asset contexts of every perp dex (large frames, every ~14 s)."""
+        return self.subscribe(_sub("allDexsAssetCtxs"))
+
+    def unsubscribe_all_dexs_asset_ctxs(self) -> bool:
+        return self.unsubscribe(_sub("allDexsAssetCtxs"))
+
+    def subscribe_fast_asset_ctxs(self) -> bool:
+        """Mark/mid prices of every coin, delivered decoded: a snapshot, then changes."""
+        return self.subscribe(_sub("fastAssetCtxs"))
+
+    def unsubscribe_fast_asset_ctxs(self) -> bool:
+        return self.unsubscribe(_sub("fastAssetCtxs"))
+
+    # ----------------------------------------------------------------- user streams
+
+    def subscribe_notification(self, user: str) -> bool:
+        return self.subscribe(_sub("notification", user=user))
+
+    def unsubscribe_notification(self, user: str) -> bool:
+        return self.unsubscribe(_sub("notification", user=user))
+
+    def subscribe_web_data3(self, user: str) -> bool:
+        """The frontend's aggregate user state."""
+        return self.subscribe(_sub("webData3", user=user))
+
+    def unsubscribe_web_data3(self, user: str) -> bool:
+        return self.unsubscribe(_sub("webData3", user=user))
+
+    def subscribe_twap_states(self, user: str, *, dex: Optional[str] = None) -> bool:
+        return self.subscribe(_sub("twapStates", user=user, dex=dex))
+
+    def unsubscribe_twap_states(self, user: str, *, dex: Optional[str] = None) -> bool:
+        return self.unsubscribe(_sub("twapStates", user=user, dex=dex))
+
+    def subscribe_clearinghouse_state(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Positions and margin summary, re-sent in full every few seconds."""
+        return self.subscribe(_sub("clearinghouseState", user=user, dex=dex))
+
+    def unsubscribe_clearinghouse_state(self, user: str, *, dex: Optional[str] = None) -> bool:
+        return self.unsubscribe(_sub("clearinghouseState", user=user, dex=dex))
+
+    def subscribe_open_orders(self, user: str, *, dex: Optional[str] = None) -> bool:
+        return self.subscribe(_sub("openOrders", user=user, dex=dex))
+
+    def unsubscribe_open_orders(self, user: str, *, dex: Optional[str] = None) -> bool:
+        return self.unsubscribe(_sub("openOrders", user=user, dex=dex))
+
+    def subscribe_order_updates(self, user: str) -> bool:
+        """Order status changes. No snapshot: bootstrap with ``rest.open_orders(user)``."""
+        return self.subscribe(_sub("orderUpdates", user=user))
+
+    def unsubscribe_order_updates(self, user: str) -> bool:
+        return self.unsubscribe(_sub("orderUpdates", user=user))
+
+    def subscribe_user_events(self, user: str) -> bool:
+        """Fills, funding, liquidations and cancels (wire channel ``user``). No snapshot."""
+        return self.subscribe(_sub("userEvents", user=user))
+
+    def unsubscribe_user_events(self, user: str) -> bool:
+        return self.unsubscribe(_sub("userEvents", user=user))
+
+    def subscribe_user_fills(self, user: str, *, aggregate_by_time: bool = False) -> bool:
+        """The user's fills: a snapshot (``is_snapshot``), then new ones."""
+        return self.subscribe(_sub("userFills", user=user, aggregateByTime=aggregate_by_time))
+
+    def unsubscribe_user_fills(self, user: str, *, aggregate_by_time: bool = False) -> bool:
+        return self.unsubscribe(_sub("userFills", user=user, aggregateByTime=aggregate_by_time))
+
+    def subscribe_user_fundings(self, user: str) -> bool:
+        return self.subscribe(_sub("userFundings", user=user))
+
+    def unsubscribe_user_fundings(self, user: str) -> bool:
+        return self.unsubscribe(_sub("userFundings", user=user))
+
+    def subscribe_user_non_funding_ledger_updates(self, user: str) -> bool:
+        """Deposits, withdrawals, transfers, vault and liquidation ledger entries."""
+        return self.subscribe(_sub("userNonFundingLedgerUpdates", user=user))
+
+    def unsubscribe_user_non_funding_ledger_updates(self, user: str) -> bool:
+        return self.unsubscribe(_sub("userNonFundingLedgerUpdates", user=user))
+
+    def subscribe_active_asset_data(self, user: str, coin: str) -> bool:
+        """Leverage and tradeable sizes of ``user`` on perp ``coin``."""
+        return self.subscribe(_sub("activeAssetData", user=user, coin=coin))
+
+    def unsubscribe_active_asset_data(self, user: str, coin: str) -> bool:
+        return self.unsubscribe(_sub("activeAssetData", user=user, coin=coin))
+
+    def subscribe_user_twap_slice_fills(self, user: str) -> bool:
+        return self.subscribe(_sub("userTwapSliceFills", user=user))
+
+    def unsubscribe_user_twap_slice_fills(self, user: str) -> bool:
+        return self.unsubscribe(_sub("userTwapSliceFills", user=user))
+
+    def subscribe_user_twap_history(self, user: str) -> bool:
+        return self.subscribe(_sub("userTwapHistory", user=user))
+
+    def unsubscribe_user_twap_history(self, user: str) -> bool:
+        return self.unsubscribe(_sub("userTwapHistory", user=user))
+
+    def subscribe_spot_state(self, user: str, *, is_portfolio_margin: bool = False) -> bool:
+        """Spot balances."""
+        return self.subscribe(_sub("spotState", user=user, isPortfolioMargin=is_portfolio_margin))
+
+    def unsubscribe_spot_state(self, user: str, *, is_portfolio_margin: bool = False) -> bool:
+        return self.unsubscribe(
+            _sub("spotState", user=user, isPortfolioMargin=is_portfolio_margin)
+        )
+
+    def subscribe_all_dexs_clearinghouse_state(self, user: str) -> bool:
+        return self.subscribe(_sub("allDexsClearinghouseState", user=user))
+
+    def unsubscribe_all_dexs_clearinghouse_state(self, user: str) -> bool:
+        return self.unsubscribe(_sub("allDexsClearinghouseState", user=user))
+
+    # ----------------------------------------------------------------- post requests
+
+    def post_async(
+        self,
+        request: Mapping[str, Any],
+        *,
+        timeout: Seconds = DEFAULT,
+        block: bool = True,
+    ) -> Future[Any]:
+        """Send ``{"method":"post","id":…,"request":request}`` and return a Future of the
+        ``response`` object (``{"type": "info"|"action", "payload": …}``).
+
+        For ``action`` requests the caller signs the payload; the venue's verdict (``status``
+        ``ok``/``err``) is in the payload, not an exception.
+
+        Args:
+            timeout: seconds until the Future fails with ``RequestTimeout`` (also how long to
+                wait for a free slot when ``post_limit`` are in flight and ``block``).
+            block: at the in-flight limit, wait for a slot (True) or raise at once.
+
+        Raises:
+            TooManyInFlight: the in-flight limit is reached.
+            NotConnected: the socket is not open right now.
+            ValueError: ``request`` is not ``{"type": "info"|"action", "payload": …}``.
+
+        The Future fails with ``RequestFailed`` (the venue's error), ``RequestTimeout``,
+        ``TooManyInFlight`` (the server's own limit) or ``ClientStopped`` (socket lost or
+        client stopped before the answer).
+        """
+        if not isinstance(request, Mapping) or request.get("type") not in ("info", "action"):
+            raise ValueError('a post request is {"type": "info" | "action", "payload": {...}}')
+        if "payload" not in request:
+            raise ValueError("a post request needs a 'payload'")
+        wait = self._post_timeout if timeout is DEFAULT else timeout
+        request_id = self._posts.new_id()
+        future = self._posts.add(request_id, timeout=wait, block=block)
+        try:
+            self._send(self.protocol.post_message(request_id, request))
+        except WSClientError as exc:
+            self._posts.reject(request_id, exc)
+            raise
+        return future
+
+    def post(
+        self,
+        request: Mapping[str, Any],
+        *,
+        timeout: Seconds = DEFAULT,
+        block: bool = True,
+    ) -> Any:
+        """``post_async`` and wait: the ``response`` object, or the error raised."""
+        wait = self._post_timeout if timeout is DEFAULT else timeout
+        future = self.post_async(request, timeout=wait, block=block)
+        return wait_result(future, "post", None if wait is None else wait + 1.0)
+
+    def info_async(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        timeout: Seconds = DEFAULT,
+        block: bool = True,
+    ) -> Future[Any]:
+        """An ``/info`` request over the socket; a Future of its ``data`` (None for an
+        unknown coin)."""
+        inner = self.post_async({"type": "info", "payload": dict(payload)}, timeout=timeout,
+                                block=block)
+        outer: Future[Any] = Future()
+        outer.set_running_or_notify_cancel()
+
+        def done(source: Future[Any]) -> None:
+            exc = source.exception()
+            if exc is not None:
+                outer.set_exception(exc)
+                return
+            try:
+                outer.set_result(_info_data(source.result()))
+            except ProtocolViolation as bad:
+                outer.set_exception(bad)
+
+        inner.add_done_callback(done)
+        return outer
+
+    def info(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        timeout: Seconds = DEFAULT,
+        block: bool = True,
+    ) -> Any:
+        """An ``/info`` request over the socket (e.g. ``{"type": "l2Book", "coin": "ETH"}``);
+        blocks for the answer's ``data`` and raises what ``post_async`` documents."""
+        wait = self._post_timeout if timeout is DEFAULT else timeout
+        future = self.info_async(payload, timeout=wait, block=block)
+        return wait_result(future, "info", None if wait is None else wait + 1.0)
+
+    @property
+    def posts_in_flight(self) -> int:
+        """Posts sent and not answered yet."""
+        return self._posts.in_flight
+
+    # ----------------------------------------------------------------- REST
+
+    @property
+    def rest(self) -> HyperliquidInfo:
+        """A ``HyperliquidInfo`` on the HTTP API beside this socket (made on first use)."""
+        with self._rest_lock:
+            if self._rest is None:
+                from wsclients.venues.hyperliquid_rest import HyperliquidInfo, rest_url_for
+
+                self._rest = HyperliquidInfo(self._rest_url or rest_url_for(self.url))
+            return self._rest
+
+    # ----------------------------------------------------------------- lifecycle hooks
+
+    def _socket_lost(self, connection: Connection, code: Optional[int], reason: str) -> None:
+        super()._socket_lost(connection, code, reason)
+        # §4: answers are tied to the socket; a request sent on it will never be answered.
+        self._posts.fail_all(ClientStopped("connection lost before the post was answered"))
+
+    def _on_stop(self) -> None:
+        self._posts.fail_all(ClientStopped("client stopped"))
+        with self._rest_lock:
+            if self._rest is not None:
+                self._rest.close()
+
+
+def _book_sub(
+    coin: str, n_sig_figs: Optional[int], mantissa: Optional[int], fast: bool
+) -> Subscription:
+    return _sub("l2Book", coin=coin, nSigFigs=n_sig_figs, mantissa=mantissa,
+                fast=fast if fast else None)
+
+
+def _info_data(response: Any) -> Any:
+    """``{"type":"info","payload":{"type":…,"data":…}}`` → ``data`` (§4)."""
+    try:
+        return response["payload"]["data"]
+    except (KeyError, TypeError) as exc:
+        raise ProtocolViolation("info answer without payload.data", raw=response) from exc

@@ -1,0 +1,210 @@
+"""Hyperliquid's ``POST /info`` over HTTP: the reads a stream needs for recovery.
+
+The socket has no sequence numbers and ``orderUpdates`` has no snapshot, so after a reconnect
+a bot may want the book, recent trades, fills or open orders from REST (§8 of
+``shared/venues/hyperliquid.md``). Every call is one ``POST /info`` with a JSON body; retries
+on 429/5xx and error mapping come from ``core/rest.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Callable, Optional, TypeVar
+
+from wsclients.core.rest import RestSession
+from wsclients.errors import ProtocolViolation, SubscriptionRejected
+from wsclients.models import Book, Trade
+from wsclients.venues.hyperliquid import (
+    CANDLE_INTERVALS,
+    book_from_l2,
+    trade_from_item,
+    validate_subscription,
+)
+
+__all__ = ["MAINNET_REST_URL", "TESTNET_REST_URL", "HyperliquidInfo", "rest_url_for"]
+
+MAINNET_REST_URL = "https://api.hyperliquid.xyz"
+TESTNET_REST_URL = "https://api.hyperliquid-testnet.xyz"
+
+_NS_PER_MS = 1_000_000
+_T = TypeVar("_T")
+
+
+def rest_url_for(ws_url: str) -> str:
+    """The HTTP base URL that serves ``/info`` beside a WebSocket URL (``…/ws`` → ``…``)."""
+    if ws_url.startswith("wss://"):
+        base = "https://" + ws_url[len("wss://"):]
+    elif ws_url.startswith("ws://"):
+        base = "http://" + ws_url[len("ws://"):]
+    else:
+        base = ws_url
+    base = base.rstrip("/")
+    if base.endswith("/ws"):
+        base = base[: -len("/ws")]
+    return base
+
+
+class HyperliquidInfo:
+    """A small ``/info`` client: typed reads plus ``info(payload)`` for everything else.
+
+    Args:
+        base_url: the API root (mainnet by default; ``testnet=True`` switches).
+        timeout: seconds per HTTP call.
+        retries: retries on 429/5xx and connection errors (urllib3 ``Retry``).
+
+    Thread-safe for concurrent calls (one ``requests.Session``). ``close()`` releases it.
+
+    Raises (every method):
+        RequestFailed: the server answered 4xx/5xx (e.g. 422 for a body it cannot read).
+        RateLimited: still 429 after the retries.
+        RequestTimeout, ConnectFailed, ProtocolViolation: no answer, no connection, not JSON.
+    """
+
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        *,
+        testnet: bool = False,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff_factor: float = 0.2,
+        headers: Optional[Mapping[str, str]] = None,
+        proxies: Optional[Mapping[str, str]] = None,
+        verify: bool = True,
+    ) -> None:
+        if base_url is None:
+            base_url = TESTNET_REST_URL if testnet else MAINNET_REST_URL
+        self.base_url = base_url.rstrip("/")
+        self._session = RestSession(
+            self.base_url, timeout=timeout, retries=retries, backoff_factor=backoff_factor,
+            headers=headers, proxies=proxies, verify=verify,
+        )
+
+    def info(self, payload: Mapping[str, Any]) -> Any:
+        """``POST /info`` with ``payload`` (``{"type": …, …}``); the decoded answer."""
+        return self._session.post("/info", json=dict(payload))
+
+    def l2_book(
+        self, coin: str, *, n_sig_figs: Optional[int] = None, mantissa: Optional[int] = None
+    ) -> Book:
+        """The book (≤20 levels a side) as a snapshot ``Book``; empty sides for an unknown coin.
+
+        Raises:
+            SubscriptionRejected: invalid coin or aggregation (checked before sending).
+        """
+        checked = validate_subscription(
+            {"type": "l2Book", "coin": coin, "nSigFigs": n_sig_figs, "mantissa": mantissa}
+        )
+        payload = {"type": "l2Book", "coin": coin, "nSigFigs": checked.get("nSigFigs"),
+                   "mantissa": checked.get("mantissa")}
+        data = self.info(payload)
+        received_ns = time.time_ns()
+        if data is None:  # unknown coin (§4: "data": null over the socket; REST alike)
+            return Book(venue="hyperliquid", symbol=coin, bids=(), asks=(),
+                        timestamp_ns=received_ns, received_ns=received_ns, is_snapshot=True)
+        return _checked(book_from_l2, data, received_ns)
+
+    def recent_trades(self, coin: str) -> list[Trade]:
+        """The most recent trades of ``coin`` (§8 ``recentTrades``), oldest first as served."""
+        validate_subscription({"type": "trades", "coin": coin})
+        data = self.info({"type": "recentTrades", "coin": coin})
+        if not isinstance(data, list):
+            raise ProtocolViolation("recentTrades answer is not a list", raw=data)
+        received_ns = time.time_ns()
+        return [_checked(trade_from_item, item, received_ns) for item in data]
+
+    def candles(
+        self, coin: str, interval: str, start_ns: int, end_ns: Optional[int] = None
+    ) -> list[dict[str, Any]]:
+        """Candles between two instants (ns since the epoch; the venue keeps the last 5000).
+
+        Each candle is the venue's dict: ``t``/``T`` open/close ms, ``o h l c v`` strings.
+        """
+        if interval not in CANDLE_INTERVALS:
+            raise SubscriptionRejected(
+                {"coin": coin, "interval": interval},
+                f"interval must be one of {sorted(CANDLE_INTERVALS)}",
+            )
+        validate_subscription({"type": "trades", "coin": coin})
+        request: dict[str, Any] = {
+            "coin": coin, "interval": interval, "startTime": start_ns // _NS_PER_MS,
+        }
+        if end_ns is not None:
+            request["endTime"] = end_ns // _NS_PER_MS
+        return _list(self.info({"type": "candleSnapshot", "req": request}), "candleSnapshot")
+
+    def user_fills(self, user: str, *, aggregate_by_time: bool = False) -> list[dict[str, Any]]:
+        """The user's most recent fills (at most 2000), as the venue's dicts."""
+        payload = _user_payload("userFills", user)
+        if aggregate_by_time:
+            payload["aggregateByTime"] = True
+        return _list(self.info(payload), "userFills")
+
+    def user_fills_by_time(
+        self,
+        user: str,
+        start_ns: int,
+        end_ns: Optional[int] = None,
+        *,
+        aggregate_by_time: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Fills between two instants, inclusive (≤2000 per answer: page on the last time)."""
+        payload = _user_payload("userFillsByTime", user)
+        payload["startTime"] = start_ns // _NS_PER_MS
+        if end_ns is not None:
+            payload["endTime"] = end_ns // _NS_PER_MS
+        if aggregate_by_time:
+            payload["aggregateByTime"] = True
+        return _list(self.info(payload), "userFillsByTime")
+
+    def open_orders(self, user: str, *, dex: Optional[str] = None) -> list[dict[str, Any]]:
+        """The user's open orders: the snapshot ``orderUpdates`` never sends (§8)."""
+        payload = _user_payload("openOrders", user)
+        if dex is not None:
+            payload["dex"] = dex
+        return _list(self.info(payload), "openOrders")
+
+    def all_mids(self, *, dex: Optional[str] = None) -> dict[str, str]:
+        """Mid price per coin, as decimal strings (no ``mids`` wrapper over REST)."""
+        payload: dict[str, Any] = {"type": "allMids"}
+        if dex is not None:
+            payload["dex"] = dex
+        data = self.info(payload)
+        if not isinstance(data, dict):
+            raise ProtocolViolation("allMids answer is not an object", raw=data)
+        return data
+
+    def close(self) -> None:
+        """Release pooled connections. Idempotent."""
+        self._session.close()
+
+    def __enter__(self) -> HyperliquidInfo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<HyperliquidInfo {self.base_url}>"
+
+
+def _user_payload(kind: str, user: str) -> dict[str, Any]:
+    checked = validate_subscription({"type": "userFills", "user": user})
+    return {"type": kind, "user": checked["user"]}
+
+
+def _list(data: Any, what: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise ProtocolViolation(f"{what} answer is not a list", raw=data)
+    return data
+
+
+def _checked(parse: Callable[[Any, int], _T], data: Any, received_ns: int) -> _T:
+    """Run a parser; its low-level errors become ProtocolViolation."""
+    try:
+        return parse(data, received_ns)
+    except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as exc:
+        if isinstance(exc, ProtocolViolation):
+            raise
+        raise ProtocolViolation(f"cannot parse answer ({exc!r})", raw=data) from exc
