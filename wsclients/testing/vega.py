@@ -56,6 +56,7 @@ ROUTES = frozenset({
     "accounts", "candle/data", "margin/levels", "ledger/movements", "liquidity-provisions",
     "governance", "votes", "transaction-results", "event/bus",
 })
+_SET_LOOKUP_ROUTES = frozenset({"markets/depth", "markets/depth/updates", "markets/data"})
 _BOOL_PARAMS = {
     "orders": ("excludeLiquidity",),
     "positions": ("includeDerivedParties",),
@@ -163,9 +164,12 @@ class _Stream:
         return self.query.get(name, [])
 
     def matches(self, name: str, value: Optional[str]) -> bool:
-        """Filter semantics: an absent filter matches all."""
+        """Filter semantics: an absent filter matches all, except on depth and market data,
+        where the market filter is a set lookup and an empty set matches nothing (§1.2)."""
         wanted = self.values(name)
-        return not wanted or value in wanted
+        if not wanted:
+            return not (name == "marketIds" and self.route in _SET_LOOKUP_ROUTES)
+        return value in wanted
 
 
 class FakeVegaNode(FakeServer):
@@ -221,6 +225,10 @@ class FakeVegaNode(FakeServer):
         }
         self._blocks_thread: Optional[threading.Thread] = None
         self._blocks_stop = threading.Event()
+
+    def __enter__(self) -> FakeVegaNode:
+        self.start()
+        return self
 
     @property
     def url(self) -> str:
