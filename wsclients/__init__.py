@@ -5,12 +5,19 @@ from __future__ import annotations
 import logging
 
 from wsclients._version import __version__
+from wsclients.book import OrderBook
+from wsclients.core.client import Stats
+from wsclients.core.hub import EventQueue
 from wsclients.errors import (
     AuthenticationFailed,
     BookOutOfSync,
+    CallbackFailed,
     ClientStopped,
     ConnectFailed,
+    ConnectionLost,
+    NotConnected,
     ProtocolViolation,
+    QueueOverflow,
     RateLimited,
     RequestFailed,
     RequestTimeout,
@@ -29,17 +36,36 @@ from wsclients.models import (
     Status,
     Trade,
 )
+from wsclients.venues.hyperliquid import HyperliquidClient
+from wsclients.venues.hyperliquid_rest import HyperliquidInfo
+from wsclients.venues.tradevest import TradevestClient
+from wsclients.venues.vega import VegaClient
+from wsclients.venues.vega_rest import VegaRest
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
+    # clients
+    "HyperliquidClient",
+    "HyperliquidInfo",
+    "TradevestClient",
+    "VegaClient",
+    "VegaRest",
+    # building blocks
+    "EventQueue",
+    "OrderBook",
+    "Stats",
     # errors
     "AuthenticationFailed",
     "BookOutOfSync",
+    "CallbackFailed",
     "ClientStopped",
     "ConnectFailed",
+    "ConnectionLost",
+    "NotConnected",
     "ProtocolViolation",
+    "QueueOverflow",
     "RateLimited",
     "RequestFailed",
     "RequestTimeout",

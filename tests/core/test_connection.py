@@ -243,6 +243,7 @@ def test_subscribe_during_reconnects_is_never_lost_or_doubled(server: EchoServer
                 break
             time.sleep(0.02)
         time.sleep(0.1 * T)
+        assert client.state is ConnectionState.CONNECTED, "the reader must survive the storm"
         final = server.live_connections[-1]
         assert sorted(subscribes(final)) == sorted(f"ch{i}" for i in range(30))
 

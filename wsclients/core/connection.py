@@ -288,7 +288,8 @@ class Connection:
             code, reason, error = exc.status_code, _status_reason(exc), exc
         except ProtocolClose as exc:
             code, reason, error = exc.code, exc.reason, exc
-        except (websocket.WebSocketException, OSError, ValueError) as exc:
+        except (websocket.WebSocketException, OSError, ValueError, NotConnected) as exc:
+            # NotConnected: an on_open hook's send met the socket already gone.
             reason, error = (self._abort_reason or _describe(exc)), exc
             if self._abort_reason is not None:
                 error = None

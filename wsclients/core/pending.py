@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Hashable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Optional
 
@@ -67,7 +67,6 @@ class PendingRequests:
                     self._slots.release()
                 raise ValueError(f"{self.what} id {request_id!r} is already in flight")
             self._futures[request_id] = future
-        future.set_running_or_notify_cancel()
         if timeout is not None:
             timer = timers.call_later(
                 timeout, lambda: self.reject(request_id, RequestTimeout(
@@ -88,7 +87,10 @@ class PendingRequests:
         future = self._pop(request_id)
         if future is None:
             return False
-        future.set_result(result)
+        try:
+            future.set_result(result)
+        except InvalidStateError:  # the caller cancelled it meanwhile
+            return False
         return True
 
     def reject(self, request_id: Hashable, exc: BaseException) -> bool:
@@ -96,7 +98,10 @@ class PendingRequests:
         future = self._pop(request_id)
         if future is None:
             return False
-        future.set_exception(exc)
+        try:
+            future.set_exception(exc)
+        except InvalidStateError:
+            return False
         return True
 
     def discard(self, request_id: Hashable) -> None:

@@ -1,0 +1,45 @@
+"""The public names: everything in ``wsclients.__all__`` exists, and submodules agree."""
+
+from __future__ import annotations
+
+import importlib
+
+import wsclients
+
+SUBMODULES = ("wsclients.models", "wsclients.errors")
+
+
+def test_all_names_exist() -> None:
+    """Each name in __all__ is importable from the top level."""
+    for name in wsclients.__all__:
+        assert hasattr(wsclients, name), name
+
+
+def test_submodule_names_are_reexported() -> None:
+    """The public names of models and errors are all at the top level."""
+    for module_name in SUBMODULES:
+        module = importlib.import_module(module_name)
+        missing = set(module.__all__) - set(wsclients.__all__) - {"shorten"}
+        assert not missing, f"{module_name}: {sorted(missing)}"
+
+
+def test_design_contract_names() -> None:
+    """The clients DESIGN §2.1 promises are importable from the top level."""
+    for name in ("HyperliquidClient", "VegaClient", "TradevestClient"):
+        assert name in wsclients.__all__ and callable(getattr(wsclients, name))
+
+
+def test_core_never_imports_a_venue() -> None:
+    """core/ is venue-neutral: no module in it imports wsclients.venues or testing."""
+    import ast
+    from pathlib import Path
+
+    core = Path(wsclients.__file__).parent / "core"
+    for path in core.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom)}
+        bad = {m for m in imported if m.startswith(("wsclients.venues", "wsclients.testing"))}
+        assert not bad, f"{path.name} imports {bad}"

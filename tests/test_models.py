@@ -1,0 +1,59 @@
+"""Events: immutable, Decimal-valued, nanosecond times, helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from wsclients import Book, BookLevel, ErrorEvent, Message, Side, Trade
+from wsclients.errors import ProtocolViolation
+
+
+def book(bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> Book:
+    return Book(
+        venue="v", symbol="X",
+        bids=tuple(BookLevel(Decimal(p), Decimal(s)) for p, s in bids),
+        asks=tuple(BookLevel(Decimal(p), Decimal(s)) for p, s in asks),
+        timestamp_ns=1_700_000_000_123_456_789, received_ns=0,
+    )
+
+
+def test_events_are_frozen() -> None:
+    """No field of an event can be reassigned."""
+    t = Trade(venue="v", symbol="X", price=Decimal("1"), size=Decimal("2"), side=Side.BUY,
+              trade_id="1", timestamp_ns=0, received_ns=0)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        t.price = Decimal("3")  # type: ignore[misc]
+
+
+def test_book_helpers() -> None:
+    """best_bid/best_ask/mid/spread from the touch; None on an empty side."""
+    b = book([("100.5", "1"), ("100", "2")], [("101", "3")])
+    assert b.best_bid == BookLevel(Decimal("100.5"), Decimal("1"))
+    assert b.mid == Decimal("100.75") and b.spread == Decimal("0.5")
+    empty = book([], [("1", "1")])
+    assert empty.best_bid is None and empty.mid is None and empty.spread is None
+
+
+def test_datetime_is_utc_with_microseconds() -> None:
+    """timestamp_ns converts to an aware UTC datetime."""
+    b = book([], [])
+    assert b.datetime == dt.datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=dt.timezone.utc)
+
+
+def test_raw_stays_out_of_repr_and_equality() -> None:
+    """raw is kept for the user but does not clutter repr or break equality."""
+    a = Message(venue="v", channel="c", data=1, received_ns=0, raw={"big": "x" * 100})
+    b = Message(venue="v", channel="c", data=1, received_ns=0, raw=None)
+    assert a == b and "big" not in repr(a)
+
+
+def test_error_event_from_exception() -> None:
+    """The one way background errors become events keeps the exception and its text."""
+    exc = ProtocolViolation("bad frame", raw=b"\xff" * 500)
+    e = ErrorEvent.from_exception(exc, venue="v", received_ns=5, fatal=True)
+    assert e.exception is exc and e.fatal and e.message.startswith("bad frame")
+    assert len(e.message) < 250  # payloads are shortened

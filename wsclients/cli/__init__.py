@@ -1,0 +1,88 @@
+"""The ``wsclients`` command: a demo on a local fake venue, and live tails of real venues.
+
+Each venue's commands live in ``wsclients/cli/<venue>.py``, which provides
+``add_tail_parser(subparsers)``, optionally ``add_book_parser(subparsers)``, and
+``run_demo(args)``. This module only assembles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Optional
+
+from wsclients._version import __version__
+
+__all__ = ["build_parser", "main"]
+
+VENUES = ("hyperliquid", "vega", "tradevest")
+"""Venues with commands, in the order ``--help`` lists them; the first is the demo default."""
+
+
+def _venue_modules() -> dict[str, ModuleType]:
+    return {name: importlib.import_module(f"wsclients.cli.{name}") for name in VENUES}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, venue commands included."""
+    modules = _venue_modules()
+    parser = argparse.ArgumentParser(
+        prog="wsclients",
+        description="Live market data from WebSocket venues, in plain synchronous Python.",
+    )
+    parser.add_argument("--version", action="version", version=f"wsclients {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log to stderr (-v info, -vv debug)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="stream a simulated market from a local fake venue (no network needed)",
+        description="Start a fake venue server in-process on 127.0.0.1, connect a real client "
+                    "to it and print live trades and books.",
+    )
+    demo.add_argument("--venue", choices=VENUES, default=VENUES[0],
+                      help="which venue's fake to run (default: %(default)s)")
+    demo.add_argument("--seconds", type=float, default=None,
+                      help="stop after this many seconds (default: until Ctrl-C)")
+    demo.add_argument("--json", action="store_true", help="one JSON line per event")
+    demo.add_argument("--status", action="store_true", help="also print status events")
+    demo.set_defaults(func=lambda args: modules[args.venue].run_demo(args))
+
+    tail = commands.add_parser("tail", help="print a live stream from a venue")
+    tail_venues = tail.add_subparsers(dest="venue", metavar="VENUE", required=True)
+    book = commands.add_parser("book", help="keep and print a live order book from a venue")
+    book_venues = book.add_subparsers(dest="venue", metavar="VENUE", required=True)
+    for module in modules.values():
+        module.add_tail_parser(tail_venues)
+        add_book = getattr(module, "add_book_parser", None)
+        if add_book is not None:
+            add_book(book_venues)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
