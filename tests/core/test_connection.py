@@ -239,7 +239,8 @@ def test_subscribe_during_reconnects_is_never_lost_or_doubled(server: EchoServer
         deadline = time.monotonic() + 5 * T
         while time.monotonic() < deadline:
             live = server.live_connections
-            if client.state is ConnectionState.CONNECTED and live and len(subscribes(live[-1])) >= 30:
+            connected = client.state is ConnectionState.CONNECTED
+            if connected and live and len(subscribes(live[-1])) >= 30:
                 break
             time.sleep(0.02)
         time.sleep(0.1 * T)

@@ -249,13 +249,14 @@ def test_events_iterator_ends_when_client_stops() -> None:
 
 def test_events_wait_for_a_late_consumer() -> None:
     """Events published after start() wait in the default queue for a later get()."""
-    with EchoServer("echo") as server:
-        with EchoClient(url=server.url, ping_interval=None, stale_timeout=None) as client:
-            conn = server.wait_for_connections(1)[0]
-            for i in range(5):
-                conn.send(trade(i))
-            deadline = time.monotonic() + 5 * T
-            while client.stats.messages < 5 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            trades = [e for e in drain(client._hub.default_queue) if isinstance(e, Trade)]
-            assert [t.trade_id for t in trades] == ["0", "1", "2", "3", "4"]
+    with EchoServer("echo") as server, EchoClient(
+        url=server.url, ping_interval=None, stale_timeout=None
+    ) as client:
+        conn = server.wait_for_connections(1)[0]
+        for i in range(5):
+            conn.send(trade(i))
+        deadline = time.monotonic() + 5 * T
+        while client.stats.messages < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        trades = [e for e in drain(client._hub.default_queue) if isinstance(e, Trade)]
+        assert [t.trade_id for t in trades] == ["0", "1", "2", "3", "4"]
