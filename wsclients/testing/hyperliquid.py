@@ -149,7 +149,8 @@ class FakeHyperliquid(FakeServer):
         self.info_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
         """Extra or replacement ``post`` info handlers by request type; raise ``PostError``
         to answer with an error."""
-        self._market = Market(self.coins + self.spot_coins, seed=seed)
+        # 30 ticks a side (some empty) so that the 20 levels of a book are always there.
+        self._market = Market(self.coins + self.spot_coins, seed=seed, depth=30)
         self._market_lock = threading.Lock()  # Market is not thread-safe
         # Guards everything below: sessions, recorded data, limits, held posts.
         self._lock = threading.RLock()
