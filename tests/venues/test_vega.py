@@ -179,6 +179,7 @@ def test_negative_position_decimals_multiply_sizes() -> None:
     (trade,) = feed(protocol, frame)
     assert isinstance(trade, Trade)
     assert trade.size == Decimal("300") and trade.price == Decimal("7")
+    assert str(trade.size) == "300"  # a plain integer, not 3E+2
     assert trade.side is None  # aggressor omitted = SIDE_UNSPECIFIED
     assert trade.timestamp_ns == 0  # omitted default
 

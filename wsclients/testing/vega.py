@@ -506,7 +506,7 @@ class FakeVegaNode(FakeServer):
                 "aggressor": 1 if synthetic.side == "buy" else 2,
                 "buyOrder": _hex_id("buy", synthetic.trade_id),
                 "sellOrder": _hex_id("sell", synthetic.trade_id),
-                "timestamp": str(synthetic.timestamp_ns), "type": 1,
+                "timestamp": str(time.time_ns()), "type": 1,
                 "buyerFee": {"makerFee": "0", "infrastructureFee": "12", "liquidityFee": "3"},
                 "sellerFee": {"makerFee": "5", "infrastructureFee": "0", "liquidityFee": "0"},
             }

@@ -289,7 +289,10 @@ def _wire_int(value: Any, what: str) -> int:
 
 
 def _scaled(value: Any, places: int, what: str) -> Decimal:
-    """``int(value) / 10**places`` exactly (no context rounding); places may be negative."""
+    """``int(value) / 10**places`` exactly (no context rounding); places may be negative,
+    and then the result is a plain integer (``20``, not ``2E+1``)."""
+    if places <= 0:
+        return Decimal(int(_int_text(value, what)) * 10**-places)
     sign, digits, exponent = Decimal(_int_text(value, what)).as_tuple()
     assert isinstance(exponent, int)
     return Decimal((sign, digits, exponent - places))

@@ -1,0 +1,83 @@
+"""The Vega commands: tail, book and demo, against an in-process FakeVegaNode."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import T
+from wsclients.cli import vega as vega_cli
+from wsclients.testing import FakeVegaNode
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="wsclients")
+    commands = root.add_subparsers(dest="command", required=True)
+    vega_cli.add_tail_parser(commands.add_parser("tail").add_subparsers(dest="venue"))
+    vega_cli.add_book_parser(commands.add_parser("book").add_subparsers(dest="venue"))
+    demo = commands.add_parser("demo")
+    demo.add_argument("--seconds", type=float)
+    demo.add_argument("--json", action="store_true")
+    demo.add_argument("--status", action="store_true")
+    demo.set_defaults(func=vega_cli.run_demo)
+    return root
+
+
+def run(*argv: str) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+@pytest.fixture
+def node() -> Iterator[FakeVegaNode]:
+    with FakeVegaNode() as node:
+        node.start_blocks(0.05)
+        yield node
+
+
+def test_tail_trades_prints_trade_lines(node: FakeVegaNode, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    """`wsclients tail vega trades --market-id … --url …`"""
+    market = node.market_ids[0]
+    assert run("tail", "vega", "trades", "--market-id", market, "--url", node.url,
+               "--seconds", str(0.6 * T)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(" TRADE " in line and market in line for line in lines)
+
+
+def test_book_prints_top_of_book(node: FakeVegaNode, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wsclients book vega <market-id>`: Book lines with a spread."""
+    market = node.market_ids[1]
+    assert run("book", "vega", market, "--depth", "3", "--url", node.url,
+               "--seconds", str(0.6 * T)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(" BOOK " in line and "spread" in line for line in lines)
+
+
+def test_raw_stream_as_json(node: FakeVegaNode, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tail vega raw markets/data --param marketIds=… --json`: one JSON object per line."""
+    market = node.market_ids[0]
+    assert run("tail", "vega", "raw", "markets/data", "--param", f"marketIds={market}",
+               "--json", "--url", node.url, "--seconds", str(0.5 * T)) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events and all(e["kind"] == "message" and e["channel"] == "markets/data"
+                          for e in events)
+
+
+def test_refused_stream_exits_before_connecting(capsys: pytest.CaptureFixture[str]) -> None:
+    """Votes without a filter are refused by the client, with the reason, exit code 2."""
+    assert run("tail", "vega", "votes", "--url", "http://127.0.0.1:9", "--seconds", "1") == 2
+    assert "needs a party id or a proposal id" in capsys.readouterr().err
+
+
+def test_demo_prints_trades_and_books(capsys: pytest.CaptureFixture[str]) -> None:
+    """`wsclients demo --venue vega` runs on its own fake node."""
+    assert run("demo", "--seconds", str(1.0 * T)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fake Vega data node on http://127.0.0.1:")
+    assert " TRADE " in out and " BOOK " in out
