@@ -925,6 +925,10 @@ class VegaClient(Client):
         self._sockets: dict[Subscription, _Socket] = {}
         self._socket_count = 0
 
+    def __enter__(self) -> VegaClient:
+        self.start()
+        return self
+
     def start(self, wait: bool = True, timeout: Optional[float] = 10.0) -> None:
         """Start every subscription's socket. Idempotent while running.
 
