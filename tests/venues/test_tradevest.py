@@ -414,3 +414,27 @@ class TestGivingUp:
             (event,) = feed(protocol, error())
             assert isinstance(event, ErrorEvent) and not event.fatal
             assert not protocol.is_fatal(1000, None)
+
+
+class TestSetMarketsDecision:
+    def test_reconnect_needed_only_when_a_live_socket_differs(self) -> None:
+        """set_markets says True only while a socket carries a different subscription."""
+        protocol = TradevestProtocol([("EUR", "BTC")])
+        assert protocol.set_markets([("EUR", "ETH")]) is False  # no socket yet
+        protocol.on_open()
+        assert protocol.set_markets(["ETH-EUR"]) is False  # same set as sent
+        assert protocol.set_markets(None) is True
+        protocol.socket_closed()
+        assert protocol.set_markets([("EUR", "BTC")]) is False  # between sockets
+        protocol.on_open()
+        (frame,) = protocol.data_to_send()[-1:]
+        assert json.loads(frame)["priceSubscription"]["markets"] == [
+            {"currency": "EUR", "cryptoSymbol": "BTC"}
+        ]
+
+    def test_closed_socket_still_counts_as_a_failure(self) -> None:
+        """socket_closed (on_close hook) does not hide a socket without prices from is_fatal."""
+        protocol = TradevestProtocol(max_failures=1)
+        protocol.on_open()
+        protocol.socket_closed()
+        assert protocol.is_fatal(1006, None) is True
