@@ -443,3 +443,25 @@ def test_stop_is_clean_and_prompt(
     client.stop()
     assert time.monotonic() - started < 2 * T
     assert "vega" in repr(client) and "closed" in repr(client)
+
+
+def test_a_failed_book_snapshot_is_retried_with_backoff(
+    node: FakeVegaNode, make_client: Callable[..., VegaClient]
+) -> None:
+    """REST depth fails twice: two non-fatal ErrorEvents, then the book arrives."""
+    market = node.market_ids[0]
+    node.fail_rest("market/depth", times=2)
+    client = make_client(rest_retries=0)
+    client.subscribe_book(market, depth=5)
+    client.start(timeout=5 * T)
+    errors = [next_event(client, lambda e: isinstance(e, ErrorEvent)) for _ in range(2)]
+    assert all(isinstance(e, ErrorEvent) and not e.fatal and "HTTP 500" in e.message
+               for e in errors)
+    book = next_event(client, is_book(snapshot=True))
+    assert isinstance(book, Book)
+    assert (book.bids, book.asks) == tuple(side[:5] for side in node.book(market))
+    depth_calls = [r for r in node.requests if "market/depth" in r.path]
+    assert len(depth_calls) == 3
+    assert client.stats.resyncs == 0  # the first book, late, is not a resync
+    node.wait_for_streams("markets/depth/updates")
+    assert_book_matches_node(client, node, market)

@@ -539,6 +539,9 @@ def test_a_reconnect_asks_for_a_new_snapshot() -> None:
     protocol = synced()
     protocol.on_open()
     assert protocol.snapshot_wanted == "reconnect" and protocol.book is None
+    never_synced = book_protocol()
+    never_synced.on_open()
+    assert never_synced.snapshot_wanted == "initial"
 
 
 def test_stale_updates_are_ignored() -> None:

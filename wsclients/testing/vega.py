@@ -223,6 +223,7 @@ class FakeVegaNode(FakeServer):
         self._records: dict[str, dict[str, dict[str, Any]]] = {
             "orders": {}, "positions": {}, "accounts": {},
         }
+        self._rest_faults: list[list[Any]] = []  # [path fragment, times left, status]
         self._blocks_thread: Optional[threading.Thread] = None
         self._blocks_stop = threading.Event()
 
@@ -328,6 +329,12 @@ class FakeVegaNode(FakeServer):
         for stream in streams:
             stream.conn.drop()
         return len(streams)
+
+    def fail_rest(self, match: str, *, times: int = 1, status: int = 500) -> None:
+        """The next ``times`` REST requests whose path contains ``match`` get HTTP ``status``
+        with a bare status body (for 429: the node's rate-limit message)."""
+        with self._lock:
+            self._rest_faults.append([match, times, status])
 
     # -- records (orders, positions, accounts) and free-form publishing --------------------
 
@@ -593,6 +600,12 @@ class FakeVegaNode(FakeServer):
         query = request.query
         parts = path.split("/")
         with self._lock:
+            for fault in self._rest_faults:
+                if fault[0] in path and fault[1] > 0:
+                    fault[1] -= 1
+                    if fault[2] == 429:
+                        return 429, _status(8, "api request rate limit exceeded")
+                    return fault[2], _status(13, "Internal error", 10000, "injected failure")
             try:
                 return self._route_rest(parts, query)
             except _RestError as exc:

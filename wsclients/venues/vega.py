@@ -658,7 +658,7 @@ class VegaBookProtocol(_Base):
         self._buffer: collections.deque[tuple[Mapping[str, Any], int]] = collections.deque(
             maxlen=_MAX_BUFFERED_UPDATES
         )
-        self._opened = False
+        self._synced_once = False
 
     @property
     def book(self) -> Optional[OrderBook]:
@@ -671,8 +671,8 @@ class VegaBookProtocol(_Base):
         self.close_request = None
         self._book = None
         self._buffer.clear()
-        self.snapshot_wanted = "reconnect" if self._opened else "initial"
-        self._opened = True
+        # A book that was never built is still waiting for its first snapshot.
+        self.snapshot_wanted = "reconnect" if self._synced_once else "initial"
 
     def receive_snapshot(self, depth: Mapping[str, Any], *, received_ns: int) -> None:
         """Feed the answer to ``snapshot_wanted``: a REST ``GetLatestMarketDepthResponse``
@@ -689,6 +689,7 @@ class VegaBookProtocol(_Base):
         book.apply_snapshot(bids, asks, sequence=sequence)
         self._book = book
         self._lenient = True
+        self._synced_once = True
         self.snapshot_wanted = None
         self._events.append(book.to_event(received_ns=received_ns, is_snapshot=True, raw=depth))
         buffered = list(self._buffer)
