@@ -313,6 +313,7 @@ def test_book_resyncs_after_a_skipped_sequence_number(
     market = node.market_ids[0]
     client = make_client()
     start_book(client, node, market)
+    assert_book_matches_node(client, node, market)
     node.skip_update(market)
     node.step(2)
     error = next_event(client, lambda e: isinstance(e, ErrorEvent))
@@ -331,6 +332,7 @@ def test_book_resyncs_after_a_crossed_book(
     market = node.market_ids[0]
     client = make_client()
     start_book(client, node, market)
+    assert_book_matches_node(client, node, market)
     node.cross_book(market)
     error = next_event(client, lambda e: isinstance(e, ErrorEvent))
     assert isinstance(error, ErrorEvent) and "crossed" in error.message
@@ -465,3 +467,20 @@ def test_a_failed_book_snapshot_is_retried_with_backoff(
     assert client.stats.resyncs == 0  # the first book, late, is not a resync
     node.wait_for_streams("markets/depth/updates")
     assert_book_matches_node(client, node, market)
+
+
+def test_a_gap_right_after_a_snapshot_backs_off_and_reconnects(
+    node: FakeVegaNode, make_client: Callable[..., VegaClient]
+) -> None:
+    """A snapshot that never chains is not refetched at frame rate: reconnect after backoff."""
+    market = node.market_ids[0]
+    client = make_client()
+    start_book(client, node, market)
+    node.skip_update(market)
+    node.step(2)
+    error = next_event(client, lambda e: isinstance(e, ErrorEvent))
+    assert isinstance(error, ErrorEvent) and "sequence gap" in error.message
+    node.wait_for_streams("markets/depth/updates", 2)
+    assert isinstance(next_event(client, is_book(snapshot=True)), Book)
+    assert_book_matches_node(client, node, market)
+    assert client.stats.reconnects == 1 and client.stats.resyncs == 1

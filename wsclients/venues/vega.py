@@ -659,6 +659,8 @@ class VegaBookProtocol(_Base):
             maxlen=_MAX_BUFFERED_UPDATES
         )
         self._synced_once = False
+        self.applied_since_snapshot = 0
+        """Updates applied since the last snapshot (0: the snapshot has not chained yet)."""
 
     @property
     def book(self) -> Optional[OrderBook]:
@@ -690,6 +692,7 @@ class VegaBookProtocol(_Base):
         self._book = book
         self._lenient = True
         self._synced_once = True
+        self.applied_since_snapshot = 0
         self.snapshot_wanted = None
         self._events.append(book.to_event(received_ns=received_ns, is_snapshot=True, raw=depth))
         buffered = list(self._buffer)
@@ -739,6 +742,7 @@ class VegaBookProtocol(_Base):
             return
         self._book.apply_delta(bids, asks, sequence=sequence)
         self._lenient = False
+        self.applied_since_snapshot += 1
         if self._book.is_crossed:
             self._resync("crossed", received_ns, got=sequence, reason="crossed book")
             return
@@ -845,6 +849,8 @@ class _BookSocket:
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         self.book.receive_text(data, received_ns=received_ns)
+        if self.book.applied_since_snapshot:
+            self.failures = 0  # the last snapshot chained: resyncs may be immediate again
         if self.book.snapshot_wanted is not None and not self.waiting_retry:
             self._fetch(self)
 
@@ -1216,6 +1222,11 @@ class VegaClient(Client):
         reason = book.snapshot_wanted
         if reason is None:
             return
+        if reason in ("gap", "crossed") and book.applied_since_snapshot == 0:
+            # The last snapshot never chained onto the stream (a REST answer from a node
+            # behind the stream's, say): back off instead of asking again at frame rate.
+            self._retry_snapshot(book_socket)
+            return
         try:
             depth = self.rest.depth(book.market_id)
         except WSClientError as exc:
@@ -1225,10 +1236,12 @@ class VegaClient(Client):
         if book.snapshot_wanted is None:
             if reason != "initial":
                 self._count_resync()
-            book_socket.failures = 0
             return
-        # No usable snapshot: try again later on a fresh socket (the protocol keeps buffering
-        # meanwhile), with the client's backoff so a REST outage is not hammered.
+        self._retry_snapshot(book_socket)
+
+    def _retry_snapshot(self, book_socket: _BookSocket) -> None:
+        """No usable snapshot: try again later on a fresh socket (the protocol buffers
+        meanwhile), after the client's backoff, doubling while it keeps failing."""
         book_socket.waiting_retry = True
         connection = book_socket.connection
         if connection is None or self._stopped.is_set():
@@ -1237,8 +1250,9 @@ class VegaClient(Client):
         delay = min(backoff.max_delay, max(backoff.min_delay, 0.01) * 2**book_socket.failures)
         book_socket.failures += 1
         book_socket.cancel_retry()
+        market_id = book_socket.book.market_id
         book_socket.retry_timer = timers.call_later(
-            delay, lambda: connection.reconnect_now(f"retrying the {book.market_id} snapshot")
+            delay, lambda: connection.reconnect_now(f"retrying the {market_id} snapshot")
         )
 
     def _on_stop(self) -> None:
