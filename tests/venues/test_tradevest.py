@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wsclients.core.protocol import CloseRequest, VenueProtocol
 from wsclients.errors import ProtocolViolation, SubscriptionRejected
@@ -438,3 +441,19 @@ class TestSetMarketsDecision:
         protocol.on_open()
         protocol.socket_closed()
         assert protocol.is_fatal(1006, None) is True
+
+
+@given(
+    moment=st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1)),
+    offset_minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
+    spec=st.sampled_from(["milliseconds", "microseconds", "seconds"]),
+)
+def test_parse_time_matches_datetime(moment: dt.datetime, offset_minutes: int, spec: str) -> None:
+    """Any isoformat() time with an offset parses to the instant datetime itself computes."""
+    aware = moment.replace(tzinfo=dt.timezone(dt.timedelta(minutes=offset_minutes)))
+    text = aware.isoformat(timespec=spec)
+    shown = dt.datetime.fromisoformat(text)  # what the text really says (fraction cut)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    delta = shown - epoch
+    expected = (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1_000
+    assert parse_time_ns(text) == expected
