@@ -27,7 +27,7 @@ def test_callbacks_example(capsys: pytest.CaptureFixture[str]) -> None:
     """The callback bot prints trades, books and its notional, then stops."""
     load("hyperliquid_callbacks").main(["BTC", "--fake", "--seconds", "1"])
     out = capsys.readouterr().out
-    assert "BTC book:" in out and "notional per coin" in out and "status: closed" in out
+    assert "BTC book:" in out and "notional per coin" in out and "status: connected" in out
 
 
 def test_queue_example(capsys: pytest.CaptureFixture[str]) -> None:
