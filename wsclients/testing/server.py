@@ -38,6 +38,7 @@ frame (``send_many``), binary frames and text frames that are not UTF-8 (``send_
 from __future__ import annotations
 
 import http
+import inspect
 import json
 import logging
 import math
@@ -71,6 +72,8 @@ HttpResult = Union["tuple[int, Any]", "tuple[int, Any, Mapping[str, str]]"]
 """
 
 _DEFAULT_TIMEOUT = 5.0
+# websockets 14 added shutdown(close_connections=...); older versions only close the listener.
+_SHUTDOWN_CLOSES_CONNECTIONS = "close_connections" in inspect.signature(Server.shutdown).parameters
 # How long stop() lets clients answer its 1001 close frame before it cuts the sockets.
 _STOP_GRACE = 0.2
 
@@ -397,11 +400,7 @@ class _ServerConnection(ServerConnection):
     def abort(self, *, reset: bool = False) -> None:
         try:
             if reset:
-                # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
-                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                # Close before close_socket() wakes the reader thread, which would half-close
-                # the socket (FIN) on its way out.
-                self.socket.close()
+                self._reset()
             else:
                 # shutdown() also wakes a thread blocked in sendall() on a full buffer, which
                 # holds protocol_mutex that close_socket() needs.
@@ -409,6 +408,21 @@ class _ServerConnection(ServerConnection):
         except OSError:
             pass  # already closed
         self.close_socket()
+
+    def _reset(self) -> None:
+        # SO_LINGER with a zero timeout makes close() send RST instead of FIN. SHUT_RD sends
+        # nothing but wakes a reader blocked in recv() (websockets < 14), which would hold the
+        # file open. Holding protocol_mutex keeps the woken reader from half-closing (FIN)
+        # before our close; if a writer is stuck on a full buffer, go on without it.
+        locked = self.protocol_mutex.acquire(timeout=1.0)
+        try:
+            self.silent = True
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.socket.shutdown(socket.SHUT_RD)
+            self.socket.close()
+        finally:
+            if locked:
+                self.protocol_mutex.release()
 
 
 class FakeServer:
@@ -428,6 +442,7 @@ class FakeServer:
         name: short name used in thread names (``wsclients-fake-<name>``) and reprs.
         path: path appended to ``url`` (the server answers on every path regardless).
         ping_interval: send WebSocket pings this often (seconds); ``None`` (default): never.
+            Needs websockets >= 15.
         ping_timeout: close the connection when a ping gets no pong for this long.
         max_size: largest message accepted from a client, in bytes.
     """
@@ -480,6 +495,14 @@ class FakeServer:
             if self._ws_server is not None:
                 return self
             self._stopping.clear()
+            keepalive: dict[str, Any] = {}
+            if self._ping_interval is not None:
+                # Server pings exist in websockets' threading server since 15.0; pass them only
+                # when asked so the kit still runs on websockets 13 and 14.
+                keepalive = {
+                    "ping_interval": self._ping_interval,
+                    "ping_timeout": self._ping_timeout,
+                }
             ws_server = serve(
                 self._handler,
                 "127.0.0.1",
@@ -487,13 +510,12 @@ class FakeServer:
                 process_request=self._process_request,
                 compression=None,
                 open_timeout=None,
-                ping_interval=self._ping_interval,
-                ping_timeout=self._ping_timeout,
                 close_timeout=2.0,
                 max_size=self._max_size,
                 server_header=None,
                 logger=logging.getLogger(f"{__name__}.websockets"),
                 create_connection=self._connection_class(),
+                **keepalive,
             )
             self._port = ws_server.socket.getsockname()[1]
             self._ws_server = ws_server
@@ -547,13 +569,23 @@ class FakeServer:
             raise RuntimeError(
                 f"fake {self.name}: threads still running {timeout} s after stop: {stuck}"
             )
-        ws_server.shutdown(close_connections=False)
+        if _SHUTDOWN_CLOSES_CONNECTIONS:
+            ws_server.shutdown(close_connections=False)
+        else:
+            ws_server.shutdown()  # websockets < 14: closes the listening socket, joins nothing
         if self._serve_thread is not None:
             self._serve_thread.join(timeout)
+        # No socket can arrive now; those accepted after the snapshot above cut themselves.
+        with self._cond:
+            sockets = list(self._sockets)
+            threads = list(self._handler_threads)
+        for thread in threads:
+            thread.join(timeout)
         for ws in sockets:
             ws.recv_events_thread.join(timeout)
-            if ws.keepalive_thread is not None:
-                ws.keepalive_thread.join(timeout)
+            keepalive_thread = getattr(ws, "keepalive_thread", None)  # websockets >= 15
+            if keepalive_thread is not None:
+                keepalive_thread.join(timeout)
         with self._cond:
             self._ws_server = None
             self._serve_thread = None
@@ -813,9 +845,11 @@ class FakeServer:
         # websockets calls this in the socket's thread with every parsed HTTP request, upgrade
         # or not; returning a Response answers it instead of upgrading.
         split = urlsplit(request.path)
+        # websockets < 14 parses GET requests only and has no Request.method.
+        method: str = getattr(request, "method", "GET")
         is_upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         record = FakeRequest(
-            method=request.method,
+            method=method,
             target=request.path,
             path=split.path,
             query=parse_qs(split.query, keep_blank_values=True),
@@ -830,7 +864,7 @@ class FakeServer:
         try:
             response = self._answer(record) if is_upgrade else self._answer_http(record)
         except Exception as exc:
-            self._record_error(exc, f"answering {request.method} {request.path}")
+            self._record_error(exc, f"answering {method} {request.path}")
             response = _response(500, b"fake server hook failed\n", {"Content-Type": "text/plain"})
         with self._cond:
             record.status = 101 if response is None else response.status_code
