@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import socket
 import threading
@@ -596,3 +597,22 @@ def test_stop_reports_a_hook_that_never_returns() -> None:
     fake.stop()  # a second stop() finishes the job once the hook has returned
     assert fake_threads() == []
     ws.close(timeout=0)
+
+
+def test_server_pings_only_when_asked() -> None:
+    """No keepalive pings by default; ping_interval makes the server ping on its own."""
+    import websockets.sync.server
+
+    if "ping_interval" not in inspect.signature(websockets.sync.server.serve).parameters:
+        pytest.skip("server keepalive needs websockets >= 15")
+    with FakeServer("quiet") as quiet, FakeServer("pinger", ping_interval=0.05) as pinger:
+        quiet_ws, pinger_ws = connect(quiet.url), connect(pinger.url)
+        pinger_ws.settimeout(T)
+        opcode, _ = pinger_ws.recv_data_frame(True)
+        assert opcode == ABNF.OPCODE_PING
+        assert "wsclients-fake-pinger-1-ping" in fake_threads()
+        quiet_ws.settimeout(SHORT)
+        with pytest.raises(WebSocketTimeoutException):
+            quiet_ws.recv_data_frame(True)
+        quiet_ws.close()
+        pinger_ws.close()

@@ -74,6 +74,8 @@ HttpResult = Union["tuple[int, Any]", "tuple[int, Any, Mapping[str, str]]"]
 _DEFAULT_TIMEOUT = 5.0
 # websockets 14 added shutdown(close_connections=...); older versions only close the listener.
 _SHUTDOWN_CLOSES_CONNECTIONS = "close_connections" in inspect.signature(Server.shutdown).parameters
+# websockets 15 added keepalive pings to its threading server (on by default, every 20 s).
+_SERVE_HAS_KEEPALIVE = "ping_interval" in inspect.signature(serve).parameters
 # How long stop() lets clients answer its 1001 close frame before it cuts the sockets.
 _STOP_GRACE = 0.2
 
@@ -496,13 +498,14 @@ class FakeServer:
                 return self
             self._stopping.clear()
             keepalive: dict[str, Any] = {}
-            if self._ping_interval is not None:
-                # Server pings exist in websockets' threading server since 15.0; pass them only
-                # when asked so the kit still runs on websockets 13 and 14.
+            if _SERVE_HAS_KEEPALIVE:
+                # Pass None explicitly too: websockets' default is a ping every 20 s.
                 keepalive = {
                     "ping_interval": self._ping_interval,
                     "ping_timeout": self._ping_timeout,
                 }
+            elif self._ping_interval is not None:
+                raise RuntimeError("FakeServer(ping_interval=...) needs websockets >= 15")
             ws_server = serve(
                 self._handler,
                 "127.0.0.1",
@@ -766,7 +769,9 @@ class FakeServer:
     def handle_http(self, request: FakeRequest) -> HttpResult:
         """Answer a plain (non-upgrade) HTTP request; default: 404.
 
-        Returns ``(status, body)`` or ``(status, body, headers)``; see ``HttpResult``.
+        Returns ``(status, body)`` or ``(status, body, headers)``; see ``HttpResult``. The
+        connection closes after the answer. Requests carrying a body are refused by websockets
+        (400) before this hook runs, and websockets < 14 parses GET requests only.
         """
         return 404, {"error": f"no route for {request.method} {request.path}"}
 
