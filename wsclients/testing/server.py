@@ -770,8 +770,9 @@ class FakeServer:
         """Answer a plain (non-upgrade) HTTP request; default: 404.
 
         Returns ``(status, body)`` or ``(status, body, headers)``; see ``HttpResult``. The
-        connection closes after the answer. Requests carrying a body are refused by websockets
-        (400) before this hook runs, and websockets < 14 parses GET requests only.
+        connection closes after the answer. Requests with a body never reach this hook
+        (websockets refuses them; the client may just see the connection drop), and
+        websockets < 14 accepts GET requests only.
         """
         return 404, {"error": f"no route for {request.method} {request.path}"}
 
