@@ -89,6 +89,36 @@ def test_snapshot_drops_empty_levels_and_keeps_last_duplicate() -> None:
     assert tuple(book.asks) == ()
 
 
+def test_snapshot_price_deleted_by_a_later_copy() -> None:
+    """A later copy of a price with size 0 removes it, even in an otherwise ordered side."""
+    book = OrderBook("BTC", venue="test")
+    book.apply_snapshot([(D("100"), D("1")), (D("100"), D("0")), (D("99"), D("1"))], [])
+    assert tuple(book.bids) == (lv("99", "1"),)
+
+
+def test_best_first_snapshot_drops_empty_levels() -> None:
+    """A snapshot already best first keeps its order and still leaves out empty levels."""
+    book = OrderBook("BTC", venue="test")
+    book.apply_snapshot(
+        [(D("100"), D("1")), (D("99"), D("0")), (D("98"), D("2"), 1), (D("97"), None)],
+        [(D("101"), None), (D("102"), D("3")), (D("103"), D("0.000"))],
+    )
+    assert tuple(book.bids) == (lv("100", "1"), lv("98", "2", 1))
+    assert tuple(book.asks) == (lv("102", "3"),)
+    assert book.to_event(received_ns=1, depth=1).bids == (lv("100", "1"),)
+
+
+def test_snapshot_accepts_any_iterable() -> None:
+    """Snapshot sides may be generators, read once."""
+    book = OrderBook("BTC", venue="test")
+    book.apply_snapshot(
+        (level for level in [lv("99", "1"), lv("100", "1")]),
+        iter([(D("101"), D("1"))]),
+    )
+    assert tuple(book.bids) == (lv("100", "1"), lv("99", "1"))
+    assert tuple(book.asks) == (lv("101", "1"),)
+
+
 def test_snapshot_replaces_the_whole_book() -> None:
     """A second snapshot forgets every earlier level, sequence and timestamp."""
     book = make_book()
@@ -104,6 +134,10 @@ def test_malformed_snapshot_leaves_book_unchanged() -> None:
     before = state(book)
     with pytest.raises(ValueError):
         book.apply_snapshot([(D("1"), D("1")), (D("2"), D("1"), 1, "extra")], [])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        book.apply_snapshot([], [(D("1"),)])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        book.apply_snapshot([(D("1"), D("1")), (None, D("1"))], [])  # type: ignore[list-item]
     assert state(book) == before and book.is_synced
 
 
@@ -454,9 +488,11 @@ SIZES = st.one_of(
     st.just(Decimal("0.00")),
     st.integers(min_value=1, max_value=999).map(lambda i: Decimal(i) / 10),
 )
+COUNTS = st.one_of(st.none(), st.integers(0, 9))
 LEVEL = st.one_of(
     st.tuples(PRICES, SIZES),
-    st.tuples(PRICES, SIZES, st.one_of(st.none(), st.integers(0, 9))),
+    st.tuples(PRICES, SIZES, COUNTS),
+    st.builds(BookLevel, PRICES, SIZES, COUNTS),
 )
 SIDE = st.lists(LEVEL, max_size=8)
 
@@ -494,8 +530,15 @@ class BookMachine(RuleBasedStateMachine):
     def start_empty(self) -> None:
         """Every run starts before the first snapshot."""
 
-    @rule(bids=SIDE, asks=SIDE, sequence=st.one_of(st.none(), st.integers(0, 10**18)))
-    def snapshot(self, bids: Any, asks: Any, sequence: Optional[int]) -> None:
+    @rule(
+        bids=SIDE, asks=SIDE, sequence=st.one_of(st.none(), st.integers(0, 10**18)),
+        best_first=st.booleans(),
+    )
+    def snapshot(self, bids: Any, asks: Any, sequence: Optional[int], best_first: bool) -> None:
+        """Any levels in any order; or, as venues send them, one per price and best first."""
+        if best_first:
+            bids = sorted({level[0]: level for level in bids}.values(), reverse=True)
+            asks = sorted({level[0]: level for level in asks}.values())
         self.book.apply_snapshot(bids, asks, sequence=sequence)
         self.bids, self.asks = {}, {}
         _apply_model(self.bids, bids)

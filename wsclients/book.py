@@ -4,11 +4,18 @@ Venue parsers feed an :class:`OrderBook` with the levels they decoded and turn i
 immutable :class:`~wsclients.models.Book` events. The book is venue-neutral: it knows about
 prices, sizes and sequence numbers, not about any wire format.
 
-Each side is a plain ``dict`` (price → :class:`~wsclients.models.BookLevel`) next to a
-``sortedcontainers.SortedList`` of its prices, ascending on both sides; the bid side is read
-from the end, so the best level of either side is one index away and a top-N view is a short
-slice. Updating a level that already exists never touches the sorted list, which is what most
-deltas do (venues/vega.md §3.2: level values are absolute totals, resent whenever they change).
+Each side (a :class:`BookSide`) holds its levels in one of two forms:
+
+- *ranked*: a plain list, best level first. A snapshot lands in this form, and a venue that
+  sends only snapshots (venues/hyperliquid.md §2: every l2Book frame is a full book) never
+  leaves it, so its events are list slices. Snapshots arrive best first on every venue we
+  know, so ranking costs one comparison per level; building a dict would cost a hash of every
+  fresh ``Decimal`` price, which is several times dearer.
+- *indexed*: a ``dict`` (price → ``BookLevel``) next to a ``sortedcontainers.SortedList`` of
+  its prices, ascending on both sides (the bid side is read from the end). The first delta
+  converts the side; from then on a change is a dict lookup, and only a new or vanished price
+  touches the sorted list. Updating an existing level, which most deltas do (venues/vega.md
+  §3.2: level values are absolute totals, resent whenever they change), never does.
 
 An ``OrderBook`` is not thread-safe: one reader thread owns it, and the ``Book`` events it
 builds are immutable and can be handed to any thread.
@@ -20,6 +27,7 @@ import enum
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import islice
+from operator import gt, lt
 from typing import Optional, Union, overload
 
 from sortedcontainers import SortedList
@@ -34,7 +42,11 @@ LevelChange = Union[
     tuple[Decimal, Optional[Decimal], Optional[int]],
 ]
 """One level as a venue parser hands it in: ``(price, size)`` or ``(price, size, count)``.
-A :class:`~wsclients.models.BookLevel` is one too. A size of 0 or None deletes the level."""
+A :class:`~wsclients.models.BookLevel` is one too, and is kept as it is (no copy). A size of 0
+or None deletes the level."""
+
+_Indexed = tuple[dict[Decimal, BookLevel], SortedList]
+"""A side as levels by price plus their prices in ascending order."""
 
 _new_tuple = tuple.__new__  # builds a BookLevel without NamedTuple.__new__'s Python frame
 
@@ -46,33 +58,34 @@ class _Default(enum.Enum):
 
 
 class BookSide(Sequence[BookLevel]):
-    """A live, read-only view of one side of an :class:`OrderBook`, best level first.
+    """One side of an :class:`OrderBook`: a live, read-only sequence, best level first.
 
-    It reflects the book as it is when read (like ``dict.keys()``), so copy it (``tuple(view)``
-    or :meth:`top`) before the book changes if you need a fixed picture.
+    ``book.bids`` and ``book.asks`` are these. They reflect the book as it is when read (like
+    ``dict.keys()``), so copy one (``tuple(side)`` or :meth:`top`) if you need a fixed
+    picture. Only the owning book changes a side.
     """
 
-    __slots__ = ("_book", "_is_bid")
+    __slots__ = ("_is_bid", "_data")
 
-    def __init__(self, book: OrderBook, *, is_bid: bool) -> None:
-        self._book = book
+    def __init__(self, *, is_bid: bool) -> None:
         self._is_bid = is_bid
+        self._data: list[BookLevel] | _Indexed = []
 
-    def _levels(self) -> dict[Decimal, BookLevel]:
-        return self._book._bids if self._is_bid else self._book._asks
-
-    def _best_first(self) -> Iterator[Decimal]:
-        prices = self._book._sorted_prices(is_bid=self._is_bid)
-        return reversed(prices) if self._is_bid else iter(prices)
+    # Reading
 
     def __len__(self) -> int:
-        return len(self._levels())
+        data = self._data
+        return len(data) if isinstance(data, list) else len(data[0])
 
     def __bool__(self) -> bool:
-        return bool(self._levels())
+        return len(self) > 0
 
     def __iter__(self) -> Iterator[BookLevel]:
-        return map(self._levels().__getitem__, self._best_first())
+        data = self._data
+        if isinstance(data, list):
+            return iter(data)
+        levels, prices = data
+        return map(levels.__getitem__, reversed(prices) if self._is_bid else iter(prices))
 
     @overload
     def __getitem__(self, index: int) -> BookLevel: ...
@@ -81,16 +94,19 @@ class BookSide(Sequence[BookLevel]):
     def __getitem__(self, index: slice) -> tuple[BookLevel, ...]: ...
 
     def __getitem__(self, index: int | slice) -> BookLevel | tuple[BookLevel, ...]:
+        data = self._data
+        if isinstance(data, list):
+            return tuple(data[index]) if isinstance(index, slice) else data[index]
         if isinstance(index, slice):
             return tuple(self)[index]
-        prices = self._book._sorted_prices(is_bid=self._is_bid)
+        levels, prices = data
         # Prices ascend on both sides; the best bid is the last one (index 0 → -1, 1 → -2 …).
-        return self._levels()[prices[-1 - index if self._is_bid else index]]
+        return levels[prices[-1 - index if self._is_bid else index]]
 
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, tuple) or not value:
             return False
-        level = self._levels().get(value[0])
+        level = self.get(value[0])
         return level is not None and level == value
 
     def __repr__(self) -> str:
@@ -100,18 +116,38 @@ class BookSide(Sequence[BookLevel]):
     @property
     def best(self) -> BookLevel | None:
         """The best level (highest bid, lowest ask), or None on an empty side."""
-        return self._book.best_bid if self._is_bid else self._book.best_ask
+        data = self._data
+        if isinstance(data, list):
+            return data[0] if data else None
+        levels, prices = data
+        if not levels:
+            return None
+        return levels[prices[-1 if self._is_bid else 0]]
 
     def get(self, price: Decimal) -> BookLevel | None:
         """The level resting at ``price``, or None."""
-        return self._levels().get(price)
+        return self._index()[0].get(price)
 
     def top(self, depth: int | None = None) -> tuple[BookLevel, ...]:
         """The ``depth`` best levels (all of them for None), best first, as a tuple."""
-        prices = self._best_first()
+        data = self._data
+        if isinstance(data, list):
+            return tuple(data if depth is None else data[:depth])
+        levels, prices = data
+        ordered = reversed(prices) if self._is_bid else iter(prices)
         if depth is not None:
-            prices = islice(prices, depth)
-        return tuple(map(self._levels().__getitem__, prices))
+            ordered = islice(ordered, depth)
+        return tuple(map(levels.__getitem__, ordered))
+
+    # Changing (OrderBook only)
+
+    def _index(self) -> _Indexed:
+        """The side in indexed form, converting it from ranked form first if need be."""
+        data = self._data
+        if isinstance(data, list):
+            levels = {level[0]: level for level in data}
+            data = self._data = (levels, SortedList(levels))
+        return data
 
 
 class OrderBook:
@@ -125,8 +161,11 @@ class OrderBook:
     Raises:
         ValueError: ``depth`` is not None and below 1.
 
-    The book only reads and writes its own state; it is meant to be driven by a single thread
-    (the venue's reader). Sequence numbers are compared as integers and never interpreted.
+    Levels are ``(price, size)`` or ``(price, size, count)`` tuples (or ``BookLevel``s) of
+    ``Decimal`` prices and sizes, as the venue parser built them; sizes are the level's total,
+    never increments, and are not checked here (the parser is the boundary). The book is
+    driven by one thread (the venue's reader). Sequence numbers are compared as integers and
+    never interpreted.
     """
 
     __slots__ = (
@@ -134,11 +173,7 @@ class OrderBook:
         "_venue",
         "_depth",
         "_bids",
-        "_bid_prices",
         "_asks",
-        "_ask_prices",
-        "_bids_view",
-        "_asks_view",
         "_sequence",
         "_timestamp_ns",
         "_is_synced",
@@ -150,12 +185,8 @@ class OrderBook:
         self._symbol = symbol
         self._venue = venue
         self._depth = depth
-        self._bids: dict[Decimal, BookLevel] = {}
-        self._bid_prices: SortedList | None = SortedList()
-        self._asks: dict[Decimal, BookLevel] = {}
-        self._ask_prices: SortedList | None = SortedList()
-        self._bids_view = BookSide(self, is_bid=True)
-        self._asks_view = BookSide(self, is_bid=False)
+        self._bids = BookSide(is_bid=True)
+        self._asks = BookSide(is_bid=False)
         self._sequence: int | None = None
         self._timestamp_ns: int | None = None
         self._is_synced = False
@@ -195,24 +226,22 @@ class OrderBook:
     @property
     def bids(self) -> BookSide:
         """Live view of the bids, highest price first."""
-        return self._bids_view
+        return self._bids
 
     @property
     def asks(self) -> BookSide:
         """Live view of the asks, lowest price first."""
-        return self._asks_view
+        return self._asks
 
     @property
     def best_bid(self) -> BookLevel | None:
         """The highest bid, or None when there are no bids."""
-        price = self._best_price(is_bid=True)
-        return None if price is None else self._bids[price]
+        return self._bids.best
 
     @property
     def best_ask(self) -> BookLevel | None:
         """The lowest ask, or None when there are no asks."""
-        price = self._best_price(is_bid=False)
-        return None if price is None else self._asks[price]
+        return self._asks.best
 
     @property
     def is_crossed(self) -> bool:
@@ -223,9 +252,9 @@ class OrderBook:
         updates). Auctions can legitimately cross a book, so the venue decides what to do;
         :meth:`check_crossed` raises for venues that resync on it.
         """
-        bid = self._best_price(is_bid=True)
-        ask = self._best_price(is_bid=False)
-        return bid is not None and ask is not None and bid >= ask
+        bid = self._bids.best
+        ask = self._asks.best
+        return bid is not None and ask is not None and bid[0] >= ask[0]
 
     def check_crossed(self) -> None:
         """Raise if the book is crossed (see :attr:`is_crossed`); the book is left as it is.
@@ -233,11 +262,11 @@ class OrderBook:
         Raises:
             BookOutOfSync: with ``reason`` naming the best bid and ask.
         """
-        if self.is_crossed:
+        bid = self._bids.best
+        ask = self._asks.best
+        if bid is not None and ask is not None and bid[0] >= ask[0]:
             raise BookOutOfSync(
-                self._symbol,
-                reason=f"crossed book: best bid {self._best_price(is_bid=True)} >= best ask "
-                f"{self._best_price(is_bid=False)}",
+                self._symbol, reason=f"crossed book: best bid {bid[0]} >= best ask {ask[0]}"
             )
 
     def __repr__(self) -> str:
@@ -258,23 +287,22 @@ class OrderBook:
     ) -> None:
         """Replace the whole book and mark it synced.
 
-        Levels may come in any order; a price given twice keeps its last value and a level
-        with size 0 or None is left out. The new book is built aside and swapped in, so a
-        malformed level raises and leaves the previous book untouched. Sorting waits until
-        something needs it: a venue that sends only snapshots (venues/hyperliquid.md §2:
-        every l2Book frame is a full book) pays for one plain sort per event.
+        Levels may come in any order (best first is the cheap case); a price given twice
+        keeps its last value and a level with size 0 or None is left out. The new sides are
+        built aside and swapped in, so anything that raises leaves the previous book as it was.
 
         Args:
             bids, asks: ``(price, size)`` or ``(price, size, count)`` items.
             sequence: The venue's sequence number for this state, if any.
             timestamp_ns: The venue's time for this state, if any.
+
+        Raises:
+            ValueError: an item is not a 2- or 3-item level.
         """
-        new_bids = _levels_from(bids)
-        new_asks = _levels_from(asks)
-        self._bids = new_bids
-        self._bid_prices = None
-        self._asks = new_asks
-        self._ask_prices = None
+        new_bids = _ranked(bids, is_bid=True)
+        new_asks = _ranked(asks, is_bid=False)
+        self._bids._data = new_bids
+        self._asks._data = new_asks
         self._sequence = sequence
         self._timestamp_ns = timestamp_ns
         self._is_synced = True
@@ -293,7 +321,7 @@ class OrderBook:
         Level values are absolute, not increments (venues/vega.md §3.2). The checks follow
         venues/vega.md §3.3: an update whose ``sequence`` is not above the book's is stale and
         ignored; one whose ``previous_sequence`` is not the book's ``sequence`` means updates
-        were missed. Either check is skipped when the number it needs is None.
+        were missed. Either check is skipped when a number it needs is None.
 
         Args:
             bids, asks: ``(price, size)`` or ``(price, size, count)`` items.
@@ -309,8 +337,9 @@ class OrderBook:
                 reveals a gap (``expected`` = the book's sequence, ``got`` =
                 ``previous_sequence``). The book is left unchanged and no longer synced: the
                 caller must fetch a snapshot and call :meth:`apply_snapshot`.
-            Exception: whatever a malformed level raises; every change made by this update
-                is undone first, so the book is as it was.
+            ValueError: an item is not a 2- or 3-item level. Like anything else raised
+                half-way (a failing input iterator), it comes after every change this update
+                made was undone, so the book is as it was.
         """
         if not self._is_synced:
             raise BookOutOfSync(
@@ -325,14 +354,16 @@ class OrderBook:
             if previous_sequence is not None and previous_sequence != current:
                 self._is_synced = False
                 raise BookOutOfSync(self._symbol, expected=current, got=previous_sequence)
+        bid_levels, bid_prices = self._bids._index()
+        ask_levels, ask_prices = self._asks._index()
         bid_undo: list[tuple[Decimal, BookLevel | None]] = []
         ask_undo: list[tuple[Decimal, BookLevel | None]] = []
         try:
-            _apply_changes(bids, self._bids, self._sorted_prices(is_bid=True), bid_undo)
-            _apply_changes(asks, self._asks, self._sorted_prices(is_bid=False), ask_undo)
+            _apply_changes(bids, bid_levels, bid_prices, bid_undo)
+            _apply_changes(asks, ask_levels, ask_prices, ask_undo)
         except BaseException:
-            _undo_changes(ask_undo, self._asks, self._sorted_prices(is_bid=False))
-            _undo_changes(bid_undo, self._bids, self._sorted_prices(is_bid=True))
+            _undo_changes(ask_undo, ask_levels, ask_prices)
+            _undo_changes(bid_undo, bid_levels, bid_prices)
             raise
         if sequence is not None:
             self._sequence = sequence
@@ -342,15 +373,13 @@ class OrderBook:
 
     def clear(self) -> None:
         """Forget every level and the sequence; the book waits for a new snapshot."""
-        self._bids = {}
-        self._bid_prices = SortedList()
-        self._asks = {}
-        self._ask_prices = SortedList()
+        self._bids._data = []
+        self._asks._data = []
         self._sequence = None
         self._timestamp_ns = None
         self._is_synced = False
 
-    # Views
+    # Events
 
     def to_event(
         self,
@@ -382,8 +411,8 @@ class OrderBook:
         return Book(
             venue=self._venue,
             symbol=self._symbol,
-            bids=self._top(is_bid=True, depth=depth),
-            asks=self._top(is_bid=False, depth=depth),
+            bids=self._bids.top(depth),
+            asks=self._asks.top(depth),
             timestamp_ns=received_ns if timestamp_ns is None else timestamp_ns,
             received_ns=received_ns,
             sequence=self._sequence,
@@ -391,64 +420,35 @@ class OrderBook:
             raw=raw,
         )
 
-    # Internals (BookSide reads these too)
 
-    def _sorted_prices(self, *, is_bid: bool) -> SortedList:
-        """One side's prices, ascending, built from the dict after a snapshot."""
-        if is_bid:
-            if self._bid_prices is None:
-                self._bid_prices = SortedList(self._bids)
-            return self._bid_prices
-        if self._ask_prices is None:
-            self._ask_prices = SortedList(self._asks)
-        return self._ask_prices
-
-    def _best_price(self, *, is_bid: bool) -> Decimal | None:
-        """The best price of one side, without sorting a side that is not sorted yet."""
-        levels = self._bids if is_bid else self._asks
-        if not levels:
-            return None
-        prices = self._bid_prices if is_bid else self._ask_prices
-        if prices is None:
-            return max(levels) if is_bid else min(levels)
-        return prices[-1] if is_bid else prices[0]  # type: ignore[no-any-return]
-
-    def _top(self, *, is_bid: bool, depth: int | None) -> tuple[BookLevel, ...]:
-        """The ``depth`` best levels of one side (all for None), best first."""
-        levels = self._bids if is_bid else self._asks
-        prices = self._bid_prices if is_bid else self._ask_prices
-        if prices is None:
-            # Fresh snapshot: a plain sort of the keys beats building the sorted list, and
-            # the input usually arrives sorted already (one run for timsort).
-            ordered: Iterable[Decimal] = sorted(levels, reverse=is_bid)[:depth]
-        else:
-            ordered = reversed(prices) if is_bid else prices
-            if depth is not None:
-                ordered = islice(ordered, depth)
-        return tuple(map(levels.__getitem__, ordered))
-
-
-def _levels_from(changes: Iterable[LevelChange]) -> dict[Decimal, BookLevel]:
-    """A side's levels from snapshot items, leaving out empty ones (last copy of a price wins).
+def _ranked(changes: Iterable[LevelChange], *, is_bid: bool) -> list[BookLevel]:
+    """A side's levels from snapshot items, best first, without empty levels.
 
     Raises:
         ValueError: an item is not a 2- or 3-item level.
     """
-    levels: dict[Decimal, BookLevel] = {}
+    converted: list[BookLevel] = []
+    append = converted.append
     for change in changes:
         # The same conversion as in _apply_changes, inlined in both loops for speed.
         if type(change) is BookLevel:
-            level = change
+            append(change)
         elif len(change) == 3:
-            level = _new_tuple(BookLevel, change)
+            append(_new_tuple(BookLevel, change))
         else:
             price, size = change  # anything else: ValueError from the unpacking
-            level = _new_tuple(BookLevel, (price, size, None))
+            append(_new_tuple(BookLevel, (price, size, None)))
+    prices = [level[0] for level in converted]
+    if all(map(gt if is_bid else lt, prices, islice(prices, 1, None))):
+        return [level for level in converted if level[1]]
+    # Not strictly best first (unsorted, or a price given twice): the last copy of a price wins.
+    levels: dict[Decimal, BookLevel] = {}
+    for level in converted:
         if level[1]:
             levels[level[0]] = level
         else:
             levels.pop(level[0], None)
-    return levels
+    return [levels[price] for price in sorted(levels, reverse=is_bid)]
 
 
 def _apply_changes(
@@ -489,7 +489,8 @@ def _apply_changes(
             record((price, old))
 
 
-def _undo_changes(    undo: list[tuple[Decimal, BookLevel | None]],
+def _undo_changes(
+    undo: list[tuple[Decimal, BookLevel | None]],
     levels: dict[Decimal, BookLevel],
     prices: SortedList,
 ) -> None:
