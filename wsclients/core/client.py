@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Collection, Hashable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Literal, Optional, Union
+from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
 
 import attrs
 
@@ -26,7 +26,7 @@ from wsclients.core.backoff import Backoff
 from wsclients.core.connection import Connection, OnClose, OnOpen
 from wsclients.core.hub import EventQueue, Hub, check_overflow
 from wsclients.core.protocol import VenueProtocol
-from wsclients.errors import ClientStopped, ConnectFailed, NotConnected
+from wsclients.errors import ClientStopped, ConnectFailed, NotConnected, WSClientError
 from wsclients.models import ConnectionState, Event
 
 __all__ = ["DEFAULT", "Client", "Stats", "SubscribingClient"]
@@ -47,6 +47,7 @@ DEFAULT = _Default.token
 Seconds = Union[float, None, Literal[_Default.token]]
 
 Callback = Optional[Callable[[Any], Any]]
+_ClientT = TypeVar("_ClientT", bound="Client")
 
 # Later states win when several sockets disagree: the client is as healthy as its worst one.
 _STATE_ORDER = {
@@ -238,6 +239,11 @@ class Client:
     def _on_start(self) -> None:
         """Called by ``start()`` before the sockets start."""
 
+    def _error_fails_start(self, error: WSClientError) -> bool:
+        """Whether a socket's fatal error makes ``start()`` raise (and stop the client).
+        Venues whose sockets are independent streams may let one stream's refusal pass."""
+        return True
+
     def _on_stop(self) -> None:
         """Called by ``stop()`` before the sockets stop."""
 
@@ -285,9 +291,10 @@ class Client:
                 raise ConnectFailed(
                     connection.display_url, reason=f"not connected within {timeout:g} s"
                 )
-            if connection.fatal_error is not None:
+            error = connection.fatal_error
+            if error is not None and self._error_fails_start(error):
                 self.stop()
-                raise connection.fatal_error
+                raise error
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close every socket, end every thread, close the queues. Idempotent; any thread.
@@ -328,7 +335,7 @@ class Client:
         finally:
             self.stop()
 
-    def __enter__(self) -> Client:
+    def __enter__(self: _ClientT) -> _ClientT:
         self.start()
         return self
 

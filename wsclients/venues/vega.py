@@ -37,7 +37,6 @@ from wsclients.core.connection import Connection, ProtocolStopped
 from wsclients.core.protocol import CloseRequest
 from wsclients.errors import (
     BookOutOfSync,
-    ConnectFailed,
     ProtocolViolation,
     RequestFailed,
     SubscriptionRejected,
@@ -932,40 +931,11 @@ class VegaClient(Client):
         self._sockets: dict[Subscription, _Socket] = {}
         self._socket_count = 0
 
-    def __enter__(self) -> VegaClient:
-        self.start()
-        return self
-
-    def start(self, wait: bool = True, timeout: Optional[float] = 10.0) -> None:
-        """Start every subscription's socket. Idempotent while running.
-
-        As ``Client.start``, except that a stream the node refuses for good (unknown market,
-        bad parameter) does not make ``start`` raise or stop the client: it is delivered as a
-        fatal ``ErrorEvent`` for that stream, whenever the refusal arrives, and the other
-        streams go on.
-
-        Raises:
-            ConnectFailed: a socket did not connect within ``timeout`` or ran out of attempts
-                (the client is stopped).
-            ClientStopped: the client was stopped before.
-        """
-        super().start(wait=False)
-        if not wait:
-            return
-        with self._lock:
-            connections = list(self._connections)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for connection in connections:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not connection.wait_settled(remaining):
-                self.stop()
-                raise ConnectFailed(
-                    connection.display_url, reason=f"not connected within {timeout:g} s"
-                )
-            error = connection.fatal_error
-            if error is not None and not isinstance(error, ProtocolStopped):
-                self.stop()
-                raise error
+    def _error_fails_start(self, error: WSClientError) -> bool:
+        """A stream the node refuses for good (unknown market, bad parameter) does not make
+        ``start`` raise or stop the client: it is delivered as a fatal ``ErrorEvent`` for
+        that stream, whenever the refusal arrives, and the other streams go on."""
+        return not isinstance(error, ProtocolStopped)
 
     # -- subscriptions ---------------------------------------------------------------------
 
