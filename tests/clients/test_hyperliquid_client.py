@@ -537,3 +537,25 @@ def test_streaming_fake_feeds_the_client() -> None:
             wait_event(client, lambda e: isinstance(e, Book))
         finally:
             client.stop()
+
+
+def test_junk_frames_do_not_break_the_stream(fake: FakeHyperliquid) -> None:
+    """Invalid UTF-8, non-JSON and unknown channels become non-fatal ErrorEvents on a live
+    socket, and the next trade is still delivered."""
+    client = client_for(fake)
+    try:
+        client.subscribe_trades("BTC")
+        client.start(timeout=3 * T)
+        fake.wait_for_subscriptions(1)
+        conn = fake.connections[0]
+        conn.send_invalid_utf8()
+        conn.send("{not json")
+        conn.send('{"channel":"mystery","data":{}}')
+        for _ in range(3):
+            err = wait_event(client, lambda e: isinstance(e, ErrorEvent))
+            assert isinstance(err, ErrorEvent) and not err.fatal
+        fake.publish_trade("BTC", "7", "1")
+        assert isinstance(wait_event(client, lambda e: isinstance(e, Trade)), Trade)
+        assert client.state is ConnectionState.CONNECTED and client.stats.reconnects == 0
+    finally:
+        client.stop()
