@@ -364,7 +364,7 @@ class TradevestProtocol:
 
     def ping_message(self) -> Optional[str]:
         """None: the server expects no client messages after the subscription
-        (venue-docs/tradevest-prices.md), so the connection sends WebSocket pings."""
+        (venue-docs/tradevest-prices.md), so a heartbeat, if any, is a WebSocket ping."""
         return None
 
     def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
@@ -503,7 +503,8 @@ class TradevestClient(SubscribingClient):
     Args:
         markets: ``[("EUR", "BTC"), ("EUR", "ETH")]`` (currency first, as the venue's JSON
             has it) or ``["BTC-EUR"]``; None or empty subscribes to every market.
-        token: sent as ``Authorization: Bearer <token>`` on the upgrade. The venue does not
+        token: sent as ``Authorization: Bearer <token>`` on the upgrade (replacing any
+            ``Authorization`` in ``headers``). The venue does not
             document WebSocket auth (venues/allium-tradevest.md §4.3); its REST tokens are
             OAuth2 client credentials. Kept out of every repr, log and event.
         max_failures: sockets in a row that may end without prices before giving up;
@@ -537,7 +538,12 @@ class TradevestClient(SubscribingClient):
         if token is not None:
             if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
                 raise ValueError("token must be a non-empty string without line breaks")
-            headers = dict(options.pop("headers", None) or {})
+            # The token wins over an Authorization header given in ``headers`` (any case).
+            headers = {
+                name: value
+                for name, value in dict(options.pop("headers", None) or {}).items()
+                if name.lower() != "authorization"
+            }
             headers["Authorization"] = f"Bearer {token}"
             options["headers"] = headers
         self._prices = protocol
