@@ -6,6 +6,9 @@ needs a second thread per socket for pings, its ``reconnect=`` has a fixed delay
 silently (venues/peers.md §4 B5), and its per-frame callback wrapper and ``select`` cost
 throughput. Reading frames ourselves gives one thread per socket, timers on the one shared
 timer thread (``core/timers.py``), and a per-frame path of a few attribute updates.
+websocket-client does the handshake, TLS, proxies and every send; after the handshake the
+reader takes frames from the socket a buffer at a time (``core/frames.py``), not three system
+calls per frame as ``recv_data_frame`` does.
 
 What the venue says and wants comes through a sans-I/O ``VenueProtocol``; this module never
 learns a venue's name. Events go to the ``Hub``; nothing here calls user code under a lock.
@@ -26,6 +29,7 @@ import websocket
 
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
+from wsclients.core.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader
 from wsclients.core.hub import Hub
 from wsclients.core.protocol import VenueProtocol
 from wsclients.errors import (
@@ -42,9 +46,8 @@ __all__ = ["Connection"]
 
 logger = logging.getLogger(__name__)
 
-_TEXT = websocket.ABNF.OPCODE_TEXT
-_BINARY = websocket.ABNF.OPCODE_BINARY
-_CLOSE = websocket.ABNF.OPCODE_CLOSE
+
+_DATA_OPCODES = frozenset({OP_TEXT, OP_BINARY})
 
 # HTTP statuses on the upgrade that mean "your credentials are wrong": retrying only hammers.
 _AUTH_STATUSES = frozenset({401, 403})
@@ -331,13 +334,13 @@ class Connection:
         events_received = protocol.events_received
         data_to_send = protocol.data_to_send
         publish = self._hub.publish
-        recv = ws.recv_data_frame
         time_ns = time.time_ns
         max_size = self._max_message_size
+        assert ws.sock is not None  # connected: _prepare_socket ran
+        next_frame = FrameReader(ws.sock).next_frame
         while True:
-            opcode, frame = recv(True)
-            if opcode in (_TEXT, _BINARY):
-                data = frame.data
+            opcode, data = next_frame()
+            if opcode in _DATA_OPCODES:
                 self.messages += 1
                 self.bytes += len(data)
                 self.last_message_ns = now = time_ns()
@@ -357,10 +360,13 @@ class Connection:
                 request = protocol.close_request
                 if request is not None:
                     raise ProtocolClose(request.code, request.reason, request.fatal)
-            elif opcode == _CLOSE:
-                return _close_frame(frame.data)
+            elif opcode == OP_CLOSE:
+                ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
+                return _close_frame(data)
             else:
                 self.control_frames += 1
+                if opcode == OP_PING:
+                    ws.pong(data)
 
     # -- timer thread: heartbeat and stale watchdog --------------------------------------
 

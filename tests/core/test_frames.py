@@ -1,0 +1,167 @@
+"""FrameReader: RFC 6455 frames in, whole messages and control frames out (no socket)."""
+
+from __future__ import annotations
+
+import struct
+from typing import Optional
+
+import pytest
+from websocket import WebSocketConnectionClosedException, WebSocketProtocolException
+
+from wsclients.core.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameReader,
+)
+
+
+def frame(payload: bytes, opcode: int = OP_TEXT, *, fin: bool = True, rsv: int = 0,
+          mask: Optional[bytes] = None) -> bytes:
+    """One frame as a server (or, with ``mask``, a client) writes it."""
+    b0 = (0x80 if fin else 0) | rsv << 4 | opcode
+    n = len(payload)
+    bit = 0x80 if mask is not None else 0
+    if n < 126:
+        head = struct.pack("!BB", b0, bit | n)
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", b0, bit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, bit | 127, n)
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class FakeSocket:
+    """Hands out ``data`` in pieces of at most ``piece`` bytes, then EOF; records each ask."""
+
+    def __init__(self, data: bytes, piece: int = 1 << 30) -> None:
+        self.data = data
+        self.piece = piece
+        self.asks: list[int] = []
+
+    def recv(self, bufsize: int, /) -> bytes:
+        self.asks.append(bufsize)
+        n = min(bufsize, self.piece)
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+
+def read_all(reader: FrameReader) -> list[tuple[int, bytes]]:
+    out = []
+    while True:
+        try:
+            out.append(reader.next_frame())
+        except WebSocketConnectionClosedException:
+            return out
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 300_000])
+def test_lengths(size: int) -> None:
+    """7-bit, 16-bit and 64-bit payload lengths all come back whole."""
+    payload = bytes(i % 251 for i in range(size))
+    reader = FrameReader(FakeSocket(frame(payload, OP_BINARY) + frame(b"next")))
+    assert read_all(reader) == [(OP_BINARY, payload), (OP_TEXT, b"next")]
+
+
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 100])
+def test_frames_split_anywhere(piece: int) -> None:
+    """Frames cut at any byte by TCP are reassembled."""
+    stream = b"".join(frame(f'{{"n":{i}}}'.encode() * (i * 20)) for i in range(12))
+    reader = FrameReader(FakeSocket(stream, piece=piece), chunk_size=64)
+    assert [p for _, p in read_all(reader)] == [
+        f'{{"n":{i}}}'.encode() * (i * 20) for i in range(12)]
+
+
+def test_many_frames_one_recv() -> None:
+    """A buffer full of frames costs one recv, and before_wait runs only before recvs."""
+    calls: list[int] = []
+    sock = FakeSocket(b"".join(frame(b"x%d" % i) for i in range(500)))
+    reader = FrameReader(sock, before_wait=lambda: calls.append(len(sock.data)))
+    assert len(read_all(reader)) == 500
+    assert len(sock.asks) == 2  # the data, then EOF
+    assert len(calls) == 2
+
+
+def test_big_frame_read_linearly() -> None:
+    """A frame larger than a chunk is read to its end without re-asking for tiny pieces."""
+    payload = b"a" * 3_000_000
+    sock = FakeSocket(frame(payload), piece=1 << 16)
+    reader = FrameReader(sock, chunk_size=4096)
+    assert reader.next_frame() == (OP_TEXT, payload)
+    assert max(sock.asks) <= 1 << 20
+    assert len(sock.asks) < 3_000_000 // (1 << 16) + 5
+
+
+def test_fragments_with_control_frames_between() -> None:
+    """A fragmented message is joined; a ping in the middle is returned on its own, first."""
+    stream = (frame(b"he", OP_TEXT, fin=False) + frame(b"ll", 0, fin=False)
+              + frame(b"p!", OP_PING) + frame(b"o", 0))
+    assert read_all(FrameReader(FakeSocket(stream))) == [(OP_PING, b"p!"), (OP_TEXT, b"hello")]
+
+
+def test_binary_fragments_keep_opcode() -> None:
+    """A binary message in fragments comes back as binary."""
+    stream = frame(b"\x00\x01", OP_BINARY, fin=False) + frame(b"\x02", 0)
+    assert read_all(FrameReader(FakeSocket(stream))) == [(OP_BINARY, b"\x00\x01\x02")]
+
+
+def test_masked_frame_unmasked() -> None:
+    """A masked frame (servers should not, some do) is unmasked."""
+    payload = b'{"channel":"pong"}' * 9
+    stream = frame(payload, mask=b"\x01\x02\xfe\x7f") + frame(b"", mask=b"abcd")
+    assert read_all(FrameReader(FakeSocket(stream))) == [(OP_TEXT, payload), (OP_TEXT, b"")]
+
+
+def test_control_frames() -> None:
+    """Close, ping and pong come back with their payloads."""
+    stream = frame(b"\x03\xe8bye", OP_CLOSE) + frame(b"", OP_PING) + frame(b"p", OP_PONG)
+    assert read_all(FrameReader(FakeSocket(stream))) == [
+        (OP_CLOSE, b"\x03\xe8bye"), (OP_PING, b""), (OP_PONG, b"p")]
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        frame(b"x", rsv=4),  # RSV1 without permessage-deflate
+        frame(b"x", 0x3),  # reserved data opcode
+        frame(b"x", 0xB),  # reserved control opcode
+        frame(b"x" * 126, OP_PING),  # control frame over 125 bytes
+        frame(b"x", OP_PING, fin=False),  # fragmented control frame
+        frame(b"x", 0),  # continuation with no message
+        frame(b"a", OP_TEXT, fin=False) + frame(b"b", OP_TEXT),  # new message mid-message
+    ],
+)
+def test_protocol_errors(stream: bytes) -> None:
+    """Frames that break RFC 6455 raise websocket-client's protocol error."""
+    with pytest.raises(WebSocketProtocolException):
+        FrameReader(FakeSocket(stream)).next_frame()
+
+
+@pytest.mark.parametrize("cut", [0, 1, 3, 10])
+def test_eof_mid_frame(cut: int) -> None:
+    """TCP ending before or inside a frame is a lost connection."""
+    stream = frame(b"y" * 200)[:cut] if cut else b""
+    with pytest.raises(WebSocketConnectionClosedException):
+        FrameReader(FakeSocket(stream)).next_frame()
+
+
+def test_eof_inside_big_frame() -> None:
+    """TCP ending inside a frame bigger than a chunk is a lost connection too."""
+    stream = frame(b"z" * 100_000)[:50_000]
+    with pytest.raises(WebSocketConnectionClosedException):
+        FrameReader(FakeSocket(stream, piece=4096), chunk_size=1024).next_frame()
+
+
+def test_socket_errors_pass_through() -> None:
+    """An OSError from recv (socket shut down by stop()) reaches the caller unchanged."""
+
+    class Broken:
+        def recv(self, bufsize: int, /) -> bytes:
+            raise ConnectionResetError("reset")
+
+    with pytest.raises(ConnectionResetError):
+        FrameReader(Broken()).next_frame()
