@@ -73,3 +73,22 @@ def test_readable_lines() -> None:
     assert "reconnecting (attempt 2, retry in 0.50 s, code 1006)" in format_event(status)
     error = ErrorEvent(venue="v", message="boom", received_ns=0, fatal=True)
     assert "FATAL: boom" in format_event(error)
+
+
+def test_demo_piped_into_head_exits_quietly() -> None:
+    """`wsclients demo | head -1`: the closed pipe ends the command with no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsclients", "demo", "--seconds", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    try:
+        code = proc.wait(timeout=15)
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    assert first.strip()
+    assert code == 0 and "Traceback" not in stderr, stderr

@@ -15,6 +15,7 @@ from typing import IO, Any, Optional
 import attrs
 
 from wsclients.core.client import Client
+from wsclients.errors import WSClientError
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Status, Trade
 
 __all__ = ["add_output_options", "event_to_json", "format_event", "run_client_loop"]
@@ -111,7 +112,8 @@ def run_client_loop(
 ) -> int:
     """Start ``client``, print its events until Ctrl-C or ``--seconds``, stop it.
 
-    Returns the process exit code: 0, or 1 when the client stopped on a fatal error.
+    Returns the process exit code: 0, or 1 when the client could not start or stopped on a
+    fatal error (the reason goes to stderr, one line, no traceback).
     """
     out = out or sys.stdout
     show = set(kinds or {"trade", "book", "message", "error"})
@@ -126,7 +128,11 @@ def run_client_loop(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     try:
-        client.start()
+        try:
+            client.start()
+        except WSClientError as exc:
+            print(f"wsclients: {exc}", file=sys.stderr)
+            return 1
         while not stop_requested.is_set():
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:

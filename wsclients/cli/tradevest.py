@@ -15,7 +15,7 @@ import sys
 from typing import Any, Optional
 
 from wsclients.cli._output import add_output_options, run_client_loop
-from wsclients.errors import SubscriptionRejected, WSClientError
+from wsclients.errors import SubscriptionRejected
 from wsclients.venues.tradevest import TradevestClient, TradevestMarket
 
 __all__ = ["add_tail_parser", "parse_market", "run_demo"]
@@ -103,11 +103,7 @@ def _run_prices(args: argparse.Namespace) -> int:
     except (SubscriptionRejected, ValueError) as exc:
         print(f"wsclients: {exc}", file=sys.stderr)
         return 2
-    try:
-        return run_client_loop(client, args, kinds={"book", "message", "error"})
-    except WSClientError as exc:  # start() failed: bad token, unreachable URL …
-        print(f"wsclients: {exc}", file=sys.stderr)
-        return 1
+    return run_client_loop(client, args, kinds={"book", "message", "error"})
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -189,9 +189,6 @@ class FakeHyperliquid(FakeServer):
         with self._lock:
             self._threads_running = False
 
-    def __enter__(self) -> FakeHyperliquid:
-        return self.start()
-
     def start_streaming(self, rate: Optional[float] = None) -> None:
         """Stream the market on its own (``rate`` ticks per second)."""
         if rate is not None:

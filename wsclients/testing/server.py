@@ -47,7 +47,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable, ClassVar, Optional, Union
+from typing import Any, Callable, ClassVar, Optional, TypeVar, Union
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -427,6 +427,9 @@ class _ServerConnection(ServerConnection):
                 self.protocol_mutex.release()
 
 
+_ServerT = TypeVar("_ServerT", bound="FakeServer")
+
+
 class FakeServer:
     """A WebSocket (and plain HTTP) server on 127.0.0.1, ephemeral port, in daemon threads.
 
@@ -490,7 +493,7 @@ class FakeServer:
 
     # Lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeServer:
+    def start(self: _ServerT) -> _ServerT:
         """Bind 127.0.0.1 (an ephemeral port the first time, the same port on a restart) and
         serve in a daemon thread. Idempotent; returns ``self``."""
         with self._cond:
@@ -596,7 +599,7 @@ class FakeServer:
             self._helper_threads.clear()
         logger.debug("fake %s stopped", self.name)
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self: _ServerT) -> _ServerT:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -86,11 +86,6 @@ class FakeTradevest(FakeServer):
         self._keepalives = 0
         self._prices_messages = 0
 
-    def __enter__(self) -> FakeTradevest:
-        # Narrows FakeServer.__enter__'s return type for ``with FakeTradevest() as fake``.
-        self.start()
-        return self
-
     # Records --------------------------------------------------------------------------------
 
     def subscription(self, conn: FakeConnection) -> Optional[tuple[Pair, ...]]:

@@ -227,10 +227,6 @@ class FakeVegaNode(FakeServer):
         self._blocks_thread: Optional[threading.Thread] = None
         self._blocks_stop = threading.Event()
 
-    def __enter__(self) -> FakeVegaNode:
-        self.start()
-        return self
-
     @property
     def url(self) -> str:
         """The data node's base URL, as a client takes it."""

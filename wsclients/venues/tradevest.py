@@ -549,11 +549,6 @@ class TradevestClient(SubscribingClient):
         self._prices = protocol
         super().__init__(protocol, **options)
 
-    def __enter__(self) -> TradevestClient:
-        # Narrows Client.__enter__'s return type for ``with TradevestClient(...) as client``.
-        self.start()
-        return self
-
     @property
     def markets(self) -> Optional[tuple[TradevestMarket, ...]]:
         """The subscribed markets; None means every market."""
