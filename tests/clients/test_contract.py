@@ -1,0 +1,179 @@
+"""One contract every venue client keeps, run against each venue's fake.
+
+start/stop are idempotent and prompt and leave no thread; subscriptions come back after a
+drop and data flows again; Status events arrive in order; a raising callback becomes an
+ErrorEvent and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pytest
+
+from tests.conftest import T
+from wsclients import (
+    CallbackFailed,
+    ConnectionState,
+    ErrorEvent,
+    HyperliquidClient,
+    TradevestClient,
+    VegaClient,
+)
+from wsclients.core.client import Client
+from wsclients.testing import FakeHyperliquid, FakeServer, FakeTradevest, FakeVegaNode
+
+pytestmark = pytest.mark.timeout(60)
+
+FAST: dict[str, Any] = {"backoff_min": 0.01, "backoff_max": 0.05}
+
+
+class Venue:
+    """How to drive one venue's fake for the contract: make a subscribed client, make the
+    fake print data (a trade or a book), cut every socket."""
+
+    def __init__(
+        self,
+        fake: FakeServer,
+        make: Callable[..., Client],
+        emit: Callable[[], None],
+        drop: Callable[[], None],
+        data_kind: str,
+    ) -> None:
+        self.fake = fake
+        self.make = make
+        self.emit = emit
+        self.drop = drop
+        self.data_kind = data_kind
+
+
+def _hyperliquid() -> tuple[FakeServer, Venue]:
+    fake = FakeHyperliquid()
+    tids = iter(range(1_000, 100_000))
+
+    def make(**options: Any) -> Client:
+        client = HyperliquidClient(url=fake.url, **FAST, **options)
+        client.subscribe_trades("BTC")
+        return client
+
+    def emit() -> None:
+        fake.publish_trade("BTC", "100.5", "1", tid=next(tids))
+
+    return fake, Venue(fake, make, emit, fake.drop_all, "trade")
+
+
+def _vega() -> tuple[FakeServer, Venue]:
+    fake = FakeVegaNode()
+
+    def make(**options: Any) -> Client:
+        client = VegaClient(url=fake.url, **FAST, **options)
+        client.subscribe_trades([fake.market_ids[0]])
+        return client
+
+    return fake, Venue(fake, make, lambda: fake.step(trades=1), fake.drop_streams, "trade")
+
+
+def _tradevest() -> tuple[FakeServer, Venue]:
+    fake = FakeTradevest(price_interval=0.05)
+
+    def make(**options: Any) -> Client:
+        return TradevestClient([("EUR", "BTC")], url=fake.url, **FAST, **options)
+
+    return fake, Venue(fake, make, lambda: None, fake.drop_all, "book")
+
+
+@pytest.fixture(params=[_hyperliquid, _vega, _tradevest], ids=["hyperliquid", "vega", "tradevest"])
+def venue(request: pytest.FixtureRequest) -> Iterator[Venue]:
+    fake, venue = request.param()
+    with fake:
+        yield venue
+
+
+def wait_for_data(client: Client, venue: Venue, timeout: float = 5 * T) -> Any:
+    """Keep the fake printing until a data event arrives; other events are skipped."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        venue.emit()
+        try:
+            event = client.get(timeout=0.05)
+        except Exception:
+            continue
+        if event.kind == venue.data_kind:
+            return event
+    raise AssertionError(f"no {venue.data_kind} event within {timeout} s")
+
+
+def test_start_and_stop_are_idempotent_and_prompt(venue: Venue) -> None:
+    """start() twice is one start; stop() twice is one stop; stop is quick and final."""
+    client = venue.make()
+    client.start()
+    client.start()
+    assert client.state is ConnectionState.CONNECTED
+    wait_for_data(client, venue)
+    started = time.monotonic()
+    client.stop()
+    client.stop()
+    assert time.monotonic() - started < 2.0
+    assert client.state is ConnectionState.CLOSED
+    assert not [t for t in threading.enumerate()
+                if t.name.startswith("wsclients-") and "fake" not in t.name
+                and t.name != "wsclients-timers"]
+
+
+def test_subscriptions_come_back_after_a_drop(venue: Venue) -> None:
+    """Every socket cut: the client reconnects, resubscribes, and data flows again."""
+    with venue.make() as client:
+        wait_for_data(client, venue)
+        connections = len(venue.fake.connections)
+        venue.drop()
+        venue.fake.wait_for_connections(connections + 1, timeout=5 * T)
+        deadline = time.monotonic() + 5 * T
+        while client.state is not ConnectionState.CONNECTED and time.monotonic() < deadline:
+            time.sleep(0.01)
+        reconnected_ns = time.time_ns()
+        # Data read after the new socket opened can only come from a restored subscription.
+        while wait_for_data(client, venue).received_ns < reconnected_ns:
+            pass
+        assert client.stats.reconnects >= 1
+
+
+def test_status_events_arrive_in_order(venue: Venue) -> None:
+    """connecting → connected → reconnecting → connected → closed, heard by on_status."""
+    states: list[ConnectionState] = []
+    client = venue.make(on_status=lambda status: states.append(status.state))
+    client.start()
+    wait_for_data(client, venue)
+    connections = len(venue.fake.connections)
+    venue.drop()
+    venue.fake.wait_for_connections(connections + 1, timeout=5 * T)
+    deadline = time.monotonic() + 5 * T
+    while states.count(ConnectionState.CONNECTED) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.stop()
+    S = ConnectionState
+    assert states == [S.CONNECTING, S.CONNECTED, S.RECONNECTING, S.CONNECTED, S.CLOSED]
+
+
+def test_a_raising_callback_becomes_an_error_event(venue: Venue) -> None:
+    """A data callback that raises is reported as CallbackFailed; later data still arrives."""
+    calls: list[Any] = []
+    errors: list[ErrorEvent] = []
+
+    def broken(event: Any) -> None:
+        calls.append(event)
+        if len(calls) == 1:
+            raise RuntimeError("user bug")
+
+    callbacks = {f"on_{venue.data_kind}": broken, "on_error": errors.append}
+    with venue.make(**callbacks) as client:
+        deadline = time.monotonic() + 5 * T
+        while len(calls) < 2 and time.monotonic() < deadline:
+            venue.emit()
+            time.sleep(0.02)
+        assert len(calls) >= 2, "the stream stopped after the callback raised"
+        assert client.state is ConnectionState.CONNECTED
+    failures = [e for e in errors if isinstance(e.exception, CallbackFailed)]
+    assert len(failures) == 1 and "user bug" in failures[0].message and not failures[0].fatal
