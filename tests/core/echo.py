@@ -72,7 +72,10 @@ class EchoProtocol:
         return '{"op":"ping"}' if self._app_ping else None
 
     def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
-        return code == 4001
+        if code == 4002:  # the venue explains itself
+            self._events.append(ErrorEvent(venue="echo", message="account closed by the venue",
+                                           received_ns=0, fatal=True))
+        return code in (4001, 4002)
 
     def subscribe_message(self, subscription: Any) -> str:
         return json.dumps({"op": "subscribe", "channel": subscription})
@@ -97,6 +100,9 @@ class EchoClient(SubscribingClient):
 
     def send(self, text: str) -> None:
         self._send(text)
+
+    def reconnect(self, reason: str) -> None:
+        self._reconnect(reason)
 
 
 class EchoServer(FakeServer):

@@ -159,10 +159,43 @@ def test_fatal_close_code_stops_and_reports(server: EchoServer) -> None:
     while client.state is not ConnectionState.CLOSED and time.monotonic() < deadline:
         time.sleep(0.01)
     assert client.state is ConnectionState.CLOSED
-    assert any(e.fatal for e in errors)
+    fatal = [e for e in errors if e.fatal]
+    assert len(fatal) == 1 and isinstance(fatal[0].exception, ConnectionLost)
+    assert "banned" in fatal[0].message and "4001" in fatal[0].message
     assert len(server.connections) == 1
     assert list(client.events(timeout=0)) is not None  # drained iterator ends
     client.stop()
+
+
+def test_fatal_close_explained_by_the_protocol(server: EchoServer) -> None:
+    """When is_fatal queues the venue's own fatal error, that is the one the user hears."""
+    errors: list[ErrorEvent] = []
+    client = client_for(server, on_error=errors.append)
+    client.start()
+    server.wait_for_connections(1)[0].close(4002, "bye")
+    next_of(client, Status, state=ConnectionState.CLOSED)
+    client.stop()
+    fatal = [e for e in errors if e.fatal]
+    assert [e.message for e in fatal] == ["account closed by the venue"]
+
+
+def test_reconnect_now_cuts_a_backoff_short(server: EchoServer) -> None:
+    """A forced reconnect during a long backoff connects at once, and the reason does not
+    linger to skip the backoff of a later, unforced drop."""
+    client = EchoClient(url=server.url, backoff_min=30, backoff_max=60, ping_interval=None,
+                        stale_timeout=None)
+    with client:
+        server.wait_for_connections(1)[0].drop()
+        next_of(client, Status, state=ConnectionState.RECONNECTING)
+        started = time.monotonic()
+        client.reconnect("new settings")
+        server.wait_for_connections(2, timeout=5 * T)
+        assert time.monotonic() - started < 2.0
+        next_of(client, Status, state=ConnectionState.CONNECTED)
+        server.connections[1].drop()
+        status = next_of(client, Status, state=ConnectionState.RECONNECTING)
+        assert status.reason != "new settings" and (status.delay or 0) >= 0
+        assert status.attempt >= 1  # a real backoff step, not a forced skip
 
 
 def test_protocol_fatal_request_stops_without_retry(server: EchoServer) -> None:

@@ -178,6 +178,7 @@ class Client:
         self._lock = threading.RLock()  # guards _connections and the started/stopped flags
         self._started = False
         self._stopped = threading.Event()
+        self._shutdown_done = threading.Event()
         self._resyncs = 0
 
     # -- for subclasses ----------------------------------------------------------------
@@ -307,10 +308,14 @@ class Client:
 
     def _shutdown(self, *, drain: bool, timeout: float) -> None:
         with self._lock:
-            if self._stopped.is_set():
-                return
+            already = self._stopped.is_set()
             self._stopped.set()
             connections = list(self._connections)
+        if already:
+            # Stopping already (perhaps by itself after a fatal error): wait for that to
+            # finish, so that after stop() returns no callback is still running.
+            self._shutdown_done.wait(timeout)
+            return
         deadline = time.monotonic() + timeout
         try:
             self._on_stop()
@@ -323,6 +328,7 @@ class Client:
         budget = deadline - time.monotonic()
         self._hub.stop(max(0.05, budget if drain else min(budget, 1.0)), drain=True)
         timers.wait_idle(max(0.0, min(1.0, deadline - time.monotonic())))
+        self._shutdown_done.set()
 
     def run_forever(self) -> None:
         """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly."""

@@ -125,6 +125,7 @@ class Connection:
         self.last_message_ns: Optional[int] = None
 
         self._stop = threading.Event()
+        self._wakeup = threading.Event()  # ends a backoff wait early (stop, reconnect_now)
         self._connected = threading.Event()  # set on every successful open; cleared on loss
         self._settled = threading.Event()  # first open, or closed for good
         self._thread: Optional[threading.Thread] = None
@@ -169,6 +170,7 @@ class Connection:
         ``connect_timeout`` (it cannot be interrupted); the thread is a daemon meanwhile.
         """
         self._stop.set()
+        self._wakeup.set()
         self._cancel_timer()
         ws = self._ws
         if ws is not None:
@@ -186,11 +188,14 @@ class Connection:
 
     def reconnect_now(self, reason: str) -> None:
         """Close the socket and open a new one at once, without backoff (e.g. a new
-        subscription set that cannot change on a live socket)."""
-        self._forced_reason = reason
+        subscription set that cannot change on a live socket). During a backoff wait it
+        cuts the wait short; the next socket is the new one."""
         ws = self._ws
-        if ws is not None:
-            _close_quietly(ws, send_close=True)
+        if ws is None:
+            self._wakeup.set()
+            return
+        self._forced_reason = reason
+        _close_quietly(ws, send_close=True)
 
     # -- sending -----------------------------------------------------------------------
 
@@ -234,7 +239,7 @@ class Connection:
                 backoff = backoff.reset()
                 self._set_state(ConnectionState.RECONNECTING, reason=forced, delay=0.0)
                 continue
-            fatal = self._fatal_error(code, reason, error)
+            fatal = self._fatal_error(code, reason, error, opened=opened_at is not None)
             if fatal is not None:
                 self._finish(fatal, code=code)
                 return
@@ -257,8 +262,9 @@ class Connection:
                 ConnectionState.RECONNECTING,
                 attempt=backoff.attempt, delay=delay, code=code, reason=reason,
             )
-            if self._stop.wait(delay):
-                break
+            # Woken early by stop() or reconnect_now(); either way the loop decides next.
+            self._wakeup.wait(delay)
+            self._wakeup.clear()
         self._finish(None)
 
     def _connect_and_read(
@@ -272,6 +278,7 @@ class Connection:
         )  # user sends come from different threads
         self._ws = ws
         self._abort_reason = None
+        self._forced_reason = None  # a reconnect asked for before this socket is this socket
         opened_at: Optional[float] = None
         code: Optional[int] = None
         reason = ""
@@ -430,7 +437,7 @@ class Connection:
         ))
 
     def _fatal_error(
-        self, code: Optional[int], reason: str, error: Optional[BaseException]
+        self, code: Optional[int], reason: str, error: Optional[BaseException], *, opened: bool
     ) -> Optional[WSClientError]:
         """The error that must stop reconnecting, or None to retry."""
         if isinstance(error, ProtocolClose):
@@ -446,11 +453,22 @@ class Connection:
         except Exception:
             logger.exception("%s: is_fatal failed", self.name)
             fatal = False
-        if fatal:
+        if not fatal:
+            return None
+        # is_fatal may have queued the venue's own explanation: when it says "fatal" itself,
+        # that is the error the user hears, not a generic one.
+        events = self.protocol.events_received()
+        if events:
+            self._hub.publish(events)
+            if any(e.kind == "error" and getattr(e, "fatal", False) for e in events):
+                return ProtocolStopped(self.display_url, code=code, reason=reason)
+        failed: WSClientError
+        if opened:
+            failed = ConnectionLost(self.display_url, code=code, reason=reason)
+        else:
             failed = ConnectFailed(self.display_url, code=code, reason=reason)
-            failed.__cause__ = error
-            return failed
-        return None
+        failed.__cause__ = error
+        return failed
 
     def _finish(
         self, error: Optional[WSClientError], *, code: Optional[int] = None, reason: str = ""
