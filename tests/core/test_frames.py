@@ -165,3 +165,34 @@ def test_socket_errors_pass_through() -> None:
 
     with pytest.raises(ConnectionResetError):
         FrameReader(Broken()).next_frame()
+
+
+@pytest.mark.parametrize("piece", [7, 4096, 1 << 30])
+def test_oversize_message_is_skipped_without_being_held(piece: int) -> None:
+    """A message over max_size is skipped as it streams in (never asked for whole) and
+    reported; the next message arrives intact."""
+    from wsclients.core.frames import MessageTooLarge
+
+    big = b"x" * 300_000
+    sock = FakeSocket(frame(big) + frame(b"after"), piece=piece)
+    reader = FrameReader(sock, chunk_size=16384, max_size=1000)
+    with pytest.raises(MessageTooLarge) as info:
+        reader.next_frame()
+    assert info.value.size == 300_000 and "max_message_size=1000" in str(info.value)
+    assert reader.next_frame() == (OP_TEXT, b"after")
+    assert max(sock.asks) <= 16384  # read in chunks, never the whole message at once
+
+
+def test_oversize_fragmented_message_is_reported() -> None:
+    """Fragments that add up past max_size are reported; the stream goes on."""
+    from wsclients.core.frames import MessageTooLarge
+
+    data = (frame(b"a" * 600, fin=False) + frame(b"b" * 600, OP_CONT_TEST, fin=True)
+            + frame(b"ok"))
+    reader = FrameReader(FakeSocket(data), max_size=1000)
+    with pytest.raises(MessageTooLarge):
+        reader.next_frame()
+    assert reader.next_frame() == (OP_TEXT, b"ok")
+
+
+OP_CONT_TEST = 0x0

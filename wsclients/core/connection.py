@@ -29,7 +29,14 @@ import websocket
 
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
-from wsclients.core.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader
+from wsclients.core.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_TEXT,
+    FrameReader,
+    MessageTooLarge,
+)
 from wsclients.core.hub import Hub
 from wsclients.core.protocol import VenueProtocol
 from wsclients.errors import (
@@ -37,7 +44,6 @@ from wsclients.errors import (
     ConnectFailed,
     ConnectionLost,
     NotConnected,
-    ProtocolViolation,
     WSClientError,
 )
 from wsclients.models import ConnectionState, Status
@@ -342,20 +348,20 @@ class Connection:
         data_to_send = protocol.data_to_send
         publish = self._hub.publish
         time_ns = time.time_ns
-        max_size = self._max_message_size
         assert ws.sock is not None  # connected: _prepare_socket ran
-        next_frame = FrameReader(ws.sock).next_frame
+        next_frame = FrameReader(ws.sock, max_size=self._max_message_size).next_frame
         while True:
-            opcode, data = next_frame()
+            try:
+                opcode, data = next_frame()
+            except MessageTooLarge as exc:  # skipped unread; the next message is fine
+                self.messages += 1
+                self.bytes += exc.size
+                self._hub.report(exc)
+                continue
             if opcode in _DATA_OPCODES:
                 self.messages += 1
                 self.bytes += len(data)
                 self.last_message_ns = now = time_ns()
-                if max_size is not None and len(data) > max_size:
-                    self._hub.report(ProtocolViolation(
-                        f"message of {len(data)} bytes exceeds max_message_size={max_size}",
-                        raw=data[:200]))
-                    continue
                 receive(data, received_ns=now)
                 events = events_received()
                 if events:

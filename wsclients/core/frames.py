@@ -17,7 +17,11 @@ from typing import Callable, Optional, Protocol
 
 from websocket import WebSocketConnectionClosedException, WebSocketProtocolException
 
-__all__ = ["OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "FrameReader"]
+from wsclients.errors import ProtocolViolation
+
+__all__ = [
+    "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "FrameReader", "MessageTooLarge",
+]
 
 OP_CONT = 0x0
 OP_TEXT = 0x1
@@ -30,6 +34,15 @@ _CONTROL = frozenset({OP_CLOSE, OP_PING, OP_PONG})
 _FIN_TEXT = 0x80 | OP_TEXT  # the common case: a whole text frame, no extension bits
 _CHUNK = 256 * 1024
 _EMPTY = b""
+
+
+class MessageTooLarge(ProtocolViolation):
+    """A message over the size limit was skipped unread; the stream goes on after it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"message of {size} bytes exceeds max_message_size={limit}; skipped")
+        self.size = size
+        self.limit = limit
 
 
 class _Socket(Protocol):
@@ -45,11 +58,15 @@ class FrameReader:
         chunk_size: the most bytes asked of one ``recv``.
         before_wait: called right before each ``recv`` (the reader is about to wait for the
             network): the connection hands over the events it has batched so far.
+        max_size: the largest message accepted; a larger one is skipped as it streams in,
+            never held in memory, and reported with ``MessageTooLarge``.
 
     Not thread-safe: one reader thread owns it.
     """
 
-    __slots__ = ("_before_wait", "_buf", "_chunk", "_part_opcode", "_parts", "_pos", "_recv")
+    __slots__ = (
+        "_before_wait", "_buf", "_chunk", "_max_size", "_part_opcode", "_parts", "_pos", "_recv",
+    )
 
     def __init__(
         self,
@@ -57,8 +74,10 @@ class FrameReader:
         *,
         chunk_size: int = _CHUNK,
         before_wait: Optional[Callable[[], None]] = None,
+        max_size: Optional[int] = None,
     ) -> None:
         self._recv = sock.recv
+        self._max_size = max_size
         self._chunk = chunk_size
         self._before_wait = before_wait
         self._buf = _EMPTY
@@ -100,6 +119,10 @@ class FrameReader:
                     header += 4  # a masking key (servers must not mask, RFC 6455 §5.1)
                 need = header
                 if avail >= header:
+                    if self._max_size is not None and length > self._max_size:
+                        self._pos = pos + header
+                        self._skip(length)
+                        raise MessageTooLarge(length, self._max_size)
                     need = header + length
                     if avail >= need:
                         start = pos + header
@@ -136,6 +159,9 @@ class FrameReader:
             if not fin:
                 return None
             parts, self._parts = self._parts, None
+            size = sum(map(len, parts))
+            if self._max_size is not None and size > self._max_size:
+                raise MessageTooLarge(size, self._max_size)
             return self._part_opcode, _EMPTY.join(parts)
         if opcode not in (OP_TEXT, OP_BINARY):
             raise WebSocketProtocolException(f"invalid opcode {opcode:#x}")
@@ -146,6 +172,21 @@ class FrameReader:
         self._parts = [payload]
         self._part_opcode = opcode
         return None
+
+    def _skip(self, count: int) -> None:
+        """Discard the next ``count`` bytes, reading them from the socket as they come."""
+        avail = len(self._buf) - self._pos
+        if avail >= count:
+            self._pos += count
+            return
+        count -= avail
+        self._buf = _EMPTY
+        self._pos = 0
+        while count > 0:
+            data = self._recv(min(count, self._chunk))
+            if not data:
+                raise WebSocketConnectionClosedException("Connection to remote host was lost.")
+            count -= len(data)
 
     def _fill(self, need: int) -> None:
         """Read until at least ``need`` bytes from ``_pos`` on are buffered (at least one recv).
