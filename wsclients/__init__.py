@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from wsclients._version import __version__
-from wsclients.book import OrderBook
+from wsclients.book import BookSide, OrderBook
 from wsclients.core.client import Stats
 from wsclients.core.hub import EventQueue
 from wsclients.errors import (
@@ -38,7 +38,7 @@ from wsclients.models import (
 )
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
-from wsclients.venues.tradevest import TradevestClient
+from wsclients.venues.tradevest import TradevestClient, TradevestError
 from wsclients.venues.vega import VegaClient
 from wsclients.venues.vega_rest import VegaRest
 
@@ -50,9 +50,11 @@ __all__ = [
     "HyperliquidClient",
     "HyperliquidInfo",
     "TradevestClient",
+    "TradevestError",
     "VegaClient",
     "VegaRest",
     # building blocks
+    "BookSide",
     "EventQueue",
     "OrderBook",
     "Stats",
