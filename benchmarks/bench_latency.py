@@ -1,0 +1,163 @@
+"""Latency: send → user code, at a steady 2,000 frames/s.
+
+Run: ``python benchmarks/bench_latency.py [--quick] [--seconds S] [--rounds R]``
+
+A feed process (``_feed.py paced``) sends one ``trades`` frame every 0.5 ms, each trade carrying
+the sender's ``time.perf_counter_ns()`` (CLOCK_MONOTONIC, one clock for every process on the
+machine) in an extra ``sent_ns`` field. User code subtracts it from its own clock on arrival.
+The first 200 samples of a run (connection warm-up) are dropped. Contenders run in turn,
+round after round; the table gives, per contender, the median over rounds of each
+percentile, and the difference to baseline A (issue 6 targets for wsclients ``on_trade``:
+p50 within 100 µs of A, p99 within 1 ms).
+
+- ``baseline A``: ``websocket.WebSocketApp``, default ``run_forever()``, ``json.loads``.
+- ``wsclients on_trade``: ``HyperliquidClient(on_trade=…)``, the default dispatcher thread (the
+  event crosses from the reader thread to the dispatcher: one wake-up per frame at this rate).
+- ``wsclients on_trade inline``, ``wsclients get() loop``: for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import statistics
+import sys
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import websocket
+from _common import SUBSCRIBE_TRADES, machine_line, rst_table
+from _feed import Feed
+
+from wsclients import HyperliquidClient
+
+WARMUP = 200
+RATE = 2000.0
+
+
+class Samples:
+    """Latencies in ns, appended by user code; ``done`` once ``expected`` frames came."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.values: list[int] = []
+        self.done = threading.Event()
+
+    def add(self, sent_ns: int) -> None:
+        values = self.values
+        values.append(time.perf_counter_ns() - sent_ns)
+        if len(values) >= self.expected:
+            self.done.set()
+
+    def percentiles(self) -> tuple[float, float, float]:
+        """p50, p99, p99.9 in microseconds, warm-up dropped."""
+        data = sorted(self.values[WARMUP:])
+        if not data:
+            return (float("nan"),) * 3  # type: ignore[return-value]
+
+        def pick(q: float) -> float:
+            return data[min(len(data) - 1, int(q * len(data)))] / 1000.0
+
+        return pick(0.50), pick(0.99), pick(0.999)
+
+
+def run_baseline_a(url: str, expected: int, wait: float) -> tuple[float, float, float]:
+    samples = Samples(expected)
+    add = samples.add
+
+    def on_message(ws: Any, message: Any) -> None:
+        frame = json.loads(message)
+        if frame["channel"] == "trades":
+            for item in frame["data"]:
+                add(item["sent_ns"])
+
+    app = websocket.WebSocketApp(
+        url, on_open=lambda ws: ws.send(SUBSCRIBE_TRADES), on_message=on_message
+    )
+    thread = threading.Thread(target=app.run_forever, daemon=True)
+    thread.start()
+    samples.done.wait(wait)
+    app.close()
+    thread.join(5)
+    return samples.percentiles()
+
+
+def run_wsclients(url: str, expected: int, wait: float, *, mode: str) -> tuple[float, float, float]:
+    samples = Samples(expected)
+    add = samples.add
+
+    def on_trade(trade: Any) -> None:
+        add(trade.raw["sent_ns"])
+
+    options: dict[str, Any] = {"url": url}
+    if mode != "get":
+        options.update(on_trade=on_trade, dispatch=mode)
+    client = HyperliquidClient(**options)
+    client.subscribe_trades("BTC")
+    client.start()
+    try:
+        if mode == "get":
+            deadline = time.monotonic() + wait
+            while not samples.done.is_set() and time.monotonic() < deadline:
+                try:
+                    event = client.get(0.5)
+                except queue.Empty:
+                    continue
+                if event.kind == "trade":
+                    on_trade(event)
+        else:
+            samples.done.wait(wait)
+    finally:
+        client.stop()
+    return samples.percentiles()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 s runs, 2 rounds")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per run (10)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (3)")
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    rounds = args.rounds or (2 if args.quick else 3)
+    expected = int(RATE * seconds)
+    wait = seconds + 10.0
+
+    print(machine_line())
+    print(f"{RATE:,.0f} frames/s for {seconds:g} s per run, {rounds} rounds", flush=True)
+    runs: dict[str, Callable[[str], tuple[float, float, float]]] = {
+        "baseline A": lambda url: run_baseline_a(url, expected, wait),
+        "wsclients on_trade": lambda url: run_wsclients(url, expected, wait, mode="thread"),
+        "wsclients on_trade inline": lambda url: run_wsclients(url, expected, wait,
+                                                               mode="inline"),
+        "wsclients get() loop": lambda url: run_wsclients(url, expected, wait, mode="get"),
+    }
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in runs}
+    names = list(runs)
+    with Feed("paced", "--rate", str(RATE), "--seconds", str(seconds)) as feed:
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                p = runs[name](feed.url)
+                results[name].append(p)
+                print(f"  round {r + 1}/{rounds} {name:<26} p50 {p[0]:8.1f} us  p99 {p[1]:8.1f} us"
+                      f"  p99.9 {p[2]:8.1f} us", file=sys.stderr, flush=True)
+
+    med = {name: tuple(statistics.median(p[i] for p in values) for i in range(3))
+           for name, values in results.items()}
+    a = med["baseline A"]
+    rows = []
+    for name, (p50, p99, p999) in med.items():
+        rows.append([name, f"{p50:,.0f}", f"{p99:,.0f}", f"{p999:,.0f}",
+                     f"{p50 - a[0]:+,.0f}", f"{p99 - a[1]:+,.0f}"])
+    print()
+    print(f"``python benchmarks/bench_latency.py{' --quick' if args.quick else ''}`` "
+          f"({RATE:,.0f} frames/s, {seconds:g} s x {rounds} rounds; microseconds)")
+    print()
+    print(rst_table(["contender", "p50", "p99", "p99.9", "p50 vs A", "p99 vs A"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

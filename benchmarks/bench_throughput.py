@@ -1,0 +1,221 @@
+"""Throughput: Hyperliquid ``trades`` frames delivered to user code per second.
+
+Run: ``python benchmarks/bench_throughput.py [--quick] [--frames N] [--rounds R]``
+
+A feed process (``_feed.py blast``) answers the subscribe with its ack and then writes N
+pre-encoded ``trades`` frames (one real-shaped trade each, venues/hyperliquid.md §7) as fast
+as TCP takes them. Each contender connects, subscribes, and counts what reaches user code;
+the rate is taken from the first delivery to the N-th. Contenders run in turn, round after
+round, in this one process, against the same feed; the table gives the median of each and
+its ratios to baseline A, baseline B and the peer (issue 6 targets: wsclients ``on_trade``
+>= 1.5x A, >= 2x the peer, >= 0.8x B).
+
+- ``sender ceiling``: a raw socket that only drains the bytes (no WebSocket parsing): what
+  the feed can push; every other row must stay well below it.
+- ``baseline A``: ``websocket.WebSocketApp`` with default ``run_forever()``, ``json.loads``
+  in ``on_message`` (what the Hyperliquid SDK and most peers do).
+- ``baseline B``: the same, tuned: ``run_forever(skip_utf8_validation=True)`` and
+  ``orjson.loads`` (the ceiling for anything built on websocket-client).
+- ``peer (hyperliquid-python-sdk)``: its ``WebsocketManager`` subscribed to trades
+  (benchmarks/requirements.txt; skipped with a note when it is not installed).
+- ``wsclients on_trade``: ``HyperliquidClient(on_trade=…)``, callbacks on the dispatcher thread
+  (the default); ``… inline``: ``dispatch="inline"``; ``… get() loop``: ``client.get()`` on the
+  main thread. Every wsclients row builds full ``Trade`` events (``Decimal`` price and size,
+  side, id, times, raw item, duplicate check) — the baselines only decode JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import socket
+import statistics
+import sys
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import websocket
+from _common import SUBSCRIBE_TRADES, Counter, alternate, machine_line, ratio, rst_table, spread
+from _feed import Feed, server_frame
+
+from wsclients import HyperliquidClient
+
+TIMEOUT = 120.0
+
+
+def _app_thread(app: websocket.WebSocketApp, **kwargs: Any) -> threading.Thread:
+    thread = threading.Thread(target=app.run_forever, kwargs=kwargs, daemon=True)
+    thread.start()
+    return thread
+
+
+def run_baseline(feed: Feed, n: int, *, tuned: bool) -> float:
+    """Baseline A (``tuned=False``) or B (``tuned=True``)."""
+    if tuned:
+        import orjson
+
+        loads: Callable[[Any], Any] = orjson.loads
+    else:
+        loads = json.loads
+    counter = Counter(n)
+    hit = counter.hit
+
+    def on_message(ws: Any, message: Any) -> None:
+        frame = loads(message)
+        if frame["channel"] == "trades":
+            for _ in frame["data"]:
+                hit()
+
+    def on_open(ws: Any) -> None:
+        ws.send(SUBSCRIBE_TRADES)
+
+    app = websocket.WebSocketApp(feed.url, on_open=on_open, on_message=on_message)
+    thread = _app_thread(app, **({"skip_utf8_validation": True} if tuned else {}))
+    counter.done.wait(TIMEOUT)
+    app.close()
+    thread.join(5)
+    return counter.rate()
+
+
+def run_peer(feed: Feed, n: int) -> float:
+    """hyperliquid-python-sdk's WebsocketManager, as ``Info(skip_ws=False)`` builds it."""
+    from hyperliquid.websocket_manager import WebsocketManager
+
+    counter = Counter(n)
+    hit = counter.hit
+
+    def on_trades(message: Any) -> None:
+        for _ in message["data"]:
+            hit()
+
+    manager = WebsocketManager(feed.http_url)
+    manager.daemon = True  # the SDK's thread is not a daemon; do not let it hold the run
+    manager.ping_sender.daemon = True
+    manager.subscribe({"type": "trades", "coin": "BTC"}, on_trades)
+    manager.start()
+    counter.done.wait(TIMEOUT)
+    manager.stop()
+    manager.join(5)
+    return counter.rate()
+
+
+def run_wsclients(feed: Feed, n: int, *, mode: str) -> float:
+    """``mode``: "thread" (on_trade, default dispatch), "inline" or "get"."""
+    counter = Counter(n)
+    hit = counter.hit
+
+    def on_trade(trade: Any) -> None:
+        hit()
+
+    options: dict[str, Any] = {"url": feed.url, "queue_size": n + 1000}
+    if mode in ("thread", "inline"):
+        options["on_trade"] = on_trade
+        options["dispatch"] = mode
+    client = HyperliquidClient(**options)
+    client.subscribe_trades("BTC")
+    client.start()
+    try:
+        if mode == "get":
+            get = client.get
+            deadline = time.monotonic() + TIMEOUT
+            while counter.count < n and time.monotonic() < deadline:
+                try:
+                    event = get(1.0)
+                except queue.Empty:
+                    continue
+                if event.kind == "trade":
+                    hit()
+        else:
+            counter.done.wait(TIMEOUT)
+    finally:
+        client.stop()
+    return counter.rate()
+
+
+def run_sink(feed: Feed, n: int) -> float:
+    """The sender's ceiling: handshake and subscribe, then only drain bytes."""
+    ws = websocket.WebSocket()
+    ws.connect(feed.url)
+    ack = {"channel": "subscriptionResponse",
+           "data": {"method": "subscribe", "subscription": {"type": "trades", "coin": "BTC"}}}
+    expected = feed.stream_bytes + len(server_frame(json.dumps(ack, separators=(",", ":"))
+                                                    .encode()))
+    raw: Optional[socket.socket] = ws.sock
+    assert raw is not None
+    ws.send(SUBSCRIBE_TRADES)
+    total = 0
+    first = 0.0
+    view = memoryview(bytearray(1 << 20))
+    recv_into = raw.recv_into
+    while total < expected:
+        got = recv_into(view)
+        if not got:
+            break
+        if not first:
+            first = time.perf_counter()
+        total += got
+    elapsed = time.perf_counter() - first
+    ws.close()
+    return n / elapsed if elapsed > 0 else 0.0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="50,000 frames, 3 rounds")
+    parser.add_argument("--frames", type=int, default=None, help="frames per run (200,000)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (5)")
+    parser.add_argument("--only", default="", help="comma-separated row keys to run")
+    args = parser.parse_args(argv)
+    n = args.frames or (50_000 if args.quick else 200_000)
+    rounds = args.rounds or (3 if args.quick else 5)
+
+    try:
+        import hyperliquid.websocket_manager  # noqa: F401
+
+        have_peer = True
+    except ImportError:
+        have_peer = False
+
+    print(machine_line())
+    print(f"{n:,} frames per run, {rounds} rounds; building the feed …", flush=True)
+    with Feed("blast", "--frames", str(n)) as feed:
+        runs: dict[str, Callable[[], float]] = {
+            "sender ceiling (raw drain)": lambda: run_sink(feed, n),
+            "baseline A": lambda: run_baseline(feed, n, tuned=False),
+            "baseline B": lambda: run_baseline(feed, n, tuned=True),
+        }
+        if have_peer:
+            runs["peer (hyperliquid-python-sdk)"] = lambda: run_peer(feed, n)
+        runs["wsclients on_trade"] = lambda: run_wsclients(feed, n, mode="thread")
+        runs["wsclients on_trade inline"] = lambda: run_wsclients(feed, n, mode="inline")
+        runs["wsclients get() loop"] = lambda: run_wsclients(feed, n, mode="get")
+        if args.only:
+            keys = [k.strip() for k in args.only.split(",")]
+            runs = {k: v for k, v in runs.items() if any(key in k for key in keys)}
+        started = time.monotonic()
+        results = alternate(rounds, runs)
+        took = time.monotonic() - started
+
+    med = {name: statistics.median(values) for name, values in results.items()}
+    a = med.get("baseline A")
+    b = med.get("baseline B")
+    peer = med.get("peer (hyperliquid-python-sdk)")
+    rows = []
+    for name, values in results.items():
+        rows.append([name, f"{med[name]:,.0f}", spread(values), ratio(med[name], a),
+                     ratio(med[name], b), ratio(med[name], peer)])
+    print()
+    print(f"``python benchmarks/bench_throughput.py{' --quick' if args.quick else ''}`` "
+          f"({n:,} frames x {rounds} rounds, {took:.0f} s)")
+    print()
+    print(rst_table(["contender", "msg/s (median)", "min/max", "vs A", "vs B", "vs peer"], rows))
+    if not have_peer:
+        print("\npeer not run: hyperliquid-python-sdk is not installed "
+              "(pip install -r benchmarks/requirements.txt)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
