@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -450,6 +451,13 @@ class Connection:
             if error.fatal:
                 return ProtocolStopped(self.display_url, code=code, reason=reason)
             return None
+        if isinstance(error, ssl.SSLCertVerificationError):
+            # A certificate we cannot trust will not become trustworthy by retrying; the
+            # fix is sslopt (e.g. ca_certs), never turning verification off for you.
+            bad_cert = ConnectFailed(
+                self.display_url, reason=f"TLS certificate not trusted: {error.verify_message}")
+            bad_cert.__cause__ = error
+            return bad_cert
         if isinstance(error, websocket.WebSocketBadStatusException) and code in _AUTH_STATUSES:
             auth = AuthenticationFailed(self.display_url, code=code, reason=reason)
             auth.__cause__ = error

@@ -43,6 +43,7 @@ import json
 import logging
 import math
 import socket
+import ssl as _ssl
 import struct
 import threading
 import time
@@ -450,6 +451,7 @@ class FakeServer:
             Needs websockets >= 15.
         ping_timeout: close the connection when a ping gets no pong for this long.
         max_size: largest message accepted from a client, in bytes.
+        ssl: serve TLS with this server-side context (``wss://`` and ``https://`` URLs).
     """
 
     handshake_delay: float
@@ -463,9 +465,11 @@ class FakeServer:
         ping_interval: float | None = None,
         ping_timeout: float | None = None,
         max_size: int | None = 2**24,
+        ssl: Optional[_ssl.SSLContext] = None,
     ) -> None:
         self.name = name
         self.path = path
+        self._ssl = ssl
         self.thread_prefix = f"wsclients-fake-{name}"
         self.handshake_delay = 0.0
         self._ping_interval = ping_interval
@@ -521,6 +525,7 @@ class FakeServer:
                 server_header=None,
                 logger=logging.getLogger(f"{__name__}.websockets"),
                 create_connection=self._connection_class(),
+                ssl=self._ssl,
                 **keepalive,
             )
             self._port = ws_server.socket.getsockname()[1]
@@ -636,13 +641,15 @@ class FakeServer:
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:<port>`` plus ``path``."""
-        return f"ws://127.0.0.1:{self._port}{self.path}"
+        """``ws://127.0.0.1:<port>`` (``wss://`` with TLS) plus ``path``."""
+        scheme = "wss" if self._ssl is not None else "ws"
+        return f"{scheme}://127.0.0.1:{self._port}{self.path}"
 
     @property
     def http_url(self) -> str:
-        """``http://127.0.0.1:<port>``, for REST served by ``handle_http``."""
-        return f"http://127.0.0.1:{self._port}"
+        """``http://127.0.0.1:<port>`` (``https://`` with TLS), for ``handle_http``."""
+        scheme = "https" if self._ssl is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._port}"
 
     # Records --------------------------------------------------------------------------------
 
