@@ -118,6 +118,8 @@ _KNOWN_CHANNELS = frozenset(_REQUIRED) | frozenset(
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _SIDES = {"B": Side.BUY, "A": Side.SELL}  # §2.1 WsTrade: aggressor side
 _GREETING = "Websocket connection established."  # §1: legacy non-JSON greeting
+_GREETINGS = frozenset([_GREETING, _GREETING.encode()])  # frames come as str or bytes
+_GREETING_LEN = len(_GREETING)
 _PING = '{"method":"ping"}'
 
 # §5.1 error strings, verbatim prefixes.
@@ -308,17 +310,27 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
     Raises:
         ProtocolViolation, KeyError, TypeError, ArithmeticError: the item is malformed.
     """
-    coin = _str(item["coin"], "coin")
-    time_ms = _int(item["time"], "time")
-    tid = _int(item["tid"], "tid")
+    # The hot path of a trades stream: exact-type checks first, the helpers (and their error
+    # messages) only for anything unusual.
+    coin = item["coin"]
+    if type(coin) is not str:
+        coin = _str(coin, "coin")
+    time_ms = item["time"]
+    if type(time_ms) is not int:
+        time_ms = _int(time_ms, "time")
+    tid = item["tid"]
+    if type(tid) is not int:
+        tid = _int(tid, "tid")
     side = _SIDES.get(item["side"])
     if side is None:
         raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
+    px = item["px"]
+    sz = item["sz"]
     return Trade(
         venue=VENUE,
         symbol=coin,
-        price=_decimal(item["px"]),
-        size=_decimal(item["sz"]),
+        price=Decimal(px) if type(px) is str else _decimal(px),
+        size=Decimal(sz) if type(sz) is str else _decimal(sz),
         side=side,
         # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
         trade_id=f"{time_ms}:{tid}",
@@ -553,7 +565,7 @@ class HyperliquidProtocol:
     # ----------------------------------------------------------------- parsing
 
     def _receive(self, data: Union[str, bytes], received_ns: int) -> None:
-        if data == _GREETING or data == _GREETING.encode():
+        if len(data) == _GREETING_LEN and data in _GREETINGS:
             return  # §1: legacy greeting, tolerated
         try:
             frame = codec.loads(data)
