@@ -13,13 +13,19 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
+
+T = TypeVar("T")
 
 SUBSCRIBE_TRADES = '{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}'
 
 
 class Counter:
-    """Counts deliveries to user code; notes the time of the first and of the ``n``-th."""
+    """Counts deliveries to user code; notes the time of the first and of the latest one.
+
+    ``done`` is set at the ``n``-th delivery. A contender that drops events never gets
+    there; ``wait`` then ends once deliveries stop, and ``rate`` covers what did arrive.
+    """
 
     __slots__ = ("count", "done", "first", "last", "n")
 
@@ -31,26 +37,34 @@ class Counter:
         self.done = threading.Event()
 
     def hit(self) -> None:
+        self.last = now = time.perf_counter()
         count = self.count = self.count + 1
         if count == 1:
-            self.first = time.perf_counter()
+            self.first = now
         elif count == self.n:
-            self.last = time.perf_counter()
             self.done.set()
 
+    def wait(self, timeout: float, *, quiet: float = 2.0) -> None:
+        """Until the ``n``-th delivery, or ``quiet`` seconds without one after the first."""
+        deadline = time.monotonic() + timeout
+        while not self.done.wait(0.2) and time.monotonic() < deadline:
+            if self.count and time.perf_counter() - self.last > quiet:
+                return
+
     def rate(self) -> float:
-        """Deliveries per second between the first and the last (0 when unfinished)."""
-        if self.count < self.n or self.last <= self.first:
+        """Deliveries per second between the first and the latest (0 with fewer than 2)."""
+        if self.count < 2 or self.last <= self.first:
             return 0.0
-        return (self.n - 1) / (self.last - self.first)
+        return (self.count - 1) / (self.last - self.first)
 
 
 def alternate(
-    rounds: int, runs: dict[str, Callable[[], float]], *, log: bool = True
-) -> dict[str, list[float]]:
+    rounds: int, runs: dict[str, Callable[[], T]], *, log: bool = True
+) -> dict[str, list[T]]:
     """Run each contender once per round, in turn (the order rotates every round so that no
-    contender always follows the same one), and collect what each returns."""
-    results: dict[str, list[float]] = {name: [] for name in runs}
+    contender always follows the same one), and collect what each returns (a number, or a
+    tuple whose first item is the number to log)."""
+    results: dict[str, list[T]] = {name: [] for name in runs}
     names = list(runs)
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
@@ -59,7 +73,8 @@ def alternate(
             value = runs[name]()
             results[name].append(value)
             if log:
-                print(f"  round {r + 1}/{rounds} {name:<28} {value:>12,.0f}", file=sys.stderr,
+                shown = value[0] if isinstance(value, tuple) else value
+                print(f"  round {r + 1}/{rounds} {name:<36} {shown:>12,.0f}", file=sys.stderr,
                       flush=True)
     return results
 

@@ -1,6 +1,6 @@
 """OrderBook throughput against a naive dict-and-sort book doing the same work.
 
-Run: ``python benchmarks/bench_book.py [--updates N] [--rounds R] [--seed S]``
+Run: ``python benchmarks/bench_book.py [--quick] [--updates N] [--rounds R] [--seed S]``
 
 Cases (issue 6 targets, measured here and never asserted in tests):
 
@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Callable, Optional
+
+from _common import rst_table
 
 from wsclients.book import OrderBook
 from wsclients.models import Book, BookLevel
@@ -167,11 +169,14 @@ def check_same(a: Book, b: Book) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=5_000, help="updates per round")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per case")
+    parser.add_argument("--quick", action="store_true", help="1,000 updates x 3 rounds")
+    parser.add_argument("--updates", type=int, default=None, help="updates per round (5,000)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (5)")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--depth", type=int, default=550, help="Vega book window, ticks a side")
     args = parser.parse_args(argv)
+    args.updates = args.updates or (1_000 if args.quick else 5_000)
+    args.rounds = args.rounds or (3 if args.quick else 5)
 
     rows: list[tuple[str, float, float]] = []
     make_vega = partial(make_vega_case, args.seed, depth=args.depth, updates=args.updates)
@@ -202,10 +207,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, {args.updates} updates x {args.rounds} rounds, "
           f"seed {args.seed}; vega book {levels} levels, "
           f"{changes / len(deltas):.1f} changed levels/update")
-    print(f"{'case':<20} {'naive upd/s':>12} {'OrderBook upd/s':>16} {'ratio':>7}")
-    for name, naive_rate, book_rate in rows:
-        ratio = book_rate / naive_rate
-        print(f"{name:<20} {naive_rate:>12,.0f} {book_rate:>16,.0f} {ratio:>6.1f}x")
+    print()
+    print(f"``python benchmarks/bench_book.py{' --quick' if args.quick else ''}``")
+    print()
+    print(rst_table(
+        ["case", "naive upd/s", "OrderBook upd/s", "ratio"],
+        [[name, f"{naive_rate:,.0f}", f"{book_rate:,.0f}", f"{book_rate / naive_rate:.1f}x"]
+         for name, naive_rate, book_rate in rows],
+    ))
     return 0
 
 

@@ -21,19 +21,25 @@ its ratios to baseline A, baseline B and the peer (issue 6 targets: wsclients ``
 - ``wsclients on_trade``: ``HyperliquidClient(on_trade=…)``, callbacks on the dispatcher thread
   (the default); ``… inline``: ``dispatch="inline"``; ``… get() loop``: ``client.get()`` on the
   main thread. Every wsclients row builds full ``Trade`` events (``Decimal`` price and size,
-  side, id, times, raw item, duplicate check) — the baselines only decode JSON.
+  side, id, times, raw item, duplicate check) — the baselines only decode JSON. They use the
+  default ``queue_size=100_000``: with callbacks, the default ``get()`` queue still keeps the
+  last 100,000 events for a ``get()`` that never comes, and the garbage collector walks them;
+  ``… queue_size=1000`` shows what that costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from typing import Any, Callable, Optional
 
 import websocket
@@ -44,6 +50,8 @@ from wsclients import HyperliquidClient
 
 TIMEOUT = 120.0
 
+Result = tuple[float, float]  # (deliveries per second, fraction of the frames delivered)
+
 
 def _app_thread(app: websocket.WebSocketApp, **kwargs: Any) -> threading.Thread:
     thread = threading.Thread(target=app.run_forever, kwargs=kwargs, daemon=True)
@@ -51,7 +59,7 @@ def _app_thread(app: websocket.WebSocketApp, **kwargs: Any) -> threading.Thread:
     return thread
 
 
-def run_baseline(feed: Feed, n: int, *, tuned: bool) -> float:
+def run_baseline(feed: Feed, n: int, *, tuned: bool) -> Result:
     """Baseline A (``tuned=False``) or B (``tuned=True``)."""
     if tuned:
         import orjson
@@ -73,13 +81,13 @@ def run_baseline(feed: Feed, n: int, *, tuned: bool) -> float:
 
     app = websocket.WebSocketApp(feed.url, on_open=on_open, on_message=on_message)
     thread = _app_thread(app, **({"skip_utf8_validation": True} if tuned else {}))
-    counter.done.wait(TIMEOUT)
+    counter.wait(TIMEOUT)
     app.close()
     thread.join(5)
-    return counter.rate()
+    return counter.rate(), counter.count / n
 
 
-def run_peer(feed: Feed, n: int) -> float:
+def run_peer(feed: Feed, n: int) -> Result:
     """hyperliquid-python-sdk's WebsocketManager, as ``Info(skip_ws=False)`` builds it."""
     from hyperliquid.websocket_manager import WebsocketManager
 
@@ -95,13 +103,13 @@ def run_peer(feed: Feed, n: int) -> float:
     manager.ping_sender.daemon = True
     manager.subscribe({"type": "trades", "coin": "BTC"}, on_trades)
     manager.start()
-    counter.done.wait(TIMEOUT)
+    counter.wait(TIMEOUT)
     manager.stop()
     manager.join(5)
-    return counter.rate()
+    return counter.rate(), counter.count / n
 
 
-def run_wsclients(feed: Feed, n: int, *, mode: str) -> float:
+def run_wsclients(feed: Feed, n: int, *, mode: str, queue_size: int = 100_000) -> Result:
     """``mode``: "thread" (on_trade, default dispatch), "inline" or "get"."""
     counter = Counter(n)
     hit = counter.hit
@@ -109,7 +117,7 @@ def run_wsclients(feed: Feed, n: int, *, mode: str) -> float:
     def on_trade(trade: Any) -> None:
         hit()
 
-    options: dict[str, Any] = {"url": feed.url, "queue_size": n + 1000}
+    options: dict[str, Any] = {"url": feed.url, "queue_size": queue_size}
     if mode in ("thread", "inline"):
         options["on_trade"] = on_trade
         options["dispatch"] = mode
@@ -122,19 +130,19 @@ def run_wsclients(feed: Feed, n: int, *, mode: str) -> float:
             deadline = time.monotonic() + TIMEOUT
             while counter.count < n and time.monotonic() < deadline:
                 try:
-                    event = get(1.0)
+                    event = get(2.0)
                 except queue.Empty:
-                    continue
+                    break  # the stream is over (events were dropped)
                 if event.kind == "trade":
                     hit()
         else:
-            counter.done.wait(TIMEOUT)
+            counter.wait(TIMEOUT)
     finally:
         client.stop()
-    return counter.rate()
+    return counter.rate(), counter.count / n
 
 
-def run_sink(feed: Feed, n: int) -> float:
+def run_sink(feed: Feed, n: int) -> Result:
     """The sender's ceiling: handshake and subscribe, then only drain bytes."""
     ws = websocket.WebSocket()
     ws.connect(feed.url)
@@ -158,7 +166,23 @@ def run_sink(feed: Feed, n: int) -> float:
         total += got
     elapsed = time.perf_counter() - first
     ws.close()
-    return n / elapsed if elapsed > 0 else 0.0
+    return (n / elapsed if elapsed > 0 else 0.0), total / expected
+
+
+def run_in_subprocess(
+    feed: Feed, n: int, mode: str, queue_size: int, lib: Optional[str]
+) -> Result:
+    """``run_wsclients`` in a fresh process, importing wsclients from ``lib`` if given."""
+    env = dict(os.environ)
+    if lib:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [lib, env.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", feed.url, feed.http_url, str(n),
+         mode, str(queue_size)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    rate, fraction = out.stdout.split()[-2:]
+    return float(rate), float(fraction)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -167,7 +191,20 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--frames", type=int, default=None, help="frames per run (200,000)")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (5)")
     parser.add_argument("--only", default="", help="comma-separated row keys to run")
+    parser.add_argument(
+        "--before", metavar="PATH", default=None,
+        help="also run the wsclients rows with the wsclients package found in PATH (an older "
+        "checkout), alternated with the current one; every wsclients row then runs in a "
+        "subprocess of its own, old and new alike",
+    )
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:  # one wsclients run in a subprocess: URL HTTP_URL N MODE QUEUE_SIZE
+        url, http_url, frames, mode, queue_size = args.child
+        feed = argparse.Namespace(url=url, http_url=http_url)
+        print(*run_wsclients(feed, int(frames), mode=mode,  # type: ignore[arg-type]
+                             queue_size=int(queue_size)))
+        return 0
     n = args.frames or (50_000 if args.quick else 200_000)
     rounds = args.rounds or (3 if args.quick else 5)
 
@@ -181,16 +218,26 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(machine_line())
     print(f"{n:,} frames per run, {rounds} rounds; building the feed …", flush=True)
     with Feed("blast", "--frames", str(n)) as feed:
-        runs: dict[str, Callable[[], float]] = {
+        runs: dict[str, Callable[[], Result]] = {
             "sender ceiling (raw drain)": lambda: run_sink(feed, n),
             "baseline A": lambda: run_baseline(feed, n, tuned=False),
             "baseline B": lambda: run_baseline(feed, n, tuned=True),
         }
         if have_peer:
             runs["peer (hyperliquid-python-sdk)"] = lambda: run_peer(feed, n)
-        runs["wsclients on_trade"] = lambda: run_wsclients(feed, n, mode="thread")
-        runs["wsclients on_trade inline"] = lambda: run_wsclients(feed, n, mode="inline")
-        runs["wsclients get() loop"] = lambda: run_wsclients(feed, n, mode="get")
+        rows = {
+            "wsclients on_trade": ("thread", 100_000),
+            "wsclients on_trade inline": ("inline", 100_000),
+            "wsclients get() loop": ("get", 100_000),
+            "wsclients on_trade, queue_size=1000": ("thread", 1000),
+        }
+        for name, (mode, size) in rows.items():
+            if args.before:
+                runs[name] = partial(run_in_subprocess, feed, n, mode, size, None)
+                runs[f"{name} [before]"] = partial(run_in_subprocess, feed, n, mode, size,
+                                                   args.before)
+            else:
+                runs[name] = partial(run_wsclients, feed, n, mode=mode, queue_size=size)
         if args.only:
             keys = [k.strip() for k in args.only.split(",")]
             runs = {k: v for k, v in runs.items() if any(key in k for key in keys)}
@@ -198,19 +245,22 @@ def main(argv: Optional[list[str]] = None) -> int:
         results = alternate(rounds, runs)
         took = time.monotonic() - started
 
-    med = {name: statistics.median(values) for name, values in results.items()}
+    med = {name: statistics.median(v[0] for v in values) for name, values in results.items()}
+    delivered = {name: min(v[1] for v in values) for name, values in results.items()}
     a = med.get("baseline A")
     b = med.get("baseline B")
     peer = med.get("peer (hyperliquid-python-sdk)")
     rows = []
     for name, values in results.items():
-        rows.append([name, f"{med[name]:,.0f}", spread(values), ratio(med[name], a),
-                     ratio(med[name], b), ratio(med[name], peer)])
+        rows.append([name, f"{med[name]:,.0f}", spread([v[0] for v in values]),
+                     ratio(med[name], a), ratio(med[name], b), ratio(med[name], peer),
+                     f"{delivered[name] * 100:.0f} %"])
     print()
     print(f"``python benchmarks/bench_throughput.py{' --quick' if args.quick else ''}`` "
           f"({n:,} frames x {rounds} rounds, {took:.0f} s)")
     print()
-    print(rst_table(["contender", "msg/s (median)", "min/max", "vs A", "vs B", "vs peer"], rows))
+    print(rst_table(["contender", "msg/s (median)", "min/max", "vs A", "vs B", "vs peer",
+                     "delivered"], rows))
     if not have_peer:
         print("\npeer not run: hyperliquid-python-sdk is not installed "
               "(pip install -r benchmarks/requirements.txt)")
