@@ -14,24 +14,21 @@ from typing import Any, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.client import SubscribingClient
-from wsclients.core.protocol import CloseRequest
+from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import ProtocolViolation
-from wsclients.models import ErrorEvent, Event, Message, Side, Trade
+from wsclients.models import ErrorEvent, Message, Side, Trade
 from wsclients.testing.server import FakeConnection, FakeServer
 
 
-class EchoProtocol:
-    close_request: Optional[CloseRequest] = None
-
+class EchoProtocol(ProtocolBuffers):
     def __init__(self, *, app_ping: bool = True) -> None:
-        self._events: list[Event] = []
-        self._out: list[str] = []
+        super().__init__()
         self._app_ping = app_ping
         self.opens = 0
 
     def on_open(self) -> None:
         self.opens += 1
-        self._out.append('{"op":"hello"}')
+        self._outgoing.append('{"op":"hello"}')
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         try:
@@ -59,14 +56,6 @@ class EchoProtocol:
         else:
             self._events.append(Message(venue="echo", channel=str(kind), data=item,
                                         received_ns=received_ns, raw=item))
-
-    def events_received(self) -> list[Event]:
-        events, self._events = self._events, []
-        return events
-
-    def data_to_send(self) -> list[str]:
-        out, self._out = self._out, []
-        return out
 
     def ping_message(self) -> Optional[str]:
         return '{"op":"ping"}' if self._app_ping else None

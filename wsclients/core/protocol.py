@@ -15,7 +15,7 @@ import attrs
 
 from wsclients.models import Event
 
-__all__ = ["CloseRequest", "VenueProtocol"]
+__all__ = ["CloseRequest", "ProtocolBuffers", "VenueProtocol"]
 
 
 @attrs.frozen
@@ -65,3 +65,24 @@ class VenueProtocol(Protocol):
     def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
         """Whether a close with this code (or this connect error) must stop reconnecting."""
         ...
+
+
+class ProtocolBuffers:
+    """The bookkeeping every venue protocol repeats: the close request and the two lists that
+    ``receive_text`` fills and the connection drains. Venue protocols inherit it and append to
+    ``_events`` and ``_outgoing``."""
+
+    def __init__(self) -> None:
+        self.close_request: Optional[CloseRequest] = None
+        self._events: list[Event] = []
+        self._outgoing: list[str] = []
+
+    def events_received(self) -> list[Event]:
+        """The events parsed since the last call; each is returned once."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[str]:
+        """Frames the protocol owes the venue; each is returned once."""
+        frames, self._outgoing = self._outgoing, []
+        return frames

@@ -23,7 +23,7 @@ from wsclients.core import codec
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
 from wsclients.core.connection import Connection
 from wsclients.core.pending import PendingRequests, wait_result
-from wsclients.core.protocol import CloseRequest
+from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import (
     ClientStopped,
     ProtocolViolation,
@@ -33,7 +33,7 @@ from wsclients.errors import (
     WSClientError,
     shorten,
 )
-from wsclients.models import Book, BookLevel, ErrorEvent, Event, Message, Side, Trade
+from wsclients.models import Book, BookLevel, ErrorEvent, Message, Side, Trade
 
 if TYPE_CHECKING:
     from wsclients.venues.hyperliquid_rest import HyperliquidInfo
@@ -386,7 +386,7 @@ _PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, A
 # --------------------------------------------------------------------------- protocol
 
 
-class HyperliquidProtocol:
+class HyperliquidProtocol(ProtocolBuffers):
     """Hyperliquid's wire protocol with no socket, thread or clock (DESIGN §6.1).
 
     Args:
@@ -418,14 +418,12 @@ class HyperliquidProtocol:
         max_missed_pongs: int = 2,
         max_strikes: int = 3,
     ) -> None:
-        self.close_request: Optional[CloseRequest] = None
+        super().__init__()
         self._posts = posts
         self._on_rejected = on_rejected
         self._trade_memory = trade_memory
         self._max_missed_pongs = max_missed_pongs
         self._max_strikes = max_strikes
-        self._events: list[Event] = []
-        self._outgoing: list[str] = []
         # Guards _subs, _pending and _missed_pongs (user, timer and reader threads).
         self._lock = threading.Lock()
         self._subs: dict[str, _SubState] = {}
@@ -462,14 +460,6 @@ class HyperliquidProtocol:
         except Exception as exc:  # should never run: keep the reader alive anyway
             logger.error("unexpected error parsing a frame", exc_info=True)
             self._report(exc, received_ns, data)
-
-    def events_received(self) -> list[Event]:
-        events, self._events = self._events, []
-        return events
-
-    def data_to_send(self) -> list[str]:
-        frames, self._outgoing = self._outgoing, []
-        return frames
 
     def ping_message(self) -> Optional[str]:
         """``{"method":"ping"}`` (§3); asks for a reconnect when pongs stopped coming."""

@@ -26,9 +26,9 @@ from typing import Any, ClassVar, NamedTuple, Optional, Union
 from wsclients.core import codec
 from wsclients.core.client import SubscribingClient
 from wsclients.core.connection import Connection
-from wsclients.core.protocol import CloseRequest
+from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import ProtocolViolation, SubscriptionRejected, WSClientError, shorten
-from wsclients.models import Book, BookLevel, ErrorEvent, Event, Message
+from wsclients.models import Book, BookLevel, ErrorEvent, Message
 
 __all__ = [
     "DEFAULT_URL",
@@ -224,7 +224,7 @@ def _market_of(item: Any) -> TradevestMarket:
 _NOT_SENT = object()
 
 
-class TradevestProtocol:
+class TradevestProtocol(ProtocolBuffers):
     """The Tradevest prices protocol, driven by strings alone (STYLE §6.1).
 
     Each fresh socket gets exactly one ``PRICE_SUBSCRIPTION`` for the markets in force at that
@@ -251,11 +251,9 @@ class TradevestProtocol:
     ) -> None:
         if max_failures is not None and max_failures < 1:
             raise ValueError("max_failures must be at least 1 (or None for no limit)")
+        super().__init__()
         self._markets = normalize_markets(markets)
         self.max_failures = max_failures
-        self.close_request: Optional[CloseRequest] = None
-        self._events: list[Event] = []
-        self._to_send: list[str] = []
         # Guards _markets, _failures and the per-socket flags below: set_markets runs on a
         # user thread while the reader thread opens, reads and closes sockets.
         self._lock = threading.Lock()
@@ -327,7 +325,7 @@ class TradevestProtocol:
             self._socket_had_prices = False
             self._sent = self._markets
             self.close_request = None
-            self._to_send.append(self.subscription_message())
+            self._outgoing.append(self.subscription_message())
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events; never raises."""
@@ -353,14 +351,6 @@ class TradevestProtocol:
             self._report(
                 ProtocolViolation("message without a type", raw=data), None, received_ns, data
             )
-
-    def events_received(self) -> list[Event]:
-        events, self._events = self._events, []
-        return events
-
-    def data_to_send(self) -> list[str]:
-        frames, self._to_send = self._to_send, []
-        return frames
 
     def ping_message(self) -> Optional[str]:
         """None: the server expects no client messages after the subscription

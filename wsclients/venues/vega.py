@@ -34,7 +34,7 @@ from wsclients.book import OrderBook
 from wsclients.core import codec, timers
 from wsclients.core.client import Client
 from wsclients.core.connection import Connection, ProtocolStopped
-from wsclients.core.protocol import CloseRequest
+from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import (
     BookOutOfSync,
     ProtocolViolation,
@@ -411,25 +411,14 @@ class StreamError:
 # Protocols
 
 
-class _Base(abc.ABC):
-    """What both protocols share: the event and frame lists, errors, and the close request."""
+class _Base(ProtocolBuffers, abc.ABC):
+    """What both protocols share: the event and frame lists (the only frame owed to the node
+    is the event bus request), errors, and the close request."""
 
     def __init__(self, stream: VegaStream, *, decimals: DecimalsLookup) -> None:
+        super().__init__()
         self.stream = stream
-        self.close_request: Optional[CloseRequest] = None
         self._decimals = decimals
-        self._events: list[Event] = []
-        self._outgoing: list[str] = []
-
-    def events_received(self) -> list[Event]:
-        """The events parsed since the last call; each is returned once."""
-        events, self._events = self._events, []
-        return events
-
-    def data_to_send(self) -> list[str]:
-        """Frames owed to the node (only the event bus request); each is returned once."""
-        frames, self._outgoing = self._outgoing, []
-        return frames
 
     def ping_message(self) -> Optional[str]:
         """None: the node answers WebSocket pings, and a text frame would block the proxy's
