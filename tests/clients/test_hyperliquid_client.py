@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.conftest import T
+from tests.helpers import next_event
 from wsclients.errors import (
     ClientStopped,
     NotConnected,
@@ -49,21 +49,6 @@ def client(fake: FakeHyperliquid) -> Iterator[HyperliquidClient]:
     hl.stop()
 
 
-def wait_event(
-    client: HyperliquidClient, predicate: Callable[[Event], bool], timeout: float = 3 * T
-) -> Event:
-    """The next event matching ``predicate`` (others are skipped)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError("no matching event in time")
-        try:
-            event = client.get(timeout=remaining)
-        except queue.Empty:
-            raise AssertionError("no matching event in time") from None
-        if predicate(event):
-            return event
 
 
 def until(condition: Callable[[], bool], timeout: float = 3 * T) -> None:
@@ -94,12 +79,12 @@ def test_trades_and_books_round_trip(fake: FakeHyperliquid, client: HyperliquidC
     client.subscribe_bbo("SOL")
     client.start(timeout=3 * T)
     fake.wait_for_subscriptions(3)
-    book = wait_event(client, lambda e: isinstance(e, Book) and e.symbol == "ETH")
+    book = next_event(client, lambda e: isinstance(e, Book) and e.symbol == "ETH")
     assert isinstance(book, Book) and book.is_snapshot and len(book.bids) == 20
-    bbo = wait_event(client, lambda e: isinstance(e, Book) and e.symbol == "SOL")
+    bbo = next_event(client, lambda e: isinstance(e, Book) and e.symbol == "SOL")
     assert isinstance(bbo, Book) and len(bbo.bids) == 1
     fake.publish_trade("BTC", "65000.5", "0.25", side="A", time_ms=1_700_000_000_000, tid=42)
-    trade = wait_event(client, lambda e: isinstance(e, Trade))
+    trade = next_event(client, lambda e: isinstance(e, Trade))
     assert isinstance(trade, Trade)
     assert (trade.symbol, trade.price, trade.size, trade.side) == (
         "BTC", Decimal("65000.5"), Decimal("0.25"), Side.SELL)
@@ -115,7 +100,7 @@ def test_l2_book_options(fake: FakeHyperliquid, client: HyperliquidClient) -> No
     client.subscribe_l2_book("SOL", fast=True)
     subs = fake.wait_for_subscriptions(2)
     assert {"type": "l2Book", "coin": "BTC", "nSigFigs": 5, "mantissa": 2, "fast": False} in subs
-    book = wait_event(client, lambda e: isinstance(e, Book) and e.symbol == "SOL")
+    book = next_event(client, lambda e: isinstance(e, Book) and e.symbol == "SOL")
     assert isinstance(book, Book) and len(book.asks) == 5
     until(lambda: client.is_live({"type": "l2Book", "coin": "BTC", "nSigFigs": 5,
                                   "mantissa": 2}))
@@ -168,7 +153,7 @@ def test_every_subscription_type(
             fake.publish_trade("BTC", "100", "1")
         else:
             fake.publish(server_sub, {"marker": 1})
-    msg = wait_event(client, lambda e: isinstance(e, Message))
+    msg = next_event(client, lambda e: isinstance(e, Message))
     assert isinstance(msg, Message) and msg.channel == channel
     if channel in ("userFills", "userFundings", "userNonFundingLedgerUpdates",
                    "userTwapSliceFills", "userTwapHistory"):
@@ -212,7 +197,7 @@ def test_parse_error_rejects_subscription(fake: FakeHyperliquid, client: Hyperli
     """A type the server cannot read: ErrorEvent naming it, dropped from the restore set."""
     client.start(timeout=3 * T)
     client.subscribe({"type": "brandNewType", "x": 1})
-    err = wait_event(client, is_error("parse_error"))
+    err = next_event(client, is_error("parse_error"))
     assert isinstance(err, ErrorEvent) and not err.fatal
     assert isinstance(err.exception, SubscriptionRejected)
     assert err.exception.subscription == {"type": "brandNewType", "x": 1}
@@ -227,13 +212,13 @@ def test_invalid_coin_strikes_out(fake: FakeHyperliquid) -> None:
         client.subscribe_trades("BTC")
         client.subscribe_trades("DOGE")  # not listed on the fake
         client.start(wait=False)
-        err = wait_event(client, is_error("invalid_subscription"), timeout=5 * T)
+        err = next_event(client, is_error("invalid_subscription"), timeout=5 * T)
         assert isinstance(err, ErrorEvent) and isinstance(err.exception, SubscriptionRejected)
         assert err.exception.subscription == {"type": "trades", "coin": "DOGE"}
         assert client.subscriptions == [{"type": "trades", "coin": "BTC"}]
         until(lambda: client.is_live({"type": "trades", "coin": "BTC"}))
         fake.publish_trade("BTC", "1", "1")
-        assert isinstance(wait_event(client, lambda e: isinstance(e, Trade)), Trade)
+        assert isinstance(next_event(client, lambda e: isinstance(e, Trade)), Trade)
         assert len(fake.connections) == 4
     finally:
         client.stop()
@@ -246,7 +231,7 @@ def test_invalid_subscription_error_variant() -> None:
         try:
             client.start(timeout=3 * T)
             client.subscribe_bbo("DOGE")
-            err = wait_event(client, is_error("invalid_subscription"))
+            err = next_event(client, is_error("invalid_subscription"))
             assert isinstance(err, ErrorEvent) and "DOGE" in err.message
             until(lambda: client.subscriptions == [])
         finally:
@@ -263,7 +248,7 @@ def test_subscription_and_user_limits() -> None:
             client.subscribe_order_updates(USER)
             until(lambda: client.is_live({"type": "orderUpdates", "user": USER}))
             client.subscribe_order_updates(other)
-            err = wait_event(client, is_error("too_many_users"))
+            err = next_event(client, is_error("too_many_users"))
             assert isinstance(err, ErrorEvent) and err.message == (
                 "Cannot track more than 1 total users.")
             assert isinstance(err.exception, SubscriptionRejected)
@@ -272,7 +257,7 @@ def test_subscription_and_user_limits() -> None:
             client.subscribe_trades("ETH")
             until(lambda: len(fake.subscriptions()) == 3)
             client.subscribe_trades("SOL")
-            err = wait_event(client, is_error("too_many_subscriptions"))
+            err = next_event(client, is_error("too_many_subscriptions"))
             assert isinstance(err, ErrorEvent)
             assert err.message == "Cannot subscribe to more than 3 channels."
             until(lambda: len(client.subscriptions) == 3)
@@ -288,7 +273,7 @@ def test_message_rate_limit_error() -> None:
             client.start(timeout=3 * T)
             client.subscribe_trades("BTC")
             client.subscribe_trades("ETH")
-            err = wait_event(client, is_error("rate_limited"))
+            err = next_event(client, is_error("rate_limited"))
             assert isinstance(err, ErrorEvent) and not err.fatal
             assert err.message == "Cannot send more than 1 messages per minute."
         finally:
@@ -306,18 +291,18 @@ def test_drop_restores_and_dedupes_trades(fake: FakeHyperliquid, client: Hyperli
     client.start(timeout=3 * T)
     fake.wait_for_subscriptions(2)
     sent = [fake.publish_trade("BTC", str(100 + i), "1") for i in range(5)]
-    got = [wait_event(client, lambda e: isinstance(e, Trade)) for _ in sent]
+    got = [next_event(client, lambda e: isinstance(e, Trade)) for _ in sent]
     assert [t.raw["tid"] for t in got if isinstance(t, Trade)] == [t["tid"] for t in sent]
     fake.drop_all()
-    wait_event(client, lambda e: isinstance(e, Status) and e.state is ConnectionState.RECONNECTING)
-    wait_event(client, lambda e: isinstance(e, Status) and e.state is ConnectionState.CONNECTED)
+    next_event(client, lambda e: isinstance(e, Status) and e.state is ConnectionState.RECONNECTING)
+    next_event(client, lambda e: isinstance(e, Status) and e.state is ConnectionState.CONNECTED)
     second = fake.wait_for_connections(2)[1]
     until(lambda: len(fake.subscriptions(second)) == 2)
     # The restore brought the backfill of the same 5 trades and a fresh userFills snapshot.
-    snap = wait_event(client, lambda e: isinstance(e, Message) and e.channel == "userFills")
+    snap = next_event(client, lambda e: isinstance(e, Message) and e.channel == "userFills")
     assert isinstance(snap, Message) and snap.is_snapshot
     new = fake.publish_trade("BTC", "200", "1")
-    trade = wait_event(client, lambda e: isinstance(e, Trade))
+    trade = next_event(client, lambda e: isinstance(e, Trade))
     assert isinstance(trade, Trade) and trade.raw["tid"] == new["tid"]
     assert client.protocol.duplicate_trades == 5
     assert client.stats.reconnects >= 1
@@ -334,7 +319,7 @@ def test_silent_server_is_detected(fake: FakeHyperliquid) -> None:
         second = fake.wait_for_connections(2, timeout=3 * T)[1]
         until(lambda: len(fake.subscriptions(second)) == 1)
         fake.publish_trade("ETH", "5", "1")
-        assert isinstance(wait_event(client, lambda e: isinstance(e, Trade)), Trade)
+        assert isinstance(next_event(client, lambda e: isinstance(e, Trade)), Trade)
     finally:
         client.stop()
 
@@ -348,7 +333,7 @@ def test_idle_timeout_close_and_heartbeat() -> None:
             client.subscribe_order_updates(USER)  # no snapshot: a quiet subscription
             client.start(timeout=3 * T)
             fake.wait_for_connections(2, timeout=3 * T)
-            wait_event(client, lambda e: isinstance(e, Status)
+            next_event(client, lambda e: isinstance(e, Status)
                        and e.state is ConnectionState.RECONNECTING)
             until(lambda: client.is_live({"type": "orderUpdates", "user": USER}))
         finally:
@@ -372,7 +357,7 @@ def test_greeting_is_ignored() -> None:
             client.start(timeout=3 * T)
             fake.wait_for_subscriptions(1)
             fake.publish_trade("SOL", "1", "1")
-            wait_event(client, lambda e: isinstance(e, Trade))
+            next_event(client, lambda e: isinstance(e, Trade))
             assert client.stats.errors == 0
         finally:
             client.stop()
@@ -533,8 +518,8 @@ def test_streaming_fake_feeds_the_client() -> None:
             client.subscribe_trades("BTC")
             client.subscribe_l2_book("BTC")
             client.start(timeout=3 * T)
-            wait_event(client, lambda e: isinstance(e, Trade))
-            wait_event(client, lambda e: isinstance(e, Book))
+            next_event(client, lambda e: isinstance(e, Trade))
+            next_event(client, lambda e: isinstance(e, Book))
         finally:
             client.stop()
 
@@ -552,10 +537,10 @@ def test_junk_frames_do_not_break_the_stream(fake: FakeHyperliquid) -> None:
         conn.send("{not json")
         conn.send('{"channel":"mystery","data":{}}')
         for _ in range(3):
-            err = wait_event(client, lambda e: isinstance(e, ErrorEvent))
+            err = next_event(client, lambda e: isinstance(e, ErrorEvent))
             assert isinstance(err, ErrorEvent) and not err.fatal
         fake.publish_trade("BTC", "7", "1")
-        assert isinstance(wait_event(client, lambda e: isinstance(e, Trade)), Trade)
+        assert isinstance(next_event(client, lambda e: isinstance(e, Trade)), Trade)
         assert client.state is ConnectionState.CONNECTED and client.stats.reconnects == 0
     finally:
         client.stop()

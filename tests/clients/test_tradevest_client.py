@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.conftest import T
+from tests.helpers import next_event
 from wsclients.errors import AuthenticationFailed, SubscriptionRejected
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Status
 from wsclients.testing.tradevest import FakeTradevest
@@ -36,17 +37,6 @@ def client_for(
     return TradevestClient(markets, **merged)
 
 
-def next_event(
-    client: TradevestClient,
-    predicate: Callable[[Event], bool],
-    timeout: float = 5 * T,
-) -> Event:
-    """The next event matching ``predicate``, skipping the others."""
-    deadline = time.monotonic() + timeout
-    while True:
-        event = client.get(timeout=max(0.0, deadline - time.monotonic()))
-        if predicate(event):
-            return event
 
 
 def is_book(symbol: str | None = None) -> Callable[[Event], bool]:

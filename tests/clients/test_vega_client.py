@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -12,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.conftest import T
+from tests.helpers import next_event
 from wsclients.errors import SubscriptionRejected
 from wsclients.models import Book, ErrorEvent, Event, Message, Side, Trade
 from wsclients.testing import FakeVegaNode
@@ -43,21 +43,6 @@ def make_client(node: FakeVegaNode) -> Iterator[Callable[..., VegaClient]]:
         client.stop()
 
 
-def next_event(
-    client: VegaClient, predicate: Callable[[Event], bool], timeout: float = 3 * T
-) -> Event:
-    """The next event matching ``predicate`` (others are skipped)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError("no matching event in time")
-        try:
-            event = client.get(timeout=remaining)
-        except queue.Empty:
-            raise AssertionError("no matching event in time") from None
-        if predicate(event):
-            return event
 
 
 def is_book(*, snapshot: Optional[bool] = None, sequence: Optional[int] = None) -> Callable[

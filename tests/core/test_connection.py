@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import T
 from tests.core.echo import EchoClient, EchoServer, subscribes, trade
+from tests.helpers import next_of
 from wsclients import (
     AuthenticationFailed,
     ConnectFailed,
@@ -43,13 +44,6 @@ def client_for(server: EchoServer, **options: Any) -> EchoClient:
     return EchoClient(url=server.url, **merged)
 
 
-def next_of(client: EchoClient, cls: type, timeout: float = 5 * T, **match: Any) -> Any:
-    """The next event of ``cls`` whose fields match, skipping others."""
-    deadline = time.monotonic() + timeout
-    while True:
-        event = client.get(timeout=max(0.0, deadline - time.monotonic()))
-        if isinstance(event, cls) and all(getattr(event, k) == v for k, v in match.items()):
-            return event
 
 
 def test_trades_flow_and_first_frames_are_sent(server: EchoServer) -> None:
