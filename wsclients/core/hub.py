@@ -67,7 +67,10 @@ class EventQueue:
         self.kinds: Optional[frozenset[str]] = frozenset(kinds) if kinds is not None else None
         self.name = name
         self.dropped = 0
-        self._items: collections.deque[Event] = collections.deque()
+        self._drop_oldest = overflow == "drop_oldest"
+        self._items: collections.deque[Event] = collections.deque(
+            maxlen=maxsize if self._drop_oldest else None
+        )
         # Guards the sleeping side: _waiters, the wait itself, _closed. Producers take it only
         # when someone may be asleep, so a busy consumer costs the producer nothing.
         self._cond = threading.Condition(threading.Lock())
@@ -91,6 +94,12 @@ class EventQueue:
         room = self.maxsize - len(items)
         if room >= len(events):
             items.extend(events)
+        elif self._drop_oldest:
+            # The deque's maxlen drops the oldest in C: a full queue nobody reads (the
+            # default queue of a callback-only user) costs no more than an empty one.
+            items.extend(events)
+            self.dropped += len(events) - max(room, 0)
+            self._overflowed()
         elif self.overflow == "block":
             self._put_blocking(events)
         else:
@@ -100,23 +109,11 @@ class EventQueue:
                 self._cond.notify()
 
     def _put_overflowing(self, events: list[Event], room: int) -> None:
-        items = self._items
-        if self.overflow == "drop_newest":
-            kept = max(room, 0)
-            items.extend(events[:kept])
-            dropped = len(events) - kept
-        else:  # drop_oldest
-            items.extend(events)
-            dropped = 0
-            while len(items) > self.maxsize:
-                try:
-                    items.popleft()
-                except IndexError:  # the consumer emptied it meanwhile
-                    break
-                dropped += 1
-        if dropped:
-            self.dropped += dropped
-            self._overflowed()
+        """drop_newest: keep what fits, count the rest."""
+        kept = max(room, 0)
+        self._items.extend(events[:kept])
+        self.dropped += len(events) - kept
+        self._overflowed()
 
     def _put_blocking(self, events: list[Event]) -> None:
         items = self._items
