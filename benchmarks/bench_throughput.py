@@ -192,10 +192,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (5)")
     parser.add_argument("--only", default="", help="comma-separated row keys to run")
     parser.add_argument(
-        "--before", metavar="PATH", default=None,
+        "--before", metavar="LABEL=PATH", action="append", default=[],
         help="also run the wsclients rows with the wsclients package found in PATH (an older "
         "checkout), alternated with the current one; every wsclients row then runs in a "
-        "subprocess of its own, old and new alike",
+        "subprocess of its own, old and new alike (repeatable)",
     )
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -229,13 +229,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             "wsclients on_trade": ("thread", 100_000),
             "wsclients on_trade inline": ("inline", 100_000),
             "wsclients get() loop": ("get", 100_000),
-            "wsclients on_trade, queue_size=1000": ("thread", 1000),
+            "wsclients on_trade inline, queue_size=1000": ("inline", 1000),
         }
         for name, (mode, size) in rows.items():
             if args.before:
                 runs[name] = partial(run_in_subprocess, feed, n, mode, size, None)
-                runs[f"{name} [before]"] = partial(run_in_subprocess, feed, n, mode, size,
-                                                   args.before)
+                for spec in args.before:
+                    label, _, path = spec.rpartition("=")
+                    runs[f"{name} [{label or 'before'}]"] = partial(
+                        run_in_subprocess, feed, n, mode, size, path)
             else:
                 runs[name] = partial(run_wsclients, feed, n, mode=mode, queue_size=size)
         if args.only:
