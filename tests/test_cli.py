@@ -92,3 +92,12 @@ def test_demo_piped_into_head_exits_quietly() -> None:
     proc.stderr.close()
     assert first.strip()
     assert code == 0 and "Traceback" not in stderr, stderr
+
+
+def test_long_ids_are_shortened_in_readable_lines_only() -> None:
+    """A 64-hex market id is cut in the readable line and kept whole in --json."""
+    market = "b488aa3ca45b2a619e0a15e2109ec4f97a62b71b80acc634b94ba7d5690316c6"
+    trade = Trade(venue="vega", symbol=market, price=Decimal("1"), size=Decimal("1"),
+                  side=None, trade_id="1", timestamp_ns=0, received_ns=0)
+    assert "b488aa3c… " in format_event(trade) and market not in format_event(trade)
+    assert json.loads(event_to_json(trade))["symbol"] == market

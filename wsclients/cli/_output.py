@@ -56,18 +56,23 @@ def _clock(ns: int) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}"
 
 
+def _short(symbol: str) -> str:
+    """Long ids (Vega's 64-hex market ids) cut to a readable prefix; --json keeps them whole."""
+    return symbol if len(symbol) <= 16 else symbol[:8] + "…"
+
+
 def format_event(event: Event) -> str:
     """One readable line per event."""
     if isinstance(event, Trade):
         side = f"{event.side.value:<4}" if event.side else "?   "
-        return (f"{_clock(event.timestamp_ns)} {event.venue} TRADE {event.symbol:<10} {side} "
-                f"{event.size} @ {event.price}")
+        return (f"{_clock(event.timestamp_ns)} {event.venue} TRADE "
+                f"{_short(event.symbol):<10} {side} {event.size} @ {event.price}")
     if isinstance(event, Book):
         bid, ask = event.best_bid, event.best_ask
         bid_s = f"{bid.size} @ {bid.price}" if bid else "-"
         ask_s = f"{ask.price} x {ask.size}" if ask else "-"
         spread = f" spread {event.spread}" if event.spread is not None else ""
-        return (f"{_clock(event.timestamp_ns)} {event.venue} BOOK  {event.symbol:<10} "
+        return (f"{_clock(event.timestamp_ns)} {event.venue} BOOK  {_short(event.symbol):<10} "
                 f"{bid_s}  |  {ask_s}{spread}")
     if isinstance(event, Message):
         data = json.dumps(_plain(event.data), separators=(",", ":"), default=str)
