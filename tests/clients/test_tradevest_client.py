@@ -285,11 +285,14 @@ def test_bad_token_value_is_refused() -> None:
 
 
 def test_callbacks_get_and_events(fake: FakeTradevest) -> None:
-    """on_book callbacks and events(kinds=…) both see the books."""
+    """on_book gets the books; an extra queue(kinds={"book"}) sees them too; the default
+    queue keeps only the kinds that have no callback (statuses here)."""
     books: list[Book] = []
     with client_for(fake, on_book=books.append) as client:
-        got = next(iter(client.events(kinds={"book"}, timeout=5 * T)))
+        extra = client.queue(kinds={"book"})
+        got = next(iter(extra))
         assert isinstance(got, Book) and got.symbol == "BTC-EUR"
+        assert all(e.kind != "book" for e in client.events(timeout=0.2 * T))
         deadline = time.monotonic() + 5 * T
         while not books and time.monotonic() < deadline:
             time.sleep(0.01)

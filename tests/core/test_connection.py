@@ -374,8 +374,9 @@ def test_status_events_in_order(server: EchoServer) -> None:
     client.start()
     server.wait_for_connections(1)[0].drop()
     server.wait_for_connections(2, timeout=5 * T)
-    next_of(client, Status, state=ConnectionState.RECONNECTING)
-    next_of(client, Status, state=ConnectionState.CONNECTED)
+    deadline = time.monotonic() + 5 * T
+    while states.count(ConnectionState.CONNECTED) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     client.stop()
     S = ConnectionState
     assert states == [S.CONNECTING, S.CONNECTED, S.RECONNECTING, S.CONNECTED, S.CLOSED]

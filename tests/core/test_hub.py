@@ -154,6 +154,19 @@ def test_block_policy_unblocks_on_stop() -> None:
     assert not thread.is_alive()
 
 
+def test_kinds_with_a_callback_skip_the_default_queue() -> None:
+    """An event goes to its kind's callback or waits in the default queue, not both; an
+    extra queue() still gets every kind it asks for."""
+    trades: list[Trade] = []
+    hub = Hub(venue="t", callbacks={"trade": trades.append}, dispatch="inline")
+    extra = hub.queue(kinds={"trade", "error"})
+    hub.publish([make_trade(1)])
+    hub.report(RuntimeError("x"))
+    assert [t.trade_id for t in trades] == ["1"]
+    assert [e.kind for e in drain(hub.default_queue)] == ["error"]
+    assert [e.kind for e in drain(extra)] == ["trade", "error"]
+
+
 def test_unread_default_queue_drops_silently() -> None:
     """A callback-only user never reads the default queue: it drops oldest but raises no
     overflow ErrorEvent until someone reads it."""

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import T
 from tests.core.echo import EchoClient, EchoServer, trade
 from wsclients import ConnectionState, Status, Trade
+from wsclients.core.hub import EventQueue
 from wsclients.models import Event
 
 pytestmark = pytest.mark.timeout(30)
@@ -28,11 +29,11 @@ def client_for(server: EchoServer, **options: Any) -> EchoClient:
     return EchoClient(url=server.url, ping_interval=None, stale_timeout=None, **options)
 
 
-def events_until_closed(client: EchoClient) -> list[Event]:
+def events_until_closed(source: EventQueue) -> list[Event]:
     out: list[Event] = []
     while True:
         try:
-            event = client.get(timeout=5 * T)
+            event = source.get(timeout=5 * T)
         except queue.Empty:
             raise AssertionError(f"no CLOSED status; got {len(out)} events") from None
         out.append(event)
@@ -47,12 +48,14 @@ def test_burst_arrives_whole_and_in_order_before_the_close(
     """Every frame of a burst followed at once by a close becomes an event, in order, and all
     of them are delivered before the status that reports the close."""
     seen: list[str] = []
-    with client_for(server, reconnect=False, dispatch=dispatch,
-                    on_trade=lambda t: seen.append(t.trade_id)) as client:
+    client = client_for(server, reconnect=False, dispatch=dispatch,
+                        on_trade=lambda t: seen.append(t.trade_id))
+    everything = client.queue()  # trades have a callback: the default queue skips them
+    with client:
         conn = server.wait_for_connections(1)[0]
         conn.send_batch([trade(i) for i in range(BURST)])
         conn.close(1000, "done")
-        events = events_until_closed(client)
+        events = events_until_closed(everything)
     trades = [e.trade_id for e in events if isinstance(e, Trade)]
     assert trades == [str(i) for i in range(BURST)]
     last_trade = max(i for i, e in enumerate(events) if isinstance(e, Trade))

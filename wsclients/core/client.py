@@ -356,9 +356,11 @@ class Client:
     # -- consuming ---------------------------------------------------------------------
 
     def get(self, timeout: Optional[float] = None) -> Event:
-        """The next event of any kind from the default queue, waiting up to ``timeout``.
+        """The next event from the default queue, waiting up to ``timeout``.
 
-        Events published since ``start()`` wait here (up to ``queue_size``) until read.
+        Events published since ``start()`` wait here (up to ``queue_size``) until read —
+        every kind that has no callback; a kind with a callback goes to the callback only
+        (``queue()`` makes an extra queue that sees it too).
 
         Raises:
             queue.Empty: nothing came in time, or the client is stopped and drained.

@@ -25,7 +25,7 @@ from typing import Any, Callable, Literal, Optional
 from wsclients.errors import CallbackFailed, QueueOverflow
 from wsclients.models import ErrorEvent, Event
 
-__all__ = ["OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "check_overflow"]
+__all__ = ["EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "check_overflow"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ Overflow = Literal["drop_oldest", "drop_newest", "block"]
 OVERFLOW_POLICIES: tuple[str, ...] = ("drop_oldest", "drop_newest", "block")
 
 Callback = Callable[[Any], Any]
+
+EVENT_KINDS = frozenset({"trade", "book", "message", "status", "error"})
+"""Every event's ``kind``."""
 
 
 def check_overflow(policy: str) -> None:
@@ -242,11 +245,16 @@ class Hub:
         self._inline = dispatch == "inline"
         self.events_published = 0
         self.errors = 0
-        self._dropped_by_closed = 0
-        # The default queue reports overflow only once somebody reads it: a callback-only
-        # user never calls get(), and a full unread queue is no news to them.
+        # An event goes to its kind's callback when there is one, else it waits in the
+        # default queue: a callback user does not also pay for a queue of copies nobody
+        # reads (100,000 trades held ~150 MB and slowed every GC pass: benchmarks/README).
+        # Extra queues made with queue() still see every kind they ask for.
+        queued_kinds = None if not self._callbacks else EVENT_KINDS - self._callbacks.keys()
+        # It reports overflow only once somebody reads it: a full queue nobody reads is
+        # no news to a user who never calls get().
         self.default_queue = EventQueue(
-            maxsize=queue_size, overflow=overflow, name=f"{self._name} default queue",
+            maxsize=queue_size, overflow=overflow, kinds=queued_kinds,
+            name=f"{self._name} default queue",
             on_overflow=self._report_overflow, report_overflow=False,
         )
         # Copy-on-write tuple: publish iterates it without a lock.
