@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 
 import pytest
 
-from wsclients.cli.hyperliquid import add_tail_parser, run_demo
+from wsclients.cli import main
+from wsclients.cli.hyperliquid import run_demo
 from wsclients.testing.hyperliquid import FakeHyperliquid
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def main(argv: Sequence[str]) -> int:
-    """``wsclients tail …`` with only this venue's commands (the others are not needed)."""
-    parser = argparse.ArgumentParser(prog="wsclients")
-    commands = parser.add_subparsers(dest="command")
-    tail = commands.add_parser("tail")
-    add_tail_parser(tail.add_subparsers(dest="venue", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
 
 
 def test_demo_prints_trades_and_books(capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,11 +27,7 @@ def test_demo_prints_trades_and_books(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_wsclients_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
     """Plain ``wsclients demo --seconds N`` is the Hyperliquid one."""
-    for venue in ("vega", "tradevest"):
-        pytest.importorskip(f"wsclients.cli.{venue}")
-    from wsclients.cli import main as wsclients_main
-
-    assert wsclients_main(["demo", "--seconds", "0.5"]) == 0
+    assert main(["demo", "--seconds", "0.5"]) == 0
     assert "fake Hyperliquid" in capsys.readouterr().out
 
 

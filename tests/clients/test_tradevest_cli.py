@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import T
+from wsclients.cli import main
 from wsclients.cli import tradevest as tradevest_cli
 from wsclients.testing import FakeTradevest
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="wsclients")
-    commands = root.add_subparsers(dest="command", required=True)
-    tradevest_cli.add_tail_parser(commands.add_parser("tail").add_subparsers(dest="venue"))
-    demo = commands.add_parser("demo")
-    demo.add_argument("--seconds", type=float)
-    demo.add_argument("--json", action="store_true")
-    demo.add_argument("--status", action="store_true")
-    demo.set_defaults(func=tradevest_cli.run_demo)
-    return root
-
-
 def run(*argv: str) -> int:
-    args = parser().parse_args(argv)
-    return int(args.func(args))
+    """The real ``wsclients`` command line; a demo runs this venue's fake."""
+    if argv and argv[0] == "demo":
+        argv = ("demo", "--venue", "tradevest", *argv[1:])
+    return main(list(argv))
 
 
 @pytest.fixture
