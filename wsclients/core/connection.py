@@ -237,8 +237,7 @@ class Connection:
 
     def _loop(self) -> None:
         backoff = self._backoff
-        state = ConnectionState.CONNECTING
-        self._set_state(state)
+        self._set_state(ConnectionState.CONNECTING)
         while not self._stop.is_set():
             code, reason, error, opened_at = self._connect_and_read()
             if self._stop.is_set():
@@ -288,7 +287,10 @@ class Connection:
         )  # user sends come from different threads
         self._ws = ws
         self._abort_reason = None
-        self._forced_reason = None  # a reconnect asked for before this socket is this socket
+        # A reconnect asked for before this socket is this socket.
+        self._forced_reason = None
+        if not self._stop.is_set():
+            self._wakeup.clear()
         opened_at: Optional[float] = None
         code: Optional[int] = None
         reason = ""
