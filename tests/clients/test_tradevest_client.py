@@ -247,6 +247,28 @@ def test_wrong_token_in_the_background_is_a_fatal_event() -> None:
         client.stop()
 
 
+def test_token_callable_is_asked_again_on_every_reconnect() -> None:
+    """token=callable: an expired token is replaced on the next connect instead of turning
+    the reconnect into a fatal 403."""
+    tokens = iter(["first", "second"])
+    current: list[str] = []
+
+    def fetch() -> str:
+        current.append(next(tokens))
+        return current[-1]
+
+    with FakeTradevest(token="first", price_interval=0.05) as fake:
+        with client_for(fake, token=fetch) as client:
+            next_event(client, is_book())
+            fake.token = "second"  # the venue now wants the refreshed token
+            fake.drop_all()
+            fake.wait_for_connections(2, timeout=5 * T)
+            next_event(client, is_status(ConnectionState.CONNECTED))
+            assert client.state is ConnectionState.CONNECTED
+        sent = [c.request_headers["Authorization"] for c in fake.connections]
+    assert sent == ["Bearer first", "Bearer second"] and current == ["first", "second"]
+
+
 def test_token_is_sent_and_never_shown(caplog: pytest.LogCaptureFixture) -> None:
     """The bearer token goes on the upgrade and nowhere else: not in repr, events or logs."""
     caplog.set_level(logging.DEBUG)

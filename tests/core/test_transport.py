@@ -123,6 +123,22 @@ def test_http_proxy_options_are_used() -> None:
         proxy.close()
 
 
+def test_callable_headers_are_asked_on_every_connect() -> None:
+    """headers=callable is called for each upgrade, so each reconnect sends fresh values."""
+    calls: list[int] = []
+
+    def headers() -> dict[str, str]:
+        calls.append(1)
+        return {"X-Attempt": str(len(calls))}
+
+    with EchoServer("headers") as server:
+        with EchoClient(url=server.url, headers=headers, **FAST):
+            server.wait_for_connections(1)[0].drop()
+            server.wait_for_connections(2, timeout=5 * T)
+        seen = [c.request_headers["X-Attempt"] for c in server.connections]
+    assert seen == ["1", "2"]
+
+
 def test_extra_headers_reach_the_upgrade() -> None:
     """headers= are sent on every upgrade, reconnects included."""
     with EchoServer("headers") as server:

@@ -29,7 +29,7 @@ from wsclients.core.protocol import VenueProtocol
 from wsclients.errors import ClientStopped, ConnectFailed, NotConnected, WSClientError
 from wsclients.models import ConnectionState, Event
 
-__all__ = ["DEFAULT", "Client", "Stats", "SubscribingClient"]
+__all__ = ["DEFAULT", "Client", "HeaderSource", "Seconds", "Stats", "SubscribingClient"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ DEFAULT = _Default.token
 Seconds = Union[float, None, Literal[_Default.token]]
 
 Callback = Optional[Callable[[Any], Any]]
+HeaderSource = Union[Mapping[str, str], Callable[[], Mapping[str, str]]]
+"""``headers=``: a mapping, or a callable asked for the headers on every (re)connect."""
 _ClientT = TypeVar("_ClientT", bound="Client")
 
 # Later states win when several sockets disagree: the client is as healthy as its worst one.
@@ -124,7 +126,7 @@ class Client:
         queue_size: int = 100_000,
         overflow: str = "drop_oldest",
         # Transport
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Optional[HeaderSource] = None,
         sslopt: Optional[Mapping[str, Any]] = None,
         http_proxy_host: Optional[str] = None,
         http_proxy_port: Optional[int] = None,
@@ -155,7 +157,7 @@ class Client:
         )
         self._queue_size = queue_size
         self._overflow = overflow
-        self._headers = dict(headers or {})
+        self._headers: HeaderSource = headers if callable(headers) else dict(headers or {})
         self._ws_options: dict[str, Any] = {
             "sslopt": dict(sslopt) if sslopt else None,
             "http_proxy_host": http_proxy_host,
@@ -197,9 +199,13 @@ class Client:
         stale_timeout: Seconds = DEFAULT,
     ) -> Connection:
         """A managed socket with this client's options; started now if the client runs."""
-        merged = dict(self._headers)
-        if headers:
-            merged.update(headers)
+        base = self._headers
+        merged: Optional[HeaderSource]
+        if callable(base):
+            fixed = dict(headers or {})
+            merged = lambda: {**base(), **fixed}  # noqa: E731 - asked on every connect
+        else:
+            merged = {**base, **(headers or {})} or None
         connection = Connection(
             url, protocol, self._hub,
             venue=self.venue,
@@ -211,7 +217,7 @@ class Client:
             ping_interval=self.ping_interval if ping_interval is DEFAULT else ping_interval,
             stale_timeout=self.stale_timeout if stale_timeout is DEFAULT else stale_timeout,
             connect_timeout=self._connect_timeout,
-            headers=merged or None,
+            headers=merged,
             ws_options=self._ws_options,
             max_message_size=self._max_message_size,
             on_open=on_open,

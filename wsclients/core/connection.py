@@ -49,7 +49,7 @@ from wsclients.errors import (
 )
 from wsclients.models import ConnectionState, Event, Status
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "Headers"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,8 @@ _AUTH_STATUSES = frozenset({401, 403})
 # declared dead. Without it a peer that stops reading would freeze the shared timer thread.
 _SEND_TIMEOUT = 5.0
 
+Headers = Union[Mapping[str, str], list[str], Callable[[], Mapping[str, str]]]
+"""Extra upgrade headers: fixed, or a callable asked on every connect."""
 OnOpen = Callable[["Connection"], None]
 OnClose = Callable[["Connection", Optional[int], str], None]
 
@@ -95,7 +97,7 @@ class Connection:
         stale_timeout: Optional[float] = None,
         # Transport
         connect_timeout: float = 10.0,
-        headers: Optional[Union[Mapping[str, str], list[str]]] = None,
+        headers: Optional[Headers] = None,
         ws_options: Optional[Mapping[str, Any]] = None,
         max_message_size: Optional[int] = None,
         # Hooks (reader thread; on_finish when it ends for good, not by stop())
@@ -116,7 +118,7 @@ class Connection:
         self._ping_interval = ping_interval
         self._stale_timeout = stale_timeout
         self._connect_timeout = connect_timeout
-        self._header = _header_list(headers)
+        self._headers = headers
         self._ws_options = dict(ws_options or {})
         self._max_message_size = max_message_size
         self._on_open = on_open
@@ -297,7 +299,7 @@ class Connection:
         error: Optional[BaseException] = None
         try:
             ws.connect(  # type: ignore[no-untyped-call]
-                self.url, header=self._header, timeout=self._connect_timeout,
+                self.url, header=_header_list(self._headers), timeout=self._connect_timeout,
                 **_connect_options(self._ws_options),
             )
             if self._stop.is_set():
@@ -562,7 +564,11 @@ class ProtocolStopped(ConnectFailed):
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _header_list(headers: Optional[Union[Mapping[str, str], list[str]]]) -> Optional[list[str]]:
+def _header_list(headers: Optional[Headers]) -> Optional[list[str]]:
+    """The upgrade's extra header lines, asked for afresh on every connect when ``headers``
+    is a callable (a token that expires is fetched anew for each reconnect)."""
+    if callable(headers):
+        headers = headers()
     if headers is None:
         return None
     if isinstance(headers, Mapping):

@@ -21,10 +21,10 @@ import re
 import threading
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, NamedTuple, Optional, Union
+from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
-from wsclients.core.client import SubscribingClient
+from wsclients.core.client import HeaderSource, SubscribingClient
 from wsclients.core.connection import Connection
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import ProtocolViolation, SubscriptionRejected, WSClientError, shorten
@@ -475,6 +475,27 @@ class TradevestProtocol(ProtocolBuffers):
         self.close_request = CloseRequest(reason=reason, fatal=fatal)
 
 
+def _check_token(token: Any) -> str:
+    if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
+        raise ValueError("token must be a non-empty string without line breaks")
+    return token
+
+
+def _with_bearer(headers: Any, token: Union[str, Callable[[], str]]) -> HeaderSource:
+    """``headers`` with ``Authorization: Bearer <token>`` replacing any Authorization of
+    theirs (any case); built per connect when the token or the headers are callables."""
+
+    def build() -> dict[str, str]:
+        given = headers() if callable(headers) else dict(headers or {})
+        merged = {k: v for k, v in given.items() if k.lower() != "authorization"}
+        merged["Authorization"] = "Bearer " + _check_token(token() if callable(token) else token)
+        return merged
+
+    if callable(token) or callable(headers):
+        return build
+    return build()  # a fixed token is checked now, before anything connects
+
+
 def _describe_markets(markets: Optional[tuple[TradevestMarket, ...]]) -> str:
     if not markets:
         return "every market"
@@ -494,7 +515,9 @@ class TradevestClient(SubscribingClient):
         markets: ``[("EUR", "BTC"), ("EUR", "ETH")]`` (currency first, as the venue's JSON
             has it) or ``["BTC-EUR"]``; None or empty subscribes to every market.
         token: sent as ``Authorization: Bearer <token>`` on the upgrade (replacing any
-            ``Authorization`` in ``headers``). The venue does not
+            ``Authorization`` in ``headers``); a callable is asked for the token on every
+            (re)connect, so a token that expires (the REST ones last an hour) can be
+            fetched anew instead of failing the next reconnect. The venue does not
             document WebSocket auth (venues/allium-tradevest.md §4.3); its REST tokens are
             OAuth2 client credentials. Kept out of every repr, log and event.
         max_failures: sockets in a row that may end without prices before giving up;
@@ -520,22 +543,13 @@ class TradevestClient(SubscribingClient):
         self,
         markets: Optional[Iterable[MarketSpec]] = None,
         *,
-        token: Optional[str] = None,
+        token: Optional[Union[str, Callable[[], str]]] = None,
         max_failures: Optional[int] = 5,
         **options: Any,
     ) -> None:
         protocol = TradevestProtocol(markets, max_failures=max_failures)
         if token is not None:
-            if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
-                raise ValueError("token must be a non-empty string without line breaks")
-            # The token wins over an Authorization header given in ``headers`` (any case).
-            headers = {
-                name: value
-                for name, value in dict(options.pop("headers", None) or {}).items()
-                if name.lower() != "authorization"
-            }
-            headers["Authorization"] = f"Bearer {token}"
-            options["headers"] = headers
+            options["headers"] = _with_bearer(options.pop("headers", None), token)
         self._prices = protocol
         super().__init__(protocol, **options)
 
