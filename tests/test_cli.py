@@ -101,3 +101,14 @@ def test_long_ids_are_shortened_in_readable_lines_only() -> None:
                   side=None, trade_id="1", timestamp_ns=0, received_ns=0)
     assert "b488aa3c… " in format_event(trade) and market not in format_event(trade)
     assert json.loads(event_to_json(trade))["symbol"] == market
+
+
+def test_demo_without_the_testing_extra_says_what_to_install() -> None:
+    """Without websockets installed, `wsclients demo` names the extra instead of a traceback."""
+    code = ("import sys; sys.modules['websockets'] = None\n"
+            "from wsclients.cli import main\n"
+            "sys.exit(main(['demo', '--seconds', '1']))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "wsclients[testing]" in result.stderr and "Traceback" not in result.stderr

@@ -28,6 +28,17 @@ def _venue_modules() -> dict[str, ModuleType]:
     return {name: importlib.import_module(f"wsclients.cli.{name}") for name in VENUES}
 
 
+def _run_demo(module: ModuleType, args: argparse.Namespace) -> int:
+    """The demo runs a fake venue, which needs the ``testing`` extra (websockets)."""
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        print("wsclients demo needs the fake venue servers: "
+              "pip install 'wsclients[testing]'", file=sys.stderr)
+        return 2
+    return int(module.run_demo(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, venue commands included."""
     modules = _venue_modules()
@@ -51,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stop after this many seconds (default: until Ctrl-C)")
     demo.add_argument("--json", action="store_true", help="one JSON line per event")
     demo.add_argument("--status", action="store_true", help="also print status events")
-    demo.set_defaults(func=lambda args: modules[args.venue].run_demo(args))
+    demo.set_defaults(func=lambda args: _run_demo(modules[args.venue], args))
 
     tail = commands.add_parser("tail", help="print a live stream from a venue")
     tail_venues = tail.add_subparsers(dest="venue", metavar="VENUE", required=True)
