@@ -39,3 +39,16 @@ def next_of(client: Client, cls: type, timeout: float = 5 * T, **fields: Any) ->
         lambda e: isinstance(e, cls) and all(getattr(e, k) == v for k, v in fields.items()),
         timeout,
     )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5 * T) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` passes; its last value.
+
+    For state that no event announces (a callback's list, a counter); the caller asserts.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.conftest import T
+from tests.helpers import wait_until
 from wsclients import (
     CallbackFailed,
     ConnectionState,
@@ -130,9 +131,7 @@ def test_subscriptions_come_back_after_a_drop(venue: Venue) -> None:
         connections = len(venue.fake.connections)
         venue.drop()
         venue.fake.wait_for_connections(connections + 1, timeout=5 * T)
-        deadline = time.monotonic() + 5 * T
-        while client.state is not ConnectionState.CONNECTED and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: client.state is ConnectionState.CONNECTED)
         reconnected_ns = time.time_ns()
         # Data read after the new socket opened can only come from a restored subscription.
         while wait_for_data(client, venue).received_ns < reconnected_ns:
@@ -149,9 +148,7 @@ def test_status_events_arrive_in_order(venue: Venue) -> None:
     connections = len(venue.fake.connections)
     venue.drop()
     venue.fake.wait_for_connections(connections + 1, timeout=5 * T)
-    deadline = time.monotonic() + 5 * T
-    while states.count(ConnectionState.CONNECTED) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: states.count(ConnectionState.CONNECTED) >= 2)
     client.stop()
     S = ConnectionState
     assert states == [S.CONNECTING, S.CONNECTED, S.RECONNECTING, S.CONNECTED, S.CLOSED]

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import T
 from tests.core.echo import EchoClient, EchoServer, trade
+from tests.helpers import wait_until
 from wsclients import ConnectionState, ErrorEvent, Status, Trade
 from wsclients.core.hub import EventQueue, Hub
 from wsclients.errors import CallbackFailed, QueueOverflow
@@ -79,9 +80,7 @@ def test_raising_callback_becomes_error_event_and_dispatch_goes_on() -> None:
     hub = Hub(venue="t", callbacks={"trade": on_trade, "error": errors.append})
     hub.start()
     hub.publish([make_trade(1), make_trade(2)])
-    deadline = time.monotonic() + 5 * T
-    while (not errors or not seen) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: bool(errors and seen))
     hub.stop()
     assert seen == ["2"]
     assert len(errors) == 1 and isinstance(errors[0].exception, CallbackFailed)
@@ -217,16 +216,12 @@ def test_sleeping_callback_stalls_neither_reader_nor_heartbeat() -> None:
             for i in range(1, 100):
                 conn.send(trade(i))
                 time.sleep(0.005)
-            deadline = time.monotonic() + 1.0
-            while client.stats.messages < 100 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_until(lambda: client.stats.messages >= 100, timeout=1.0)
             # the reader kept up: every frame was read while the callback still slept
             assert client.stats.messages >= 100 and len(seen) == 0  # (pongs count too)
             time.sleep(1.0)
             pings_during_sleep = conn.received.count('{"op":"ping"}')
-            deadline = time.monotonic() + 10 * T
-            while len(seen) < 100 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: len(seen) >= 100, timeout=10 * T)
             assert len(seen) == 100
             assert len(server.connections) == 1, "the socket was dropped"
             assert pings_during_sleep >= 5
@@ -252,9 +247,7 @@ def test_events_iterator_ends_when_client_stops() -> None:
 
         thread = threading.Thread(target=consume)
         thread.start()
-        deadline = time.monotonic() + 5 * T
-        while len(got) < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: len(got) >= 3)
         client.stop()
         thread.join(5 * T)
         assert not thread.is_alive() and got == ["0", "1", "2"]
@@ -268,8 +261,6 @@ def test_events_wait_for_a_late_consumer() -> None:
         conn = server.wait_for_connections(1)[0]
         for i in range(5):
             conn.send(trade(i))
-        deadline = time.monotonic() + 5 * T
-        while client.stats.messages < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: client.stats.messages >= 5)
         trades = [e for e in drain(client._hub.default_queue) if isinstance(e, Trade)]
         assert [t.trade_id for t in trades] == ["0", "1", "2", "3", "4"]

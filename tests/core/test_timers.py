@@ -6,6 +6,7 @@ import threading
 import time
 
 from tests.conftest import T
+from tests.helpers import wait_until
 from wsclients.core import timers
 
 
@@ -16,9 +17,7 @@ def test_call_later_and_every_and_cancel() -> None:
     timers.call_later(0.01, once.set)
     every = timers.call_every(0.01, lambda: ticks.append(threading.current_thread().name))
     assert once.wait(2 * T)
-    deadline = time.monotonic() + 2 * T
-    while len(ticks) < 3 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: len(ticks) >= 3, timeout=2 * T)
     every.cancel()
     every.cancel()  # idempotent
     count = len(ticks)
