@@ -15,7 +15,9 @@ from wsclients.errors import (
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    MessageTooLarge,
     NotConnected,
+    ProtocolStopped,
     ProtocolViolation,
     QueueOverflow,
     RateLimited,
@@ -23,6 +25,7 @@ from wsclients.errors import (
     RequestTimeout,
     SubscriptionRejected,
     TooManyInFlight,
+    TradevestError,
     WSClientError,
 )
 from wsclients.models import (
@@ -38,7 +41,7 @@ from wsclients.models import (
 )
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
-from wsclients.venues.tradevest import TradevestClient, TradevestError
+from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import VegaClient
 from wsclients.venues.vega_rest import VegaRest
 
@@ -65,7 +68,9 @@ __all__ = [
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "MessageTooLarge",
     "NotConnected",
+    "ProtocolStopped",
     "ProtocolViolation",
     "QueueOverflow",
     "RateLimited",
