@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Collection, Iterable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Protocol
 
 from wsclients._extras import require
 from wsclients.collect import EventSource, check_kinds, collect_events
@@ -78,6 +78,7 @@ def depth(book: BookLike, ax: Optional[Axes] = None) -> Axes:
     if book.bids and book.asks:
         mid = (book.bids[0].price + book.asks[0].price) / 2
         ax.axvline(float(mid), color="0.3", linestyle="--", linewidth=1, label=f"mid {mid}")
+    _plain_numbers(ax, "x")
     ax.set_title(f"{book.symbol} depth")
     ax.set_xlabel("price")
     ax.set_ylabel("cumulative size")
@@ -191,7 +192,7 @@ def _axes(ax: Optional[Axes]) -> Axes:
     if ax is not None:
         return ax
     pyplot = require("matplotlib.pyplot", extra="plot")
-    return pyplot.subplots()[1]  # type: ignore[no-any-return]
+    return pyplot.subplots(layout="constrained")[1]  # type: ignore[no-any-return]
 
 
 def _running_sum(sizes: Iterable[Decimal]) -> list[float]:
@@ -207,6 +208,7 @@ def _draw_trades(ax: Axes, chosen: Sequence[Trade]) -> None:
     """The price line and the sized, side-coloured markers of ``chosen`` on ``ax``."""
     _time_axis(ax)
     ax.set_ylabel("price")
+    _plain_numbers(ax, "y")
     if not chosen:
         return
     times = _times(t.datetime for t in chosen)
@@ -233,7 +235,8 @@ def _draw_touch(ax: Axes, books: Sequence[Book]) -> None:
     mid = [nan if b.mid is None else float(b.mid) for b in books]
     ax.step(times, bid, where="post", color=BID_COLOR, linewidth=1, label="best bid")
     ax.step(times, ask, where="post", color=ASK_COLOR, linewidth=1, label="best ask")
-    ax.plot(times, mid, color="0.3", linestyle="--", linewidth=0.8, label="mid")
+    ax.step(times, mid, where="post", color="0.3", linestyle="--", linewidth=0.8, label="mid")
+    _plain_numbers(ax, "y")
 
 
 def _draw_panels(figure: Figure, panels: dict[str, tuple[list[Trade], list[Book]]]) -> None:
@@ -257,6 +260,12 @@ def _times(datetimes: Iterable[dt.datetime]) -> list[float]:
     dates = require("matplotlib.dates", extra="plot")
     moments = list(datetimes)
     return dates.date2num(moments).tolist() if moments else []  # type: ignore[no-any-return]
+
+
+def _plain_numbers(ax: Axes, axis: Literal["x", "y"]) -> None:
+    """Prices as written (65000.5), not as an offset (0.5 + 6.5e4), which is matplotlib's
+    default for a narrow range of large numbers."""
+    ax.ticklabel_format(axis=axis, useOffset=False, style="plain")
 
 
 def _time_axis(ax: Axes) -> None:

@@ -63,13 +63,16 @@ def test_live_in_a_kernel_redraws_in_place(
     client: HyperliquidClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In a kernel, the same figure is shown again every refresh, as a non-empty PNG."""
-    shown: list[bytes] = []
+    shown: list[tuple[Figure, bytes]] = []
     monkeypatch.setattr(
-        plot, "_kernel_display", lambda: lambda figure: shown.append(plot._png(figure))
+        plot, "_kernel_display",
+        lambda: lambda figure: shown.append((figure, plot._png(figure))),
     )
     figure = plot.live(client, seconds=0.8, kinds={"trade"}, refresh_interval=0.2)
-    assert 4 <= len(shown) <= 6  # about one per refresh, plus the final one
-    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000 for png in shown)
+    # A redraw per refresh plus the final one; fewer when rendering is slow, never just one.
+    assert 2 <= len(shown) <= 6
+    assert all(shown_figure is figure for shown_figure, _ in shown)
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000 for _, png in shown)
     assert [ax.get_title() for ax in figure.axes] == ["BTC: 3 trades, 0 books"]
 
 
