@@ -1,8 +1,9 @@
 """Collect a client's events into a list: for notebooks and short scripts.
 
 ``collect_events(client, 10)`` reads the client's default queue (what ``get()`` and
-``events()`` read) for ten seconds and returns what came. It is ``client.collect(...)``
-under another name, for code that holds the client in a variable of a wider type.
+``events()`` read) for ten seconds and returns what came; ``client.collect(10)`` says the
+same. It reads anything with a client's ``get(timeout)``, so an extra queue made with
+``client.queue(kinds=…)`` (which also sees kinds that have a callback) works too.
 """
 
 from __future__ import annotations
