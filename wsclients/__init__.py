@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from wsclients import plot
 from wsclients._version import __version__
 from wsclients.book import BookSide, OrderBook
+from wsclients.collect import collect_events
 from wsclients.core.client import Stats
 from wsclients.core.hub import EventQueue
+from wsclients.dataframe import to_dataframe, to_dataframes
 from wsclients.errors import (
     AuthenticationFailed,
     BookOutOfSync,
@@ -61,6 +64,11 @@ __all__ = [
     "EventQueue",
     "OrderBook",
     "Stats",
+    # notebooks (pandas and matplotlib are imported only when these run)
+    "collect_events",
+    "plot",
+    "to_dataframe",
+    "to_dataframes",
     # errors
     "AuthenticationFailed",
     "BookOutOfSync",

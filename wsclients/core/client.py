@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
 
 import attrs
 
+from wsclients.collect import collect_events
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
 from wsclients.core.connection import Connection, OnClose, OnOpen
@@ -454,6 +455,17 @@ class Client:
             maxsize=maxsize or self._queue_size,
             overflow=overflow or self._overflow,
         )
+
+    def collect(
+        self,
+        seconds: Optional[float] = None,
+        *,
+        kinds: Optional[Collection[str]] = None,
+        max_events: Optional[int] = None,
+    ) -> list[Event]:
+        """Read the default queue into a list for ``seconds`` (or ``max_events``, or until
+        the client stops): ``wsclients.collect.collect_events(self, …)``, which see."""
+        return collect_events(self, seconds, kinds=kinds, max_events=max_events)
 
     # -- introspection -----------------------------------------------------------------
 
