@@ -68,7 +68,10 @@ __all__ = [
     "API_PATH",
     "INFLIGHT_LIMIT_TEXT",
     "STREAM_PATH",
+    "ApiError",
+    "ApiRequest",
     "FakeAllium",
+    "Handler",
     "StreamAction",
     "StreamState",
 ]
