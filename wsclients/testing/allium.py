@@ -43,6 +43,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import math
 import random
 import threading
 import time
@@ -86,7 +87,8 @@ INFLIGHT_LIMIT_TEXT = "max inflight requests reached, please wait for requests t
 """The documented ``data`` of the reply to a request over the in-flight limit."""
 
 _INVALID_ACTIONS = ("ignore", "error", "close")
-Latency = Union[float, "tuple[float, float]"]
+Latency = Union[float, "tuple[float, float]", Callable[[ApiRequest], float]]
+"""Seconds before a reply: fixed, uniform in ``(low, high)``, or chosen per request."""
 
 
 @attrs.frozen(kw_only=True)
@@ -142,8 +144,9 @@ class FakeAllium(FakeServer):
         api_enabled: False: the API path answers 403 (the feature is off for the key).
         streams_enabled: False: the stream path answers 403.
         topics: the topics the key may read (403 for others); None: every topic.
-        latency: seconds before a reply is sent: a number, or ``(low, high)`` for a uniform
-            draw per request (replies then come out of order).
+        latency: seconds before a reply is sent: a number, ``(low, high)`` for a uniform
+            draw per request (replies then come out of order), or a function of the
+            ``ApiRequest``; ``math.inf`` never answers (the request stays in flight).
         max_inflight: requests in flight per API connection before the documented error.
         routes: handlers by ``(method, path)``, on top of (or instead of) the defaults.
         default_routes: serve the few documented paths of ``allium_api.default_routes``.
@@ -205,7 +208,7 @@ class FakeAllium(FakeServer):
         self._api_replies: list[dict[str, Any]] = []
         self._inflight_rejections = 0
         self._due: list[tuple[float, int, _ApiSession, dict[str, Any]]] = []  # a heap
-        self._held: Optional[list[tuple[_ApiSession, dict[str, Any]]]] = None
+        self._held: Optional[list[tuple[_ApiSession, ApiRequest, dict[str, Any]]]] = None
         self._order = itertools.count()
         self._actions: list[StreamAction] = []
         self._records_sent = 0
@@ -338,8 +341,8 @@ class FakeAllium(FakeServer):
         """Send the held replies (each after its latency); returns how many there were."""
         with self._cond:
             held, self._held = self._held or [], None
-        for session, reply in held:
-            self._schedule(session, reply)
+        for session, request, reply in held:
+            self._schedule(session, request, reply)
         return len(held)
 
     # Streams: records and scripting ---------------------------------------------------------
@@ -493,7 +496,7 @@ class FakeAllium(FakeServer):
         if over:
             self._send_reply(session, _reply(accepted.id, "error", INFLIGHT_LIMIT_TEXT))
             return
-        self._schedule(session, self._run_handler(accepted, handler))
+        self._schedule(session, accepted, self._run_handler(accepted, handler))
 
     def _run_handler(self, request: ApiRequest, handler: Optional[Handler]) -> dict[str, Any]:
         if handler is None:
@@ -506,19 +509,25 @@ class FakeAllium(FakeServer):
             self._record_error(exc, f"route {request.method} {request.path}")
             return _reply(request.id, "error", "internal server error")
 
-    def _schedule(self, session: _ApiSession, reply: dict[str, Any]) -> None:
+    def _schedule(self, session: _ApiSession, request: ApiRequest, reply: dict[str, Any]) -> None:
         with self._cond:
             if self._held is not None:
-                self._held.append((session, reply))
+                self._held.append((session, request, reply))
                 return
-            due = time.monotonic() + self._draw_latency()
+        delay = self._draw_latency(request)  # may be user code: not under the lock
+        if math.isinf(delay):
+            return  # never answered: it stays in flight until the connection ends
+        with self._cond:
+            due = time.monotonic() + delay
             heapq.heappush(self._due, (due, next(self._order), session, reply))
             self._cond.notify_all()
 
-    def _draw_latency(self) -> float:
+    def _draw_latency(self, request: ApiRequest) -> float:
         latency = self.latency
         if isinstance(latency, tuple):
             return self._rng.uniform(latency[0], latency[1])
+        if callable(latency):
+            return float(latency(request))
         return float(latency)
 
     def _reply_loop(self) -> None:
@@ -637,7 +646,7 @@ class FakeAllium(FakeServer):
         last = time.monotonic()
         while True:
             rate = self.rate
-            tick = 0.05 if not rate else max(0.002, min(0.05, 1.0 / rate))
+            tick = 0.05 if not rate else max(0.01, min(0.05, 1.0 / rate))
             if self.stopping.wait(tick):
                 return
             now = time.monotonic()
