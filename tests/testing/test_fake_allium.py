@@ -236,6 +236,17 @@ def test_user_routes_and_error_replies(fake: FakeAllium, sockets: list[Socket]) 
     assert seen[0].body == {"a": 1} and seen[0].connection == 0
 
 
+def test_routes_option_replaces_the_defaults(sockets: list[Socket]) -> None:
+    """default_routes=False serves only the routes given to the constructor."""
+    routes = {("GET", "/api/v1/developer/assets"): lambda req: {"items": [], "cursor": None}}
+    with FakeAllium(default_routes=False, routes=routes, rate=None) as fake:
+        sock = api(fake, sockets)
+        sock.send(request("a", "GET", "/api/v1/developer/assets"))
+        assert sock.recv()["data"] == {"items": [], "cursor": None}
+        sock.send(request("p", "POST", "/api/v1/developer/prices", []))
+        assert sock.recv()["status"] == "error"
+
+
 def test_a_failing_handler_gives_an_internal_error_reply(fake: FakeAllium,
                                                          sockets: list[Socket]) -> None:
     """An unexpected handler exception becomes an error reply and is recorded."""

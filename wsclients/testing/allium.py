@@ -6,13 +6,18 @@ Both services follow https://docs.allium.so/datastreams/websockets:
   "body"}``, replies ``{"id", "status": "success" | "error", "data"}``, at most
   ``max_inflight`` (1,000) requests in flight per connection; over that, the documented reply
   ``{"id", "status": "error", "data": "max inflight requests reached, please wait for
-  requests to finish"}``. Replies come after a random ``latency``, so out of order.
+  requests to finish"}``. The docs match replies to requests by ``id`` ("track async
+  responses"), so replies may come out of order: here after a ``latency`` drawn per request.
 - ``/api/v1/developer/ws/stream?topic=<topic>`` (``stream_url(topic)``): nothing flows until
   ``{"action": "start"}``; ``{"action": "stop"}`` pauses without closing;
   ``{"action": "setFilter", "data": <filter>}`` filters on the server
   (``wsclients.testing.allium_match``). Records come from ``allium_records`` at ``rate`` per
   topic, or from ``publish``.
-- Both need the ``X-API-KEY`` header on the upgrade.
+- Both need the ``X-API-KEY`` header on the upgrade; the APIs need the feature enabled on the
+  account, the streams the feature and access to the topic.
+- WebSocket streams may lose messages (the docs recommend Kafka or Pub/Sub for delivery
+  guarantees): the kit's faults (``drop``, ``go_silent``, ``close(code)``,
+  ``reject_handshake``, ``handshake_delay``) stand for that. The docs name no close code.
 
 Assumed, because the venue does not document it (each one can be changed by an option):
 
@@ -26,6 +31,8 @@ Assumed, because the venue does not document it (each one can be changed by an o
 - Records are not kept while a stream is stopped (WebSocket streams are best effort, the
   docs say). Each record is its own frame unless ``records_per_frame`` makes frames JSON
   arrays of up to that many records.
+- Permessage-deflate (which the venue negotiates) is not offered; websocket-client does not
+  ask for it.
 - A malformed request gets an error reply at once (``id`` echoed, ``null`` when there is
   none); an unknown route gets ``data: "not found: <METHOD> <path>"``; a handler that fails
   unexpectedly, ``"internal server error"``.
@@ -69,6 +76,7 @@ __all__ = [
     "API_PATH",
     "INFLIGHT_LIMIT_TEXT",
     "STREAM_PATH",
+    "Latency",
     "ApiError",
     "ApiRequest",
     "FakeAllium",
@@ -100,7 +108,7 @@ class StreamAction:
     action: Optional[str]
     """``"start"``, ``"stop"``, ``"setFilter"``, anything else sent, or None if unreadable."""
     data: Any
-    """``data`` of a ``setFilter`` (None otherwise)."""
+    """``data`` as sent (None when absent)."""
     error: Optional[str]
     """Why the fake refused it; None when it was applied."""
 
