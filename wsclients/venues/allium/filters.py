@@ -75,7 +75,6 @@ class _Combinable:
         raise TypeError("a filter has no truth value; combine filters with & and |")
 
 
-
 def _to_tuple(items: Iterable[Filter]) -> tuple[Filter, ...]:
     return tuple(items)
 
