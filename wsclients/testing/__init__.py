@@ -5,6 +5,7 @@ Needs the ``testing`` extra (websockets). The runtime library never imports this
 
 from __future__ import annotations
 
+from wsclients.testing.allium import FakeAllium
 from wsclients.testing.hyperliquid import FakeHyperliquid
 from wsclients.testing.market import BookChange, BookSnapshot, Market, SyntheticTrade
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
@@ -22,6 +23,7 @@ __all__ = [
     "FakeRequest",
     "FakeServer",
     # venue fakes
+    "FakeAllium",
     "FakeHyperliquid",
     "FakeTradevest",
     "FakeVegaNode",
