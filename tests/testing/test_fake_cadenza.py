@@ -57,7 +57,9 @@ class Raw:
 
     def next(self) -> Any:
         if not self.pending:
-            self.pending = [json.loads(line) for line in self.ws.recv().split("\n")]
+            text = self.ws.recv()
+            assert isinstance(text, str)
+            self.pending = [json.loads(line) for line in text.split("\n")]
         return self.pending.pop(0)
 
     def subscribe(self, channel: str, **fields: Any) -> Any:
@@ -235,7 +237,7 @@ def test_official_client_builds_the_book() -> None:
         channel = fake.book_channel(BTC)
         book = LocalBook()
 
-        class Events(centrifuge.SubscriptionEventHandler):  # type: ignore[misc]
+        class Events(centrifuge.SubscriptionEventHandler):  # type: ignore[misc,name-defined]
             async def on_publication(self, ctx: Any) -> None:
                 book.apply(ctx.pub.data)
 
