@@ -124,6 +124,9 @@ def test_connect_with_id_zero_is_taken_for_a_pong(raw: Raw, fake: FakeCentrifugo
     {"id": -1, "subscribe": {"channel": "x"}},  # not a uint32
     "not json",
     {"id": 2, "subscribe": {"channel": ""}},  # channel required
+    {"id": 2, "subscribe": {"channel": 5}},  # not a string
+    {"id": 2, "subscribe": {"channel": "news", "recover": "yes"}},  # not a bool
+    {"id": 2, "publish": {"channel": "news"}},  # data required
 ])
 def test_bad_requests_after_connect_are_3501(raw: Raw, command: Any) -> None:
     """Unrequested pong, ping command, no method, bad id or JSON: close 3501."""

@@ -728,8 +728,8 @@ class FakeCentrifugo(FakeServer):
             self._close(session, 3501)  # no known method (``ping`` included)
             return
         request = command[kind]
-        if not isinstance(request, dict):
-            self._close(session, 3501)
+        if not isinstance(request, dict) or not _well_typed(request):
+            self._close(session, 3501)  # the server's decoder rejects the command
             return
         injected = self._take_injected(kind, request)
         if isinstance(injected, ForceDisconnect):
@@ -1343,6 +1343,27 @@ def _recover(stream: _Stream, req: dict[str, Any]) -> tuple[bool, list[dict[str,
     if not missed:
         return stream.offset == offset, []
     return missed[0]["offset"] == offset + 1 and missed[-1]["offset"] == stream.offset, missed
+
+
+_STRING_FIELDS = ("token", "channel", "method", "epoch", "name", "version")
+_INTEGER_FIELDS = ("offset", "limit", "flag")
+_BOOLEAN_FIELDS = ("recover", "positioned", "recoverable", "join_leave", "reverse")
+
+
+def _well_typed(request: dict[str, Any]) -> bool:
+    """Whether the request's known fields have their protocol types (a JSON null counts as
+    absent); a mismatch fails the server's decoding of the whole command."""
+    for name in _STRING_FIELDS:
+        if request.get(name) is not None and not isinstance(request[name], str):
+            return False
+    for name in _INTEGER_FIELDS:
+        value = request.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return False
+    for name in _BOOLEAN_FIELDS:
+        if request.get(name) is not None and not isinstance(request[name], bool):
+            return False
+    return True
 
 
 def _method(command: dict[str, Any]) -> Optional[str]:
