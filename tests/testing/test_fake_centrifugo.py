@@ -331,6 +331,21 @@ def test_unknown_namespace_and_duplicate(raw: Raw) -> None:
     assert raw.command(5, unsubscribe={"channel": "news"}) == {"id": 5, "unsubscribe": {}}
 
 
+def test_publication_time_and_utf8() -> None:
+    """include_publication_time adds time (ms); non-ASCII data goes out as raw UTF-8."""
+    with serve(include_publication_time=True, include_server_time=True) as fake:
+        raw = Raw(fake)
+        result = raw.connect()
+        assert abs(result["time"] - time.time() * 1000) < 60_000
+        raw.subscribe(2, "news")
+        fake.publish("news", {"text": "привет"})
+        opcode, frame = raw.ws.recv_data_frame(True)
+        assert "привет".encode() in frame.data
+        pub = json.loads(frame.data)["push"]["pub"]
+        assert list(pub) == ["data", "offset", "time"]
+        raw.close()
+
+
 def test_plain_channel_has_no_position() -> None:
     """A namespace without history: subscribe {} and publications without offset."""
     with serve(namespaces={"": ChannelOptions(allow_subscribe_for_client=True)}) as fake:

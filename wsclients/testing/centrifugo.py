@@ -300,6 +300,7 @@ class FakeCentrifugo(FakeServer):
             unsubscribe push 2501.
         version: the ``version`` of the connect reply.
         include_server_time: add ``time`` (ms) to the connect reply.
+        include_publication_time: add ``time`` (ms) to every publication.
         token_audience, token_issuer: check ``aud`` / ``iss`` when set (ignored otherwise).
         seed: seeds epochs and first-ping times.
     """
@@ -321,6 +322,7 @@ class FakeCentrifugo(FakeServer):
         # Replies
         version: str = "6.0.0",
         include_server_time: bool = False,
+        include_publication_time: bool = False,
         token_audience: str | None = None,
         token_issuer: str | None = None,
         seed: int = 0,
@@ -340,6 +342,7 @@ class FakeCentrifugo(FakeServer):
         self.expired_sub_close_delay = expired_sub_close_delay
         self.version = version
         self.include_server_time = include_server_time
+        self.include_publication_time = include_publication_time
         self.token_audience = token_audience
         self.token_issuer = token_issuer
         self._rng = random.Random(f"wsclients-fake-centrifugo:{seed}")
@@ -440,6 +443,8 @@ class FakeCentrifugo(FakeServer):
                 stream.last_publish = time.monotonic()
             if tags:
                 pub["tags"] = dict(tags)
+            if self.include_publication_time:
+                pub["time"] = time.time_ns() // 1_000_000
             frame = _dumps({"push": {"channel": channel, "pub": pub}})
             for session in list(self._sessions.values()):
                 sub = session.subs.get(channel)
@@ -1412,4 +1417,5 @@ def _drop_empty(result: dict[str, Any]) -> dict[str, Any]:
 
 def _dumps(value: Any) -> str:
     # Compact, one line: a raw newline would break the frame's message boundaries.
-    return json.dumps(value, separators=(",", ":"), default=str)
+    # Non-ASCII goes out as UTF-8, as the server's encoder writes it.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
