@@ -40,7 +40,12 @@ https://centrifugal.dev/docs/server/codes):
   ``close_all``, ``reject_handshake``, ``handshake_delay``).
 
 Not modelled: protobuf, server-side subscriptions (``subs`` in tokens and in the connect reply),
-proxies, delta compression, channel compaction, tag filters, the periodic position check.
+proxies, delta compression, channel compaction, tag filters, user-limited (``#``) channels, the
+periodic position check. Choices: a ``refresh`` with a token without ``exp`` ends the
+connection's expiry; a ``sub_refresh`` with an expired token gets error 110; a connection made
+silent with ``go_silent()`` is a black hole (no pings go out, no pong or expiry timeout closes
+it); ``stop()`` closes with FakeServer's 1001 (call ``disconnect_all(3001)`` first for the
+server's "shutdown").
 
 Every hook runs under one server lock, so a subscribe reply always precedes the publications
 that follow it and pushes reach each client in publication order.
