@@ -196,6 +196,22 @@ def test_ping_pong_and_no_pong_3012() -> None:
         raw.close()
 
 
+def test_silent_connection_is_a_black_hole() -> None:
+    """go_silent(): no pings reach the client and no pong timeout closes it; resume() ends it."""
+    with serve(ping_interval=0.05, pong_timeout=0.05) as fake:
+        raw = Raw(fake)
+        raw.connect()
+        fake.go_silent()
+        raw.ws.settimeout(0.4)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            raw.ws.recv_data_frame(True)
+        assert fake.connections[0].is_open
+        fake.resume()
+        raw.ws.settimeout(3 * T)
+        assert raw.one() == {}
+        raw.close()
+
+
 def test_no_pings_when_disabled() -> None:
     """ping_interval=None: no ping field, no pong field, no pings."""
     with serve(ping_interval=None) as fake:
