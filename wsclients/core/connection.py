@@ -36,6 +36,7 @@ from wsclients.core.frames import (
     OP_PING,
     OP_TEXT,
     FrameReader,
+    FrameRejected,
     MessageTooLarge,
 )
 from wsclients.core.hub import Hub
@@ -385,6 +386,14 @@ class Connection:
                     flush()
                     self._hub.report(exc)
                     continue
+                except FrameRejected as exc:  # RFC 6455 §7.1.7: fail the connection, reconnect
+                    flush()
+                    self._hub.report(exc)
+                    try:
+                        ws.send_close(exc.close_code, exc.reason.encode())
+                    except (websocket.WebSocketException, OSError):
+                        pass  # the socket is gone already; it ends all the same
+                    return exc.close_code, exc.reason
                 if opcode in _DATA_OPCODES:
                     self.messages += 1
                     self.bytes += len(data)
