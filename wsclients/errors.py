@@ -49,6 +49,7 @@ __all__ = [
     "SubscriptionRejected",
     "TooManyInFlight",
     "WSClientError",
+    "bounded_repr",
     "shorten",
 ]
 
@@ -73,6 +74,12 @@ def _bounded_repr() -> reprlib.Repr:
 _REPR = _bounded_repr()
 
 
+def bounded_repr(value: Any) -> str:
+    """``repr(value)`` at most 8 levels and 32 items per level deep, strings cut at 200
+    characters: safe on any venue data, however deep or large."""
+    return _REPR.repr(value)
+
+
 def shorten(value: Any, limit: int = _MAX_SHOWN) -> str:
     """A printable, bounded rendering of a payload for messages and logs.
 
@@ -85,7 +92,7 @@ def shorten(value: Any, limit: int = _MAX_SHOWN) -> str:
     elif isinstance(value, str):
         text = value
     else:
-        text = _REPR.repr(value)
+        text = bounded_repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -100,7 +107,7 @@ class WSClientError(Exception):
     def __repr__(self) -> str:
         # Bounded like shorten(): an argument may be deeply nested venue data, whose builtin
         # repr raises RecursionError (and an ErrorEvent's repr shows its exception).
-        return f"{type(self).__name__}({', '.join(map(_REPR.repr, self.args))})"
+        return f"{type(self).__name__}({', '.join(map(bounded_repr, self.args))})"
 
 
 class ConnectFailed(WSClientError):

@@ -66,6 +66,9 @@ MAX_INFLATED_SIZE = 16 * 1024 * 1024
 Hyperliquid fastAssetCtxs snapshot of every asset inflates to a few hundred KiB)."""
 
 
+_INFLATE_STEP = 256 * 1024
+
+
 def inflate_raw(data: bytes, max_size: int = MAX_INFLATED_SIZE) -> bytes:
     """Inflate raw DEFLATE (RFC 1951, no zlib or gzip header), never past ``max_size`` bytes.
 
@@ -73,14 +76,26 @@ def inflate_raw(data: bytes, max_size: int = MAX_INFLATED_SIZE) -> bytes:
     the bound instead of growing memory with it.
 
     Raises:
-        MessageTooLarge: the output would exceed ``max_size`` (``size`` is ``max_size + 1``:
-            inflation stopped there).
+        MessageTooLarge: the output would exceed ``max_size`` (``size`` is how far it got
+            before stopping, a little past ``max_size``).
         zlib.error: ``data`` is not raw DEFLATE, or the stream is cut short.
     """
     inflater = zlib.decompressobj(wbits=-15)
-    out = inflater.decompress(data, max_size + 1)
-    if len(out) > max_size or inflater.unconsumed_tail:
-        raise MessageTooLarge(max_size + 1, max_size, what="inflated payload")
+    parts: list[bytes] = []
+    size = 0
+    pending = data
+    # Piece by piece: a single decompress(data, max_size + 1) call grows its one output
+    # buffer by doubling, which peaks near twice the bound.
+    while not inflater.eof:
+        part = inflater.decompress(pending, _INFLATE_STEP)
+        progressed = part or len(inflater.unconsumed_tail) < len(pending)
+        pending = inflater.unconsumed_tail
+        if not progressed:
+            break  # no input left and nothing more comes out: the stream is cut short
+        size += len(part)
+        if size > max_size:
+            raise MessageTooLarge(size, max_size, what="inflated payload")
+        parts.append(part)
     if not inflater.eof:
         raise zlib.error("incomplete or truncated raw DEFLATE stream")
-    return out
+    return b"".join(parts)
