@@ -9,6 +9,8 @@ from wsclients.book import BookSide, OrderBook
 from wsclients.core.client import Stats
 from wsclients.core.hub import EventQueue
 from wsclients.errors import (
+    AlliumRequestFailed,
+    AlliumTooManyInFlight,
     AuthenticationFailed,
     BookOutOfSync,
     CallbackFailed,
@@ -59,6 +61,8 @@ __all__ = [
     "OrderBook",
     "Stats",
     # errors
+    "AlliumRequestFailed",
+    "AlliumTooManyInFlight",
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
