@@ -38,6 +38,7 @@ from wsclients.models import (
     Status,
     Trade,
 )
+from wsclients.venues.allium import AlliumApiClient, AlliumStreamClient, F
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient, TradevestError
@@ -49,6 +50,9 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "__version__",
     # clients
+    "AlliumApiClient",
+    "AlliumStreamClient",
+    "F",
     "HyperliquidClient",
     "HyperliquidInfo",
     "TradevestClient",
