@@ -64,6 +64,12 @@ def test_each_operator_builds_its_leaf(built: Condition, operator: str, value: A
     assert built.as_dict() == {"field": "x", "operator": operator, "value": value}
 
 
+def test_integers_past_64_bits_are_sent_exactly() -> None:
+    """A wei amount given as a big int goes out as that exact JSON number."""
+    assert (F("value") > 10**22).to_json() == (
+        '{"field":"value","operator":">","value":10000000000000000000000}')
+
+
 def test_nested_and_is_flattened_and_or_is_kept_apart() -> None:
     """``a & b & c`` is one AND of three; an OR inside an AND stays nested."""
     a, b, c = F("a") == 1, F("b") == 2, F("c") == 3
@@ -79,6 +85,7 @@ def test_filters_are_frozen_and_hashable() -> None:
     with pytest.raises(AttributeError):
         condition.value = (3,)  # type: ignore[misc]
     assert hash(condition) == hash(F("x").isin((1, 2)))
+    assert Condition("x", "in", [1, 2]) == condition
     assert {condition & (F("y") == 1)} == {condition & (F("y") == 1)}
 
 

@@ -6,13 +6,18 @@ Both services follow https://docs.allium.so/datastreams/websockets:
   "body"}``, replies ``{"id", "status": "success" | "error", "data"}``, at most
   ``max_inflight`` (1,000) requests in flight per connection; over that, the documented reply
   ``{"id", "status": "error", "data": "max inflight requests reached, please wait for
-  requests to finish"}``. Replies come after a random ``latency``, so out of order.
+  requests to finish"}``. The docs match replies to requests by ``id`` ("track async
+  responses"), so replies may come out of order: here after a ``latency`` drawn per request.
 - ``/api/v1/developer/ws/stream?topic=<topic>`` (``stream_url(topic)``): nothing flows until
   ``{"action": "start"}``; ``{"action": "stop"}`` pauses without closing;
   ``{"action": "setFilter", "data": <filter>}`` filters on the server
   (``wsclients.testing.allium_match``). Records come from ``allium_records`` at ``rate`` per
   topic, or from ``publish``.
-- Both need the ``X-API-KEY`` header on the upgrade.
+- Both need the ``X-API-KEY`` header on the upgrade; the APIs need the feature enabled on the
+  account, the streams the feature and access to the topic.
+- WebSocket streams may lose messages (the docs recommend Kafka or Pub/Sub for delivery
+  guarantees): the kit's faults (``drop``, ``go_silent``, ``close(code)``,
+  ``reject_handshake``, ``handshake_delay``) stand for that. The docs name no close code.
 
 Assumed, because the venue does not document it (each one can be changed by an option):
 
@@ -26,6 +31,8 @@ Assumed, because the venue does not document it (each one can be changed by an o
 - Records are not kept while a stream is stopped (WebSocket streams are best effort, the
   docs say). Each record is its own frame unless ``records_per_frame`` makes frames JSON
   arrays of up to that many records.
+- Permessage-deflate (which the venue negotiates) is not offered; websocket-client does not
+  ask for it.
 - A malformed request gets an error reply at once (``id`` echoed, ``null`` when there is
   none); an unknown route gets ``data: "not found: <METHOD> <path>"``; a handler that fails
   unexpectedly, ``"internal server error"``.
@@ -43,6 +50,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import math
 import random
 import threading
 import time
@@ -68,7 +76,11 @@ __all__ = [
     "API_PATH",
     "INFLIGHT_LIMIT_TEXT",
     "STREAM_PATH",
+    "Latency",
+    "ApiError",
+    "ApiRequest",
     "FakeAllium",
+    "Handler",
     "StreamAction",
     "StreamState",
 ]
@@ -83,7 +95,8 @@ INFLIGHT_LIMIT_TEXT = "max inflight requests reached, please wait for requests t
 """The documented ``data`` of the reply to a request over the in-flight limit."""
 
 _INVALID_ACTIONS = ("ignore", "error", "close")
-Latency = Union[float, "tuple[float, float]"]
+Latency = Union[float, "tuple[float, float]", Callable[[ApiRequest], float]]
+"""Seconds before a reply: fixed, uniform in ``(low, high)``, or chosen per request."""
 
 
 @attrs.frozen(kw_only=True)
@@ -95,7 +108,7 @@ class StreamAction:
     action: Optional[str]
     """``"start"``, ``"stop"``, ``"setFilter"``, anything else sent, or None if unreadable."""
     data: Any
-    """``data`` of a ``setFilter`` (None otherwise)."""
+    """``data`` as sent (None when absent)."""
     error: Optional[str]
     """Why the fake refused it; None when it was applied."""
 
@@ -139,8 +152,9 @@ class FakeAllium(FakeServer):
         api_enabled: False: the API path answers 403 (the feature is off for the key).
         streams_enabled: False: the stream path answers 403.
         topics: the topics the key may read (403 for others); None: every topic.
-        latency: seconds before a reply is sent: a number, or ``(low, high)`` for a uniform
-            draw per request (replies then come out of order).
+        latency: seconds before a reply is sent: a number, ``(low, high)`` for a uniform
+            draw per request (replies then come out of order), or a function of the
+            ``ApiRequest``; ``math.inf`` never answers (the request stays in flight).
         max_inflight: requests in flight per API connection before the documented error.
         routes: handlers by ``(method, path)``, on top of (or instead of) the defaults.
         default_routes: serve the few documented paths of ``allium_api.default_routes``.
@@ -202,7 +216,7 @@ class FakeAllium(FakeServer):
         self._api_replies: list[dict[str, Any]] = []
         self._inflight_rejections = 0
         self._due: list[tuple[float, int, _ApiSession, dict[str, Any]]] = []  # a heap
-        self._held: Optional[list[tuple[_ApiSession, dict[str, Any]]]] = None
+        self._held: Optional[list[tuple[_ApiSession, ApiRequest, dict[str, Any]]]] = None
         self._order = itertools.count()
         self._actions: list[StreamAction] = []
         self._records_sent = 0
@@ -335,8 +349,8 @@ class FakeAllium(FakeServer):
         """Send the held replies (each after its latency); returns how many there were."""
         with self._cond:
             held, self._held = self._held or [], None
-        for session, reply in held:
-            self._schedule(session, reply)
+        for session, request, reply in held:
+            self._schedule(session, request, reply)
         return len(held)
 
     # Streams: records and scripting ---------------------------------------------------------
@@ -490,7 +504,7 @@ class FakeAllium(FakeServer):
         if over:
             self._send_reply(session, _reply(accepted.id, "error", INFLIGHT_LIMIT_TEXT))
             return
-        self._schedule(session, self._run_handler(accepted, handler))
+        self._schedule(session, accepted, self._run_handler(accepted, handler))
 
     def _run_handler(self, request: ApiRequest, handler: Optional[Handler]) -> dict[str, Any]:
         if handler is None:
@@ -503,19 +517,25 @@ class FakeAllium(FakeServer):
             self._record_error(exc, f"route {request.method} {request.path}")
             return _reply(request.id, "error", "internal server error")
 
-    def _schedule(self, session: _ApiSession, reply: dict[str, Any]) -> None:
+    def _schedule(self, session: _ApiSession, request: ApiRequest, reply: dict[str, Any]) -> None:
         with self._cond:
             if self._held is not None:
-                self._held.append((session, reply))
+                self._held.append((session, request, reply))
                 return
-            due = time.monotonic() + self._draw_latency()
+        delay = self._draw_latency(request)  # may be user code: not under the lock
+        if math.isinf(delay):
+            return  # never answered: it stays in flight until the connection ends
+        with self._cond:
+            due = time.monotonic() + delay
             heapq.heappush(self._due, (due, next(self._order), session, reply))
             self._cond.notify_all()
 
-    def _draw_latency(self) -> float:
+    def _draw_latency(self, request: ApiRequest) -> float:
         latency = self.latency
         if isinstance(latency, tuple):
             return self._rng.uniform(latency[0], latency[1])
+        if callable(latency):
+            return float(latency(request))
         return float(latency)
 
     def _reply_loop(self) -> None:
@@ -634,7 +654,7 @@ class FakeAllium(FakeServer):
         last = time.monotonic()
         while True:
             rate = self.rate
-            tick = 0.05 if not rate else max(0.002, min(0.05, 1.0 / rate))
+            tick = 0.05 if not rate else max(0.01, min(0.05, 1.0 / rate))
             if self.stopping.wait(tick):
                 return
             now = time.monotonic()

@@ -224,6 +224,8 @@ class FakeVegaNode(FakeServer):
             "orders": {}, "positions": {}, "accounts": {},
         }
         self._rest_faults: list[list[Any]] = []  # [path fragment, times left, status]
+        self.rest_delay = 0.0
+        """Seconds every REST answer waits before it is sent (a slow node); streams go on."""
         self._blocks_thread: Optional[threading.Thread] = None
         self._blocks_stop = threading.Event()
 
@@ -595,6 +597,8 @@ class FakeVegaNode(FakeServer):
         path = request.path[len(REST_PREFIX):].strip("/")
         query = request.query
         parts = path.split("/")
+        if self.rest_delay:
+            time.sleep(self.rest_delay)  # this request's own handler thread only
         with self._lock:
             for fault in self._rest_faults:
                 if fault[0] in path and fault[1] > 0:

@@ -23,13 +23,12 @@ with the offending part named, rather than silently on the venue.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn, Union
 
 import attrs
-
-from wsclients.core import codec
 
 __all__ = [
     "COMPARISON_OPERATORS",
@@ -76,9 +75,19 @@ class _Combinable:
         raise TypeError("a filter has no truth value; combine filters with & and |")
 
 
-
 def _to_tuple(items: Iterable[Filter]) -> tuple[Filter, ...]:
     return tuple(items)
+
+
+def _dumps(value: Any) -> str:
+    # The standard library, not core.codec: orjson refuses integers past 64 bits, and a wei
+    # amount given as an int (10**20) is a valid filter value.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _freeze(value: Any) -> Any:
+    # Lists become tuples so that a condition stays immutable and hashable.
+    return tuple(value) if isinstance(value, list) else value
 
 
 @attrs.frozen(eq=True)
@@ -94,8 +103,9 @@ class Condition(_Combinable):
     """Dot path into the record (``"transaction.from_address"``)."""
     operator: str
     """One of ``OPERATORS``."""
-    value: Any
-    """A JSON scalar; a tuple of scalars for ``in``; a bool for ``exists``."""
+    value: Any = attrs.field(converter=_freeze)
+    """A JSON scalar; a tuple of scalars for ``in`` (a list is kept as a tuple); a bool for
+    ``exists``."""
 
     def __attrs_post_init__(self) -> None:
         _check_leaf(self.field, self.operator, self.value, "filter")
@@ -107,7 +117,7 @@ class Condition(_Combinable):
 
     def to_json(self) -> str:
         """Compact JSON text of ``as_dict()``."""
-        return codec.dumps(self.as_dict())
+        return _dumps(self.as_dict())
 
 
 @attrs.frozen(eq=True)
@@ -142,7 +152,7 @@ class Compound(_Combinable):
 
     def to_json(self) -> str:
         """Compact JSON text of ``as_dict()``."""
-        return codec.dumps(self.as_dict())
+        return _dumps(self.as_dict())
 
 
 Filter = Union[Condition, Compound]
@@ -255,8 +265,6 @@ def _parse(spec: Any, where: str) -> Filter:
     _check_keys(keys, _LEAF_KEYS, where)
     field, operator, value = spec["field"], spec["operator"], spec["value"]
     _check_leaf(field, operator, value, where)
-    if isinstance(value, list):
-        value = tuple(value)
     return Condition(field, operator, value)
 
 
