@@ -42,7 +42,7 @@ def answer(protocol: AlliumApiProtocol, **frame: Any) -> list[Reply]:
 def test_the_session_is_up_as_soon_as_the_socket_opens() -> None:
     """No handshake on the socket: the key went in the upgrade header."""
     protocol = opened()
-    assert protocol.session_up and not protocol.take_frames()
+    assert not AlliumApiProtocol.needs_session and not protocol.take_frames()
 
 
 def test_a_get_request_carries_its_query_parameters_in_the_body() -> None:

@@ -35,10 +35,10 @@ def open_socket(protocol: AlliumStreamProtocol) -> list[Any]:
 
 
 def test_a_new_socket_is_started() -> None:
-    """Without a filter, ``start`` alone; the session is up at once."""
+    """Without a filter, ``start`` alone; no session step (the key went in the upgrade)."""
     protocol = AlliumStreamProtocol("ethereum.blocks")
     assert open_socket(protocol) == ["start"]
-    assert protocol.session_up
+    assert not AlliumStreamProtocol.needs_session
 
 
 def test_the_filter_is_set_before_start_on_every_socket() -> None:
