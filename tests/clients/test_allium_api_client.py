@@ -231,6 +231,7 @@ def test_the_key_appears_in_no_repr_log_event_or_error(
         wait_until(lambda: sum(1 for s in seen if getattr(s, "state", None)
                                is ConnectionState.CONNECTED) >= 2)
         texts = [repr(client), str(client), repr(client._connection), repr(client.protocol),
+                 repr(client._connection.options), repr(vars(client)),
                  repr(caught.value), str(caught.value), repr(client.stats)]
     # The fake server logs the upgrade it received; only the client's side is checked.
     texts += [repr(event) for event in seen] + [

@@ -260,7 +260,10 @@ def test_the_key_appears_in_no_repr_log_or_event(
         wait_started(fake, stream_conn(fake, BLOCKS))
         fake.drop_all()
         assert wait_until(lambda: len(fake.connections) == 2)
-        texts = [repr(client), repr(client._streams.get(BLOCKS)), repr(client.stats)]
+        connection = client._streams.get(BLOCKS)
+        assert connection is not None
+        texts = [repr(client), repr(connection), repr(connection.options), repr(vars(client)),
+                 repr(client.stats)]
     texts += [repr(event) for event in seen] + [
         record.getMessage() for record in caplog.records
         if not record.name.startswith("wsclients.testing")]
@@ -289,3 +292,19 @@ def test_subscribing_before_start_is_queued(fake: FakeAllium) -> None:
         assert time.monotonic() - started < 5 * T
         conn = stream_conn(fake, BLOCKS)
         assert wait_until(lambda: conn.is_open) and not fake.stream_state(conn).started
+
+
+def test_callable_headers_reach_the_upgrade_without_compression(
+    fake: FakeAllium, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Headers from a callable are sent; a compression header in them is dropped, logged."""
+    def headers() -> dict[str, str]:
+        return {"X-Trace": "t-1", "Sec-WebSocket-Extensions": "permessage-deflate"}
+
+    with client_for(fake, headers=headers) as client:
+        client.subscribe(BLOCKS)
+        wait_started(fake, stream_conn(fake, BLOCKS))
+    sent = {k.lower(): v for k, v in fake.requests[0].headers.items()}
+    assert sent["x-trace"] == "t-1" and sent["x-api-key"] == KEY
+    assert "sec-websocket-extensions" not in sent
+    assert "permessage-deflate" in caplog.text

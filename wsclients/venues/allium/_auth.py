@@ -1,9 +1,9 @@
-"""What both Allium clients do with the API key and the upgrade headers.
+"""What both Allium clients send on the upgrade: the user's headers and the API key.
 
 Both endpoints take the key in the ``X-API-KEY`` header of the upgrade and nowhere else
 (https://docs.allium.so/datastreams/websockets, "Authentication"). The venue's compression
 example adds ``Sec-WebSocket-Extensions: permessage-deflate``; websocket-client cannot
-decode compressed frames, so a socket that negotiated it would fail on the first record.
+decode compressed frames, so a socket that negotiated it would fail on its first message.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import Any, Optional
 
 from wsclients.core.client import HeaderSource
 
-__all__ = ["API_KEY_HEADER", "check_api_key", "checked_headers"]
+__all__ = ["API_KEY_HEADER", "UpgradeHeaders", "check_api_key"]
 
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-KEY"
 _EXTENSIONS = "sec-websocket-extensions"
+_REFUSED = frozenset({_EXTENSIONS, API_KEY_HEADER.lower()})
 _NO_COMPRESSION = (
     "Sec-WebSocket-Extensions is not allowed: websocket-client cannot decode "
     "permessage-deflate frames, so a compressed Allium stream would fail on its first message"
@@ -39,7 +40,7 @@ def check_api_key(api_key: Any) -> str:
     return api_key
 
 
-def _refused(headers: Mapping[str, str]) -> Optional[str]:
+def _problem(headers: Mapping[str, str]) -> Optional[str]:
     for name in headers:
         lowered = name.lower()
         if lowered == _EXTENSIONS:
@@ -49,31 +50,45 @@ def _refused(headers: Mapping[str, str]) -> Optional[str]:
     return None
 
 
-def checked_headers(headers: Optional[HeaderSource]) -> Optional[HeaderSource]:
-    """The user's extra headers, minus what an Allium socket must not send.
+class UpgradeHeaders:
+    """The headers of every upgrade: the user's extra ones plus ``X-API-KEY``.
+
+    A callable the connection asks on every connect, so the key lives in this one object,
+    whose ``repr`` hides it, rather than in a plain dict that any repr of the connection's
+    options would print.
 
     Raises:
-        ValueError: a mapping holding ``Sec-WebSocket-Extensions`` or ``X-API-KEY``. A
-            callable is asked on every connect; such headers are dropped from its answer
-            there, with an ERROR log line (a reconnect loop could not report it better).
+        ValueError: (when built) ``headers`` is a mapping holding ``Sec-WebSocket-Extensions``
+            or ``X-API-KEY``. A callable is asked on every connect; such headers are dropped
+            from its answer there, with an ERROR log line (a reconnect loop could not report
+            it better).
     """
-    if headers is None:
-        return None
-    if not callable(headers):
-        problem = _refused(headers)
-        if problem is not None:
-            raise ValueError(problem)
-        return headers
-    source = headers
 
-    def without_refused() -> Mapping[str, str]:
-        fresh = dict(source())
-        if _refused(fresh) is None:
-            return fresh
-        logger.error("allium: %s; the header is dropped", _refused(fresh))
-        return {
-            k: v for k, v in fresh.items()
-            if k.lower() not in (_EXTENSIONS, API_KEY_HEADER.lower())
-        }
+    __slots__ = ("_extra", "_key")
 
-    return without_refused
+    def __init__(self, headers: Optional[HeaderSource], api_key: str) -> None:
+        if headers is not None and not callable(headers):
+            problem = _problem(headers)
+            if problem is not None:
+                raise ValueError(problem)
+            headers = dict(headers)
+        self._extra = headers
+        self._key = check_api_key(api_key)
+
+    def __call__(self) -> Mapping[str, str]:
+        extra = self._extra
+        if extra is None:
+            fresh: dict[str, str] = {}
+        elif callable(extra):
+            fresh = dict(extra())
+            problem = _problem(fresh)
+            if problem is not None:
+                logger.error("allium: %s; the header is dropped", problem)
+                fresh = {k: v for k, v in fresh.items() if k.lower() not in _REFUSED}
+        else:
+            fresh = dict(extra)
+        fresh[API_KEY_HEADER] = self._key
+        return fresh
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} X-API-KEY hidden>"

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Optional, Union
 from wsclients.core.client import DEFAULT, Client, Seconds
 from wsclients.core.pending import wait_result
 from wsclients.models import Event
-from wsclients.venues.allium._auth import API_KEY_HEADER, check_api_key, checked_headers
+from wsclients.venues.allium._auth import UpgradeHeaders
 from wsclients.venues.allium.api_protocol import (
     API_URL,
     MAX_IN_FLIGHT,
@@ -76,15 +76,14 @@ class AlliumApiClient(Client):
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
-        key = check_api_key(api_key)
-        options["headers"] = checked_headers(options.get("headers"))
+        options["headers"] = UpgradeHeaders(options.get("headers"), api_key)
         super().__init__(**options)
         self.request_timeout = request_timeout
         self.protocol = AlliumApiProtocol()
         """The sans-I/O protocol (``in_flight``: requests sent on this socket, unanswered)."""
         self._connection = self._open_connection(
             self.url, self.protocol, name=f"{VENUE}-api", display_url=self.url,
-            headers={API_KEY_HEADER: key}, request_limit=max_in_flight,
+            request_limit=max_in_flight,
         )
 
     # -- requests ------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Optional, Union
 from wsclients.core.client import Client, StreamSet
 from wsclients.core.connection import Connection
 from wsclients.errors import SubscriptionRejected, WSClientError
-from wsclients.venues.allium._auth import API_KEY_HEADER, check_api_key, checked_headers
+from wsclients.venues.allium._auth import UpgradeHeaders
 from wsclients.venues.allium.filters import Filter, filter_json
 from wsclients.venues.allium.stream_protocol import (
     STREAM_URL,
@@ -68,8 +68,7 @@ class AlliumStreamClient(Client):
     def __init__(
         self, *, api_key: str, max_streams: Optional[int] = None, **options: Any
     ) -> None:
-        self._api_key = check_api_key(api_key)
-        options["headers"] = checked_headers(options.get("headers"))
+        options["headers"] = UpgradeHeaders(options.get("headers"), api_key)
         super().__init__(**options)
         self._streams = StreamSet(self, limit=max_streams, what="Allium stream")
         # Guards the topic → socket map against two threads changing one topic at once
@@ -169,7 +168,6 @@ class AlliumStreamClient(Client):
         url = stream_url(topic, self.url)
         return self._streams.open(
             topic, url, protocol, name=VENUE, display_url=url,
-            headers={API_KEY_HEADER: self._api_key},
         )
 
     def _connection_of(self, topic: str) -> Connection:
