@@ -308,3 +308,40 @@ def test_callable_headers_reach_the_upgrade_without_compression(
     assert sent["x-trace"] == "t-1" and sent["x-api-key"] == KEY
     assert "sec-websocket-extensions" not in sent
     assert "permessage-deflate" in caplog.text
+
+
+def test_a_refused_topic_is_dropped_and_can_be_subscribed_again() -> None:
+    """After a 403 the topic leaves ``topics`` (the client stays CONNECTED); a new
+    subscribe, once the account may read it, streams it."""
+    with FakeAllium(api_key=KEY, rate=None, topics={BLOCKS}) as fake, \
+            client_for(fake) as client:
+        client.subscribe(BLOCKS)
+        client.subscribe(TXS)
+        assert wait_until(lambda: client.topics == [BLOCKS])
+        assert client.state is ConnectionState.CONNECTED
+        fake.topics = frozenset({BLOCKS, TXS})
+        assert client.subscribe(TXS)
+        wait_started(fake, stream_conn(fake, TXS))
+        fake.publish(TXS, {"t": 2})
+        assert next_of(client, Message).data == {"t": 2}
+
+
+def test_a_bad_key_fails_start_whatever_the_number_of_topics(fake: FakeAllium) -> None:
+    """401 on every topic: start() raises at once instead of returning with nothing open."""
+    client = AlliumStreamClient(api_key="nope-nope", url=fake.stream_url("x"), **FAST)
+    client.subscribe(BLOCKS)
+    client.subscribe(TXS)
+    with pytest.raises(AuthenticationFailed) as caught:
+        client.start(timeout=5 * T)
+    assert caught.value.code == 401 and client.state is ConnectionState.CLOSED
+
+
+def test_start_fails_when_no_topic_may_be_read() -> None:
+    """403 on each of two topics: nothing streams, so start() raises."""
+    with FakeAllium(api_key=KEY, rate=None, topics=set()) as fake:
+        client = client_for(fake)
+        client.subscribe(BLOCKS)
+        client.subscribe(TXS)
+        with pytest.raises(AuthenticationFailed) as caught:
+            client.start(timeout=5 * T)
+        assert caught.value.code == 403

@@ -24,7 +24,8 @@ from typing import Any, ClassVar, Optional, Union
 
 from wsclients.core.client import Client, StreamSet
 from wsclients.core.connection import Connection
-from wsclients.errors import SubscriptionRejected, WSClientError
+from wsclients.errors import AuthenticationFailed, SubscriptionRejected, WSClientError
+from wsclients.models import ConnectionState
 from wsclients.venues.allium._auth import UpgradeHeaders
 from wsclients.venues.allium.filters import Filter, filter_json
 from wsclients.venues.allium.stream_protocol import (
@@ -57,8 +58,10 @@ class AlliumStreamClient(Client):
 
     Topics are free text (``"ethereum.blocks"``, ``"ethereum.transactions"``; the venue
     publishes no full list). Subscribing before ``start()`` queues the topic; ``start()``
-    returns once every topic's socket is open. A socket that ends for good (say, a topic the
-    account may not read) leaves the other topics streaming.
+    returns once every topic's socket is open, and raises ``AuthenticationFailed`` when the
+    key is refused (401) or no topic could be opened. A topic whose socket ends for good (a
+    403: the account may not read it) is reported with a fatal ``ErrorEvent`` and dropped
+    from ``topics``, while the other topics go on streaming; ``subscribe`` it again to retry.
     """
 
     venue: ClassVar[str] = VENUE
@@ -71,8 +74,8 @@ class AlliumStreamClient(Client):
         options["headers"] = UpgradeHeaders(options.get("headers"), api_key)
         super().__init__(**options)
         self._streams = StreamSet(self, limit=max_streams, what="Allium stream")
-        # Guards the topic → socket map against two threads changing one topic at once
-        # (set_filter(None) swaps a topic's socket).
+        # Serialises changes of the topic → socket map (subscribe, unsubscribe, the swap in
+        # set_filter(None), dropping a socket that ended for good), so that each sees whole.
         self._topics_lock = threading.Lock()
 
     # -- topics --------------------------------------------------------------------------
@@ -177,6 +180,19 @@ class AlliumStreamClient(Client):
         return connection
 
     def _error_fails_start(self, error: WSClientError) -> bool:
-        # A refused key fails start(); one topic the account may not read does not stop the
-        # others (every topic shares the key, so a bad key fails them all at once).
-        return len(self._streams) <= 1
+        # A refused key (401) fails every topic alike; one topic the account may not read
+        # (403) fails start() only when no other topic is still opening or open.
+        if isinstance(error, AuthenticationFailed) and error.code == 401:
+            return True
+        with self._lock:
+            return all(c.state is ConnectionState.CLOSED for c in self._connections)
+
+    def _connection_finished(self, connection: Connection) -> None:
+        """A topic's socket ended for good (reader thread): forget the topic, so that
+        ``topics`` and ``state`` describe the streams that live, and a new ``subscribe``
+        of it tries again. Its fatal ``ErrorEvent`` has been published already."""
+        super()._connection_finished(connection)
+        with self._topics_lock:
+            for topic in self._streams.keys():  # noqa: SIM118 - not a dict
+                if self._streams.get(topic) is connection:
+                    self._streams.close(topic)
