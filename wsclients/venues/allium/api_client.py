@@ -16,10 +16,11 @@ https://docs.allium.so/datastreams/websockets, "Concurrency & Rate Limits").
 from __future__ import annotations
 
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar, Optional, Union
 
 from wsclients.core.client import DEFAULT, Client, Seconds
-from wsclients.core.pending import wait_result
+from wsclients.errors import RequestTimeout, WSClientError
 from wsclients.models import Event
 from wsclients.venues.allium._auth import UpgradeHeaders
 from wsclients.venues.allium.api_protocol import (
@@ -139,10 +140,18 @@ class AlliumApiClient(Client):
         (``AlliumRequestFailed``, ``RequestTimeout``, ``ConnectionLost`` …)."""
         method, path = check_request(method, path, body)
         wait = self.request_timeout if timeout is DEFAULT else timeout
+        what = f"Allium {method} {path}"
         future = self.request_async(method, path, body, timeout=wait, block=block)
-        return wait_result(
-            future, f"Allium {method} {path}", None if wait is None else wait + _WAIT_MARGIN
-        )
+        try:
+            return future.result(None if wait is None else wait + _WAIT_MARGIN)
+        except RequestTimeout as exc:
+            # The Future's own timeout names the connection and the id; the caller wants
+            # the request and the timeout it gave.
+            raise RequestTimeout(what, wait) from exc
+        except WSClientError:
+            raise
+        except FutureTimeout as exc:  # after RequestTimeout: on 3.11+ both are TimeoutError
+            raise RequestTimeout(what, wait) from exc
 
     def get(  # type: ignore[override]
         self, path: Union[str, float, None] = None, /, **params: Any
