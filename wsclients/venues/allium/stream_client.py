@@ -192,7 +192,13 @@ class AlliumStreamClient(Client):
         ``topics`` and ``state`` describe the streams that live, and a new ``subscribe``
         of it tries again. Its fatal ``ErrorEvent`` has been published already."""
         super()._connection_finished(connection)
-        with self._topics_lock:
+        # Bounded: an unsubscribe holding the lock may be joining this very thread (it then
+        # closes the topic itself); give way to it rather than stall its stop().
+        if not self._topics_lock.acquire(timeout=1.0):
+            return
+        try:
             for topic in self._streams.keys():  # noqa: SIM118 - not a dict
                 if self._streams.get(topic) is connection:
                     self._streams.close(topic)
+        finally:
+            self._topics_lock.release()
