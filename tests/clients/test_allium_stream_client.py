@@ -345,3 +345,13 @@ def test_start_fails_when_no_topic_may_be_read() -> None:
         with pytest.raises(AuthenticationFailed) as caught:
             client.start(timeout=5 * T)
         assert caught.value.code == 403
+
+
+def test_max_streams_refuses_one_topic_too_many(fake: FakeAllium) -> None:
+    """With max_streams=1 a second topic is refused up front; nothing is opened for it."""
+    client = client_for(fake, max_streams=1)
+    assert client.subscribe(BLOCKS)
+    with pytest.raises(SubscriptionRejected):
+        client.subscribe(TXS)
+    assert client.topics == [BLOCKS]
+    client.stop()
