@@ -17,6 +17,8 @@ from typing import Any, ClassVar, NamedTuple, Optional, Union
 
 import attrs
 
+from wsclients.errors import bounded_repr
+
 __all__ = [
     "Book",
     "BookLevel",
@@ -234,8 +236,8 @@ class Message:
     """Which venue it came from."""
     channel: str
     """The stream's name, as the user subscribed to it."""
-    data: Any
-    """The decoded payload."""
+    data: Any = attrs.field(repr=bounded_repr)
+    """The decoded payload. Its ``repr`` is bounded: venue data may nest 1,000 levels deep."""
     received_ns: int
     """When the frame carrying it was read."""
     is_snapshot: bool = False
