@@ -291,7 +291,9 @@ class Connection:
                     raise ClientStopped(f"{what}: the connection is closed")
                 raise RequestTimeout(f"{what} (waiting for the connection)", timeout)
             if future is None:
-                future = self.requests.add(request_id, timeout=deadline.remaining(), block=block)
+                future = self.requests.add(
+                    request_id, timeout=deadline.remaining(), block=block, what=what
+                )
             try:
                 _, sent = self._command(lambda protocol: build(protocol, request_id))
             except BaseException:
