@@ -10,7 +10,8 @@
     ├── SubscriptionRejected   the venue refused a subscription (or we refused it first)
     ├── ProtocolViolation      a frame we cannot understand (also ValueError)
     ├── RequestFailed          a REST or in-socket request answered with an error
-    │   └── RateLimited            HTTP 429 after the retries
+    │   ├── RateLimited            HTTP 429 after the retries
+    │   └── CentrifugoError        a Centrifugo reply error (code, message, temporary)
     ├── RequestTimeout         no answer in time (also TimeoutError)
     ├── TooManyInFlight        the venue's in-flight request limit is reached
     ├── BookOutOfSync          a sequence gap or crossed book: resync needed
@@ -32,6 +33,7 @@ __all__ = [
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
+    "CentrifugoError",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
@@ -179,6 +181,30 @@ class RequestFailed(WSClientError):
 
 class RateLimited(RequestFailed):
     """The venue kept answering 429 after our retries."""
+
+
+class CentrifugoError(RequestFailed):
+    """A Centrifugo server answered a command with an error (``{"code", "message",
+    "temporary"}``, https://centrifugal.dev/docs/server/codes).
+
+    ``temporary`` errors (100 internal, 111 too many requests) may succeed when retried; 109
+    means the token expired.
+    """
+
+    def __init__(
+        self, code: int, message: str, *, temporary: bool = False, request: Optional[str] = None
+    ) -> None:
+        super().__init__(message, request=request)
+        self.args = (code, message, temporary, request)
+        self.code = code
+        self.server_code = code
+        self.message = message
+        self.temporary = temporary
+
+    def __str__(self) -> str:
+        text = self.request + ": " if self.request else ""
+        text += f"error {self.code}: {shorten(self.message)}"
+        return text + " (temporary)" if self.temporary else text
 
 
 class RequestTimeout(WSClientError, TimeoutError):
