@@ -320,6 +320,27 @@ class CentrifugoProtocol(ProtocolBuffers):
             self._command("unsubscribe", {"channel": channel}, _Call("unsubscribe"))
         return True
 
+    def resubscribe(self, channel: str) -> bool:
+        """Subscribe ``channel`` afresh, from the live stream and without recovery (its
+        position is forgotten): e.g. to get a new snapshot after data was missed. False when
+        the channel is not subscribed."""
+        sub = self._subs.get(channel)
+        if sub is None:
+            return False
+        sub.epoch = sub.offset = None
+        if self.session_up and sub.state in (_SUBSCRIBING, _SUBSCRIBED):
+            self._cancel_sub_deadlines(channel)
+            # Replies to the old subscribe are ignored: its call names the old object.
+            fresh = _Subscription(
+                channel, token=sub.token, get_token=sub.get_token, recover=sub.recover,
+                recoverable=sub.recoverable, positioned=sub.positioned,
+                join_leave=sub.join_leave, data=sub.data,
+            )
+            self._subs[channel] = fresh
+            self._command("unsubscribe", {"channel": channel}, _Call("unsubscribe"))
+            self._start_subscribe(fresh)
+        return True
+
     def subscriptions(self) -> dict[str, str]:
         """Every channel in the registry and its state on the current socket."""
         return {channel: sub.state for channel, sub in self._subs.items()}
@@ -601,6 +622,7 @@ class CentrifugoProtocol(ProtocolBuffers):
             if result.get("recovered") is True:
                 if epoch is not None:
                     sub.epoch = epoch
+                self._subscribed(sub.channel, recovered=True)
                 publications = result.get("publications") or []
                 if not isinstance(publications, list):
                     raise ProtocolViolation("publications must be a list", raw=result)
@@ -614,11 +636,13 @@ class CentrifugoProtocol(ProtocolBuffers):
                 venue=self.venue, channel=sub.channel, data={"epoch": epoch, "offset": offset},
                 received_ns=received_ns, raw=result,
             ))
+            self._subscribed(sub.channel, recovered=False)
             return
         if result.get("recoverable") is True or result.get("positioned") is True:
             sub.epoch, sub.offset = epoch, offset
         else:
             sub.epoch = sub.offset = None
+        self._subscribed(sub.channel, recovered=None)
         for pub in result.get("publications") or []:
             self._publication(sub.channel, pub, received_ns)
 
@@ -720,7 +744,7 @@ class CentrifugoProtocol(ProtocolBuffers):
                 sub.offset = offset
         tags = pub.get("tags")
         info = pub.get("info")
-        self._events.append(Publication(
+        self._deliver_publication(Publication(
             venue=self.venue, channel=channel, data=pub.get("data"), received_ns=received_ns,
             offset=offset, epoch=epoch,
             tags=tags if isinstance(tags, dict) else None,
@@ -756,6 +780,19 @@ class CentrifugoProtocol(ProtocolBuffers):
             self._error(CentrifugoError(code or 0, reason or "disconnected", request="disconnect"),
                         fatal=True)
         self.close_request = CloseRequest(f"server disconnect {code}: {reason}", fatal=fatal)
+
+    # ----------------------------------------------------------------- hooks for venues
+
+    def _deliver_publication(self, event: Publication) -> None:
+        """A publication passed the offset check; venues built on Centrifugo turn it into
+        their own events here."""
+        self._events.append(event)
+
+    def _subscribed(self, channel: str, *, recovered: Optional[bool]) -> None:
+        """A subscribe succeeded: ``recovered`` True when nothing was missed since the last
+        publication delivered, False when recovery failed, None for a subscribe that did
+        not recover (first, fresh, or not recoverable). Runs before any publication the
+        reply carries."""
 
     # ----------------------------------------------------------------- frames out
 
