@@ -12,6 +12,7 @@ from wsclients.errors import (
     AuthenticationFailed,
     BookOutOfSync,
     CallbackFailed,
+    CentrifugoError,
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
@@ -36,6 +37,14 @@ from wsclients.models import (
     Status,
     Trade,
 )
+from wsclients.venues.cadenza.channels import (
+    DOCUMENTED_CHANNELS,
+    UNIFIED_CHANNELS,
+    ChannelTemplates,
+)
+from wsclients.venues.cadenza.client import CadenzaClient
+from wsclients.venues.centrifugo.client import CentrifugoClient
+from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient, TradevestError
@@ -47,6 +56,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "__version__",
     # clients
+    "CadenzaClient",
+    "CentrifugoClient",
     "HyperliquidClient",
     "HyperliquidInfo",
     "TradevestClient",
@@ -54,6 +65,9 @@ __all__ = [
     "VegaClient",
     "VegaRest",
     # building blocks
+    "ChannelTemplates",
+    "DOCUMENTED_CHANNELS",
+    "UNIFIED_CHANNELS",
     "BookSide",
     "EventQueue",
     "OrderBook",
@@ -62,6 +76,7 @@ __all__ = [
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
+    "CentrifugoError",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
@@ -81,6 +96,8 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "Message",
+    "Publication",
+    "RecoveryFailed",
     "Side",
     "Status",
     "Trade",
