@@ -5,6 +5,20 @@ Needs the ``testing`` extra (websockets). The runtime library never imports this
 
 from __future__ import annotations
 
+from wsclients.testing.cadenza import (
+    CADENZA_NAMESPACES,
+    CURRENT_CHANNELS,
+    LEGACY_CHANNELS,
+    ChannelTemplates,
+    FakeCadenza,
+)
+from wsclients.testing.centrifugo import (
+    ChannelOptions,
+    ClientInfo,
+    FakeCentrifugo,
+    ForceDisconnect,
+    ReplyError,
+)
 from wsclients.testing.hyperliquid import FakeHyperliquid
 from wsclients.testing.market import BookChange, BookSnapshot, Market, SyntheticTrade
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
@@ -21,6 +35,18 @@ __all__ = [
     "FakeConnection",
     "FakeRequest",
     "FakeServer",
+    # centrifugo
+    "ChannelOptions",
+    "ClientInfo",
+    "FakeCentrifugo",
+    "ForceDisconnect",
+    "ReplyError",
+    # cadenza
+    "CADENZA_NAMESPACES",
+    "CURRENT_CHANNELS",
+    "LEGACY_CHANNELS",
+    "ChannelTemplates",
+    "FakeCadenza",
     # venue fakes
     "FakeHyperliquid",
     "FakeTradevest",

@@ -942,12 +942,17 @@ class FakeCentrifugo(FakeServer):
         self._reply(session, command_id, {"subscribe": _drop_empty(result)})
         if options.join_leave:
             self._broadcast_presence(channel, "join", session)
+        self.after_subscribe(channel, session.client_id)
         self._cond_notify()
 
     def authorize_subscribe(self, channel: str, user: str) -> int | None:
         """Hook for venue fakes: a reply error code to refuse ``user`` on ``channel`` after the
-        namespace allowed it (None: allowed)."""
+        namespace allowed it (None: allowed). Runs under the server lock."""
         return None
+
+    def after_subscribe(self, channel: str, client: str) -> None:
+        """Hook for venue fakes: ``client`` has just been subscribed to ``channel`` and its
+        reply queued; what is published here follows the reply. Runs under the server lock."""
 
     def _handle_unsubscribe(self, session: _Session, command_id: int,
                             req: dict[str, Any]) -> None:
