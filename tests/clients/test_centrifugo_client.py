@@ -134,20 +134,19 @@ class TestSession:
 
     def test_a_silent_server_is_caught_by_the_ping_watchdog(self) -> None:
         """No ping for ping + max_server_ping_delay → a new socket."""
-        with FakeCentrifugo(ping_interval=1.0, pong_timeout=None) as fake:
-            with make(fake, max_server_ping_delay=0.3) as client:
-                fake.live_connections[0].go_silent()
-                fake.wait_for_connected(2, timeout=5 * T)
-                assert client.state is ConnectionState.CONNECTED
+        with FakeCentrifugo(ping_interval=1.0, pong_timeout=None) as fake, \
+                make(fake, max_server_ping_delay=0.3) as client:
+            fake.live_connections[0].go_silent()
+            fake.wait_for_connected(2, timeout=5 * T)
+            assert client.state is ConnectionState.CONNECTED
 
     def test_pings_are_answered_exactly_once(self) -> None:
         """Each server ping gets one pong; the socket survives several ping periods."""
-        with FakeCentrifugo(ping_interval=1.0, pong_timeout=0.5) as fake:
-            with make(fake):
-                fake.wait_for_command("pong", timeout=3 * T)
-                fake.ping_all()
-                fake.wait_for_command("pong", timeout=3 * T, start=1)
-                assert fake.connected_count == 1 and len(fake.connections) == 1
+        with FakeCentrifugo(ping_interval=1.0, pong_timeout=0.5) as fake, make(fake):
+            fake.wait_for_command("pong", timeout=3 * T)
+            fake.ping_all()
+            fake.wait_for_command("pong", timeout=3 * T, start=1)
+            assert fake.connected_count == 1 and len(fake.connections) == 1
 
 
 class TestDelivery:

@@ -17,7 +17,9 @@ import pytest
 from tests.conftest import T
 from tests.helpers import wait_until
 from wsclients import (
+    CadenzaClient,
     CallbackFailed,
+    CentrifugoClient,
     ConnectionState,
     ErrorEvent,
     HyperliquidClient,
@@ -26,6 +28,8 @@ from wsclients import (
 )
 from wsclients.core.client import Client
 from wsclients.testing import FakeHyperliquid, FakeServer, FakeTradevest, FakeVegaNode
+from wsclients.testing.cadenza import FakeCadenza
+from wsclients.testing.centrifugo import FakeCentrifugo
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,7 +90,36 @@ def _tradevest() -> tuple[FakeServer, Venue]:
     return fake, Venue(fake, make, lambda: None, fake.drop_all, "book")
 
 
-@pytest.fixture(params=[_hyperliquid, _vega, _tradevest], ids=["hyperliquid", "vega", "tradevest"])
+def _centrifugo() -> tuple[FakeServer, Venue]:
+    fake = FakeCentrifugo()
+    counter = iter(range(1_000_000))
+
+    def make(**options: Any) -> Client:
+        client = CentrifugoClient(fake.url, token=fake.make_token("alice"), **FAST, **options)
+        client.subscribe("chat")
+        return client
+
+    def emit() -> None:
+        fake.publish("chat", {"n": next(counter)})
+
+    return fake, Venue(fake, make, emit, fake.drop_all, "message")
+
+
+def _cadenza() -> tuple[FakeServer, Venue]:
+    fake = FakeCadenza(instruments=("BINANCE:BTC/USDT",))
+
+    def make(**options: Any) -> Client:
+        client = CadenzaClient(token=fake.make_token("alice"), url=fake.url, **FAST, **options)
+        client.subscribe_trades("BINANCE:BTC/USDT")
+        return client
+
+    return fake, Venue(fake, make, lambda: fake.step(1), fake.drop_all, "trade")
+
+
+@pytest.fixture(
+    params=[_hyperliquid, _vega, _tradevest, _centrifugo, _cadenza],
+    ids=["hyperliquid", "vega", "tradevest", "centrifugo", "cadenza"],
+)
 def venue(request: pytest.FixtureRequest) -> Iterator[Venue]:
     fake, venue = request.param()
     with fake:
