@@ -56,6 +56,8 @@ class CloseRequest:
     delay: Optional[float] = None
     """Wait at least this long before the next attempt (a venue that said "come back later");
     None leaves the delay to the backoff."""
+    quiet: bool = False
+    """The protocol has reported why already: no ``ConnectionLost`` event for this close."""
 
 
 @attrs.frozen
@@ -99,6 +101,12 @@ class VenueProtocol(Protocol):
     session_up: bool
     heartbeat: Optional[Heartbeat]
     attention: bool
+
+    def reset_socket_state(self) -> None:
+        """Per-socket flags back to their start (called right before ``on_open``)."""
+
+    def open_session(self) -> None:
+        """The session is up."""
 
     def on_open(self) -> None:
         """A fresh socket is open: reset per-socket state and queue what must be sent first
@@ -202,9 +210,8 @@ class ProtocolBuffers:
     # -- default hooks -----------------------------------------------------------------------
 
     def on_open(self) -> None:
-        """A fresh socket: venues without a session step are up at once."""
-        if not self.needs_session:
-            self.open_session()
+        """A fresh socket; nothing to send by default. (Venues without a session step are up
+        as soon as this returns.)"""
 
     def on_close(self, code: Optional[int], reason: str) -> None:
         """The socket is gone."""

@@ -5,6 +5,7 @@ Needs the ``testing`` extra (websockets). The runtime library never imports this
 
 from __future__ import annotations
 
+from wsclients.testing.allium import FakeAllium
 from wsclients.testing.cadenza import (
     CADENZA_NAMESPACES,
     CURRENT_CHANNELS,
@@ -48,6 +49,7 @@ __all__ = [
     "ChannelTemplates",
     "FakeCadenza",
     # venue fakes
+    "FakeAllium",
     "FakeHyperliquid",
     "FakeTradevest",
     "FakeVegaNode",

@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.client import HeaderSource, SubscribingClient
-from wsclients.core.connection import Connection
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
-from wsclients.errors import ProtocolViolation, SubscriptionRejected, WSClientError, shorten
+from wsclients.errors import (
+    ProtocolViolation,
+    SubscriptionRejected,
+    TradevestError,
+    WSClientError,
+    shorten,
+)
 from wsclients.models import Book, BookLevel, ErrorEvent, Message
 
 __all__ = [
@@ -166,22 +170,6 @@ def parse_time_ns(text: str) -> int:
     return seconds * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
 
 
-class TradevestError(WSClientError):
-    """The server's ``ERROR`` message: its text and the ``connectionId`` Tradevest asks for
-    when investigating (venue-docs/tradevest-prices.md)."""
-
-    def __init__(self, error: str, *, connection_id: Optional[str] = None) -> None:
-        super().__init__(error, connection_id)
-        self.error = error
-        self.connection_id = connection_id
-
-    def __str__(self) -> str:
-        text = f"Tradevest error: {shorten(self.error)}"
-        if self.connection_id:
-            text += f" (connectionId {shorten(self.connection_id, 64)})"
-        return text
-
-
 def _decimal(value: Any, what: str) -> Decimal:
     # venues/allium-tradevest.md §4.2: decimals are JSON strings. Integers are exact too;
     # floats are refused rather than silently rounded.
@@ -237,8 +225,8 @@ class TradevestProtocol(ProtocolBuffers):
     of them in a row the protocol asks for a fatal close instead of another attempt (an
     unknown market would otherwise be retried forever). ``max_failures=None`` never gives up.
 
-    Threads: the reader thread calls the ``VenueProtocol`` methods; ``set_markets`` may be
-    called from any thread. ``_lock`` guards the markets and the failure bookkeeping.
+    Single-threaded: the connection serialises every call (``set_markets`` arrives as a
+    command from a user thread).
     """
 
     venue: ClassVar[str] = VENUE
@@ -254,9 +242,6 @@ class TradevestProtocol(ProtocolBuffers):
         super().__init__()
         self._markets = normalize_markets(markets)
         self.max_failures = max_failures
-        # Guards _markets, _failures and the per-socket flags below: set_markets runs on a
-        # user thread while the reader thread opens, reads and closes sockets.
-        self._lock = threading.Lock()
         self._failures = 0
         self._socket_open = False
         """A socket is open (or just ended) and its outcome is not counted yet."""
@@ -291,18 +276,16 @@ class TradevestProtocol(ProtocolBuffers):
             SubscriptionRejected: for an invalid market (nothing is changed then).
         """
         normalized = normalize_markets(markets)
-        with self._lock:
-            self._markets = normalized
-            self._failures = 0
-            stale = self._sent is not _NOT_SENT and self._sent != normalized
-            if stale:
-                self._socket_open = False
-            return stale
+        self._markets = normalized
+        self._failures = 0
+        stale = self._sent is not _NOT_SENT and self._sent != normalized
+        if stale:
+            self._socket_open = False
+        return stale
 
-    def socket_closed(self) -> None:
-        """The socket that carried the last subscription has ended (reader thread)."""
-        with self._lock:
-            self._sent = _NOT_SENT
+    def on_close(self, code: Optional[int], reason: str) -> None:
+        """The socket that carried the last subscription has ended."""
+        self._sent = _NOT_SENT
 
     def subscription_message(self) -> str:
         """The ``PRICE_SUBSCRIPTION`` frame for the current markets.
@@ -320,12 +303,11 @@ class TradevestProtocol(ProtocolBuffers):
 
     def on_open(self) -> None:
         """A fresh socket: queue its one ``PRICE_SUBSCRIPTION``."""
-        with self._lock:
-            self._socket_open = True
-            self._socket_had_prices = False
-            self._sent = self._markets
-            self.close_request = None
-            self._outgoing.append(self.subscription_message())
+        self._socket_open = True
+        self._socket_had_prices = False
+        self._sent = self._markets
+        self._outgoing.append(self.subscription_message())
+        self.open_session()
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events; never raises."""
@@ -364,9 +346,8 @@ class TradevestProtocol(ProtocolBuffers):
         counted here (they are the connection's ``max_attempts`` business), nor is a close
         asked for by ``set_markets``.
         """
-        with self._lock:
-            self._count_socket_end()
-            return self._exhausted()
+        self._count_socket_end()
+        return self._exhausted()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -442,9 +423,8 @@ class TradevestProtocol(ProtocolBuffers):
                 )
             )
         if parsed_any or not entries:
-            with self._lock:
-                self._socket_had_prices = True
-                self._failures = 0
+            self._socket_had_prices = True
+            self._failures = 0
 
     def _receive_error(self, message: dict[str, Any], received_ns: int) -> None:
         text = message.get("error")
@@ -453,10 +433,9 @@ class TradevestProtocol(ProtocolBuffers):
             text if isinstance(text, str) else shorten(text),
             connection_id=connection_id if isinstance(connection_id, str) else None,
         )
-        with self._lock:
-            self._count_socket_end()
-            fatal = self._exhausted()
-            failures = self._failures
+        self._count_socket_end()
+        fatal = self._exhausted()
+        failures = self._failures
         reason = str(error)
         if fatal:
             reason += f"; giving up after {failures} connections in a row without prices"
@@ -569,10 +548,6 @@ class TradevestClient(SubscribingClient):
         Raises:
             SubscriptionRejected: for a malformed market; the old markets stay.
         """
-        if self._prices.set_markets(markets):
+        normalized = normalize_markets(markets)  # raises before anything changes
+        if self._command(lambda protocol: protocol.set_markets(normalized)):
             self._reconnect(f"markets changed to {_describe_markets(self._prices.markets)}")
-
-    # Reader thread, when a socket ends.
-    def _socket_lost(self, connection: Connection, code: Optional[int], reason: str) -> None:
-        super()._socket_lost(connection, code, reason)
-        self._prices.socket_closed()
