@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 from wsclients.cli._output import add_output_options, run_client_loop
 from wsclients.venues.cadenza.channels import (
@@ -83,8 +83,10 @@ def add_tail_parser(subparsers: Any) -> None:
 def _run_tail(args: argparse.Namespace) -> int:
     try:
         client = _client(args)
-        subscribe = {"book": client.subscribe_order_book, "trades": client.subscribe_trades,
-                     "account": client.subscribe_trading_account}[args.stream]
+        helpers: dict[str, Callable[..., bool]] = {
+            "book": client.subscribe_order_book, "trades": client.subscribe_trades,
+            "account": client.subscribe_trading_account}
+        subscribe = helpers[args.stream]
         for item in args.ids:
             subscribe(item)
     except (ValueError, TypeError) as exc:

@@ -395,7 +395,7 @@ class CentrifugoProtocol(ProtocolBuffers):
                 self._deadlines.arm("refresh", min(5.0, self._resubscribe_max))
                 return
             self._error(exc, fatal=fatal)
-            self.close_request = CloseRequest(what, fatal=fatal)
+            self.close_request = CloseRequest(what, fatal=fatal, quiet=True)
             return
         self._token = result
         if purpose == "connect":
@@ -585,7 +585,8 @@ class CentrifugoProtocol(ProtocolBuffers):
         if failure.code == TOKEN_EXPIRED:
             if self._can_fetch_token:
                 self._token = None
-                self.close_request = CloseRequest("connection token expired: fetching a new one")
+                self.close_request = CloseRequest(
+                    "connection token expired: fetching a new one", quiet=True)
                 return
             exc = AuthenticationFailed(
                 self.venue, code=failure.code, reason="token expired and no get_token to renew it")
@@ -594,7 +595,7 @@ class CentrifugoProtocol(ProtocolBuffers):
             self.close_request = CloseRequest(str(exc), fatal=True)
         elif failure.temporary or failure.server_code < 100:
             self._error(failure)
-            self.close_request = CloseRequest(f"connect failed: {failure}")
+            self.close_request = CloseRequest(f"connect failed: {failure}", quiet=True)
         else:
             self._error(failure, fatal=True)
             self.close_request = CloseRequest(f"connect refused: {failure}", fatal=True)
