@@ -45,10 +45,12 @@ def make(fake: FakeCentrifugo, **options: Any) -> CentrifugoClient:
     return CentrifugoClient(fake.url, **FAST, **options)
 
 
-def publications(client: CentrifugoClient, n: int, channel: str = "chat") -> list[Publication]:
+def publications(
+    client: CentrifugoClient, n: int, channel: str = "chat", timeout: float = 3 * T
+) -> list[Publication]:
     """The next ``n`` publications of ``channel`` (other events skipped)."""
-    return [next_event(client, lambda e: isinstance(e, Publication) and e.channel == channel)
-            for _ in range(n)]  # type: ignore[misc]
+    return [next_event(client, lambda e: isinstance(e, Publication) and e.channel == channel,
+                       timeout) for _ in range(n)]  # type: ignore[misc]
 
 
 class TestSession:
@@ -186,7 +188,7 @@ class TestDelivery:
             resubscribe = fake.commands("subscribe")[-1]["subscribe"]
             assert resubscribe["recover"] is True and resubscribe["offset"] == 5
             with pytest.raises(AssertionError):
-                publications(client, 1)  # nothing twice
+                publications(client, 1, timeout=0.3 * T)  # nothing twice
 
     def test_a_failed_recovery_is_announced(self, fake: FakeCentrifugo) -> None:
         """The stream's epoch changed while away: RecoveryFailed, then new data."""

@@ -17,6 +17,7 @@ from wsclients.venues.centrifugo import (
     is_terminal_close,
     should_resubscribe,
 )
+from wsclients.venues.centrifugo.deadlines import Deadlines
 from wsclients.venues.centrifugo.protocol import refresh_delay
 
 SECRET = "eyJ.secret-token.sig"
@@ -551,6 +552,18 @@ class TestRequests:
         assert protocol.send({"x": 1})
         assert sent(protocol) == [{"send": {"data": {"x": 1}}}]
         assert not CentrifugoProtocol().send({"x": 1})
+
+
+def test_deadlines_anchor_at_the_next_tick() -> None:
+    """A deadline counts from the first clock reading after it was armed, fires once."""
+    deadlines = Deadlines()
+    deadlines.arm("a", 2.0)
+    assert deadlines.expired(10.0) == [] and "a" in deadlines
+    assert deadlines.expired(11.9) == []
+    assert deadlines.expired(12.0) == ["a"] and "a" not in deadlines
+    deadlines.arm("b", 1.0)
+    deadlines.cancel("b")
+    assert deadlines.expired(20.0) == []
 
 
 def test_refresh_delay_leaves_a_margin() -> None:

@@ -134,6 +134,9 @@ class CadenzaClient(CentrifugoClient):
         result: Optional[Book] = self._connection.command(read)
         return result
 
+    def _resync_count(self) -> int:
+        return self._cadenza.resyncs
+
     @property
     def resyncs(self) -> int:
         """Order books rebuilt from a fresh snapshot after missed publications."""

@@ -44,6 +44,7 @@ from wsclients.venues.centrifugo.codes import (
     is_terminal_close,
     should_resubscribe,
 )
+from wsclients.venues.centrifugo.deadlines import Deadlines
 from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 
 __all__ = ["REQUEST_METHODS", "CentrifugoProtocol", "TokenSource", "refresh_delay"]
@@ -75,42 +76,6 @@ def refresh_delay(ttl: float) -> float:
     can overrun (https://centrifugal.dev/docs/server/authentication).
     """
     return max(0.0, ttl - min(ttl / 2.0, 60.0))
-
-
-class _Deadlines:
-    """Named deadlines armed with a duration and anchored at the next clock reading."""
-
-    __slots__ = ("_due", "_pending")
-
-    def __init__(self) -> None:
-        self._pending: dict[Hashable, float] = {}
-        self._due: dict[Hashable, float] = {}
-
-    def arm(self, key: Hashable, seconds: float) -> None:
-        self._due.pop(key, None)
-        self._pending[key] = seconds
-
-    def cancel(self, key: Hashable) -> None:
-        self._pending.pop(key, None)
-        self._due.pop(key, None)
-
-    def clear(self) -> None:
-        self._pending.clear()
-        self._due.clear()
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._pending or key in self._due
-
-    def expired(self, now: float) -> list[Hashable]:
-        """Anchor what was armed since the last call; return (and forget) what is due."""
-        if self._pending:
-            for key, seconds in self._pending.items():
-                self._due[key] = now + seconds
-            self._pending.clear()
-        due = [key for key, at in self._due.items() if at <= now]
-        for key in due:
-            del self._due[key]
-        return due
 
 
 class _Subscription:
@@ -214,7 +179,7 @@ class CentrifugoProtocol(ProtocolBuffers):
         self._resubscribe_max = resubscribe_max
         self._subs: dict[str, _Subscription] = {}
         self._server_channels: set[str] = set()
-        self._deadlines = _Deadlines()
+        self._deadlines = Deadlines()
         self._generation = 0
         self._next_id = 1
         self._calls: dict[int, _Call] = {}
