@@ -95,20 +95,20 @@ class CadenzaClient(CentrifugoClient):
         already subscribed.
         """
         channel = self.channels.order_book_channel(instrument_id)
-        return bool(self._connection.command(
+        return bool(self._command(
             lambda protocol: protocol.subscribe_order_book(channel, instrument_id, **options)))
 
     def subscribe_trades(self, instrument_id: str, **options: Any) -> bool:
         """``instrument_id``'s public trades as ``Trade`` events."""
         channel = self.channels.trades_channel(instrument_id)
-        return bool(self._connection.command(
+        return bool(self._command(
             lambda protocol: protocol.subscribe_trades(channel, instrument_id, **options)))
 
     def subscribe_trading_account(self, account_id: str, **options: Any) -> bool:
         """Trading account ``account_id``'s events (orders, portfolio, balances) as
         ``Message`` events."""
         channel = self.channels.trading_account_channel(account_id)
-        return bool(self._connection.command(
+        return bool(self._command(
             lambda protocol: protocol.subscribe_trading_account(channel, account_id, **options)))
 
     def unsubscribe_order_book(self, instrument_id: str) -> bool:
@@ -131,7 +131,7 @@ class CadenzaClient(CentrifugoClient):
                 return None
             return keeper.book.to_event(received_ns=time.time_ns(), depth=depth)
 
-        result: Optional[Book] = self._connection.command(read)
+        result: Optional[Book] = self._command(read)
         return result
 
     def _resync_count(self) -> int:

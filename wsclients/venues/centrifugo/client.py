@@ -17,11 +17,11 @@ from concurrent.futures import Future
 from typing import Any, Callable, ClassVar, Optional
 
 from wsclients._version import __version__
-from wsclients.core.client import DEFAULT, Client, Seconds
+from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
 from wsclients.core.connection import Connection
 from wsclients.core.pending import wait_result
 from wsclients.core.protocol import Job
-from wsclients.errors import NotConnected
+from wsclients.errors import ClientStopped, NotConnected
 from wsclients.venues.centrifugo.protocol import CentrifugoProtocol, TokenSource
 
 __all__ = ["CentrifugoClient"]
@@ -32,7 +32,7 @@ ConnectionTokenSource = Callable[[], str]
 """``get_token=``: returns a connection JWT; may block (it runs on the worker thread)."""
 
 
-class CentrifugoClient(Client):
+class CentrifugoClient(SubscribingClient):
     """A Centrifugo client: channels, recovery, tokens, requests.
 
     ::
@@ -95,9 +95,9 @@ class CentrifugoClient(Client):
             raise TypeError("token must be a string")
         if get_token is not None and not callable(get_token):
             raise TypeError("get_token must be a callable returning a token string")
-        super().__init__(url=url, **options)
         self._get_token = get_token
         self._request_timeout = request_timeout
+        self._max_in_flight = request_limit
         self.protocol = self._make_protocol(
             token=token,
             get_token=get_token is not None,
@@ -107,10 +107,11 @@ class CentrifugoClient(Client):
             timeout=request_timeout if request_timeout is not None else 10.0,
             max_server_ping_delay=max_server_ping_delay,
         )
-        self._connection = self._open_connection(
-            self.url, self.protocol, name=self.venue, display_url=self._display_url(),
-            request_limit=request_limit,
-        )
+        """The sans-I/O protocol (owned by the connection: read it through the client)."""
+        super().__init__(self.protocol, url=url, **options)
+
+    def _request_limit(self) -> Optional[int]:
+        return self._max_in_flight
 
     def _make_protocol(self, **options: Any) -> CentrifugoProtocol:
         """The protocol this client drives (venues built on Centrifugo return their own)."""
@@ -150,26 +151,26 @@ class CentrifugoClient(Client):
         Raises:
             SubscriptionRejected: the channel is not a non-empty string.
         """
-        return bool(self._connection.command(lambda protocol: protocol.subscribe(
+        return bool(self._command(lambda protocol: protocol.subscribe(
             channel, token=token, get_token=get_token, recover=recover,
             recoverable=recoverable, positioned=positioned, join_leave=join_leave, data=data,
         )))
 
     def unsubscribe(self, channel: str) -> bool:
         """Leave ``channel``; False when it was not subscribed."""
-        return bool(self._connection.command(lambda protocol: protocol.unsubscribe(channel)))
+        return bool(self._command(lambda protocol: protocol.unsubscribe(channel)))
 
     @property
     def subscriptions(self) -> dict[str, str]:
         """Every channel subscribed and its state on the current socket (``subscribed``,
         ``subscribing``, ``waiting``, ``token``)."""
-        result: dict[str, str] = self._connection.command(
+        result: dict[str, str] = self._command(
             lambda protocol: protocol.subscriptions())
         return result
 
     def position(self, channel: str) -> Optional[tuple[Optional[str], Optional[int]]]:
         """``(epoch, offset)`` of the last publication delivered on ``channel``."""
-        result: Optional[tuple[Optional[str], Optional[int]]] = self._connection.command(
+        result: Optional[tuple[Optional[str], Optional[int]]] = self._command(
             lambda protocol: protocol.position(channel))
         return result
 
@@ -179,6 +180,8 @@ class CentrifugoClient(Client):
         self, method: str, params: Mapping[str, Any], timeout: Seconds, block: bool
     ) -> Future[Any]:
         wait = self._request_timeout if timeout is DEFAULT else timeout
+        if self._stopped.is_set():
+            raise ClientStopped(f"{method}: the client is stopped")
         return self._connection.request(
             lambda protocol, request_id: protocol.request(request_id, method, params),
             timeout=wait, block=block, what=method,
@@ -270,7 +273,7 @@ class CentrifugoClient(Client):
         Raises:
             NotConnected: no session is up right now.
         """
-        if not self._connection.command(lambda protocol: protocol.send(data)):
+        if not self._command(lambda protocol: protocol.send(data)):
             raise NotConnected(self._display_url(), reason="no session")
 
     # ----------------------------------------------------------------- worker jobs
