@@ -155,9 +155,11 @@ def test_account_events_and_owners() -> None:
         alice = Raw(fake)
         assert "subscribe" in alice.subscribe(channel)
         offset = fake.publish_order_update("acc-1", {"orderId": "o-1", "status": "FILLED"})
-        assert alice.pubs(1, channel)[0] == {"data": {
-            "type": "orderUpdate", "order": {"orderId": "o-1", "status": "FILLED"}},
-            "offset": offset}
+        pub = alice.pubs(1, channel)[0]
+        assert set(pub) == {"data", "offset", "time"}
+        assert pub["data"] == {"type": "orderUpdate",
+                               "order": {"orderId": "o-1", "status": "FILLED"}}
+        assert pub["offset"] == offset and abs(pub["time"] - time.time() * 1000) < 60_000
         fake.publish_account_event("acc-1", {"type": "balance"})
         assert alice.pubs(1, channel)[0]["data"] == {"type": "balance"}
         alice.close()
@@ -219,7 +221,8 @@ def test_same_seed_same_stream() -> None:
     for _ in range(2):
         with FakeCadenza(seed=7) as fake:
             fake.step(10)
-            books.append((fake.book(ETH), fake.history(fake.trade_channel(ETH))))
+            trades = [pub["data"] for pub in fake.history(fake.trade_channel(ETH))]
+            books.append((fake.book(ETH), trades))
     assert books[0] == books[1]
 
 

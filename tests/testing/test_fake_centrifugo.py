@@ -124,6 +124,9 @@ def test_connect_with_id_zero_is_taken_for_a_pong(raw: Raw, fake: FakeCentrifugo
     {"id": -1, "subscribe": {"channel": "x"}},  # not a uint32
     "not json",
     {"id": 2, "subscribe": {"channel": ""}},  # channel required
+    {"id": 2, "subscribe": {"channel": 5}},  # not a string
+    {"id": 2, "subscribe": {"channel": "news", "recover": "yes"}},  # not a bool
+    {"id": 2, "publish": {"channel": "news"}},  # data required
 ])
 def test_bad_requests_after_connect_are_3501(raw: Raw, command: Any) -> None:
     """Unrequested pong, ping command, no method, bad id or JSON: close 3501."""
@@ -190,6 +193,22 @@ def test_ping_pong_and_no_pong_3012() -> None:
         raw.send({})
         raw.send({})
         assert raw.closed_with() == (3501, "bad request")
+        raw.close()
+
+
+def test_silent_connection_is_a_black_hole() -> None:
+    """go_silent(): no pings reach the client and no pong timeout closes it; resume() ends it."""
+    with serve(ping_interval=0.05, pong_timeout=0.05) as fake:
+        raw = Raw(fake)
+        raw.connect()
+        fake.go_silent()
+        raw.ws.settimeout(0.4)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            raw.ws.recv_data_frame(True)
+        assert fake.connections[0].is_open
+        fake.resume()
+        raw.ws.settimeout(3 * T)
+        assert raw.one() == {}
         raw.close()
 
 
@@ -326,6 +345,21 @@ def test_unknown_namespace_and_duplicate(raw: Raw) -> None:
         "recoverable": True, "epoch": raw.fake.stream_position("news")[0], "positioned": True}}
     assert raw.subscribe(4, "news")["error"] == {"code": 105, "message": "already subscribed"}
     assert raw.command(5, unsubscribe={"channel": "news"}) == {"id": 5, "unsubscribe": {}}
+
+
+def test_publication_time_and_utf8() -> None:
+    """include_publication_time adds time (ms); non-ASCII data goes out as raw UTF-8."""
+    with serve(include_publication_time=True, include_server_time=True) as fake:
+        raw = Raw(fake)
+        result = raw.connect()
+        assert abs(result["time"] - time.time() * 1000) < 60_000
+        raw.subscribe(2, "news")
+        fake.publish("news", {"text": "привет"})
+        opcode, frame = raw.ws.recv_data_frame(True)
+        assert "привет".encode() in frame.data
+        pub = json.loads(frame.data)["push"]["pub"]
+        assert list(pub) == ["data", "offset", "time"]
+        raw.close()
 
 
 def test_plain_channel_has_no_position() -> None:

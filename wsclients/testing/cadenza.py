@@ -119,6 +119,9 @@ class FakeCadenza(FakeCentrifugo):
         rate: steps per second streamed from ``start()`` (None: only ``step()`` moves).
         account_owners: account id → the user (``sub``) allowed on its channel; when given,
             other users, and accounts not listed, get 103.
+
+    Unlike FakeCentrifugo's defaults, ``include_server_time`` and ``include_publication_time``
+    are on, and ``namespaces`` is ``CADENZA_NAMESPACES``.
     """
 
     def __init__(
@@ -137,6 +140,10 @@ class FakeCadenza(FakeCentrifugo):
         **options: Any,
     ) -> None:
         options.setdefault("namespaces", CADENZA_NAMESPACES)
+        # Cadenza's examples show a server time in the connect reply and a time in
+        # publications (docs/WebSocketApi.md, WsConnectResult / WsPublication).
+        options.setdefault("include_server_time", True)
+        options.setdefault("include_publication_time", True)
         super().__init__(seed=seed, name=name, **options)
         for instrument in instruments:
             _ids(instrument)  # fail early on a malformed id

@@ -40,7 +40,12 @@ https://centrifugal.dev/docs/server/codes):
   ``close_all``, ``reject_handshake``, ``handshake_delay``).
 
 Not modelled: protobuf, server-side subscriptions (``subs`` in tokens and in the connect reply),
-proxies, delta compression, channel compaction, tag filters, the periodic position check.
+proxies, delta compression, channel compaction, tag filters, user-limited (``#``) channels, the
+periodic position check. Choices: a ``refresh`` with a token without ``exp`` ends the
+connection's expiry; a ``sub_refresh`` with an expired token gets error 110; a connection made
+silent with ``go_silent()`` is a black hole (no pings go out, no pong or expiry timeout closes
+it); ``stop()`` closes with FakeServer's 1001 (call ``disconnect_all(3001)`` first for the
+server's "shutdown").
 
 Every hook runs under one server lock, so a subscribe reply always precedes the publications
 that follow it and pushes reach each client in publication order.
@@ -300,6 +305,7 @@ class FakeCentrifugo(FakeServer):
             unsubscribe push 2501.
         version: the ``version`` of the connect reply.
         include_server_time: add ``time`` (ms) to the connect reply.
+        include_publication_time: add ``time`` (ms) to every publication.
         token_audience, token_issuer: check ``aud`` / ``iss`` when set (ignored otherwise).
         seed: seeds epochs and first-ping times.
     """
@@ -321,6 +327,7 @@ class FakeCentrifugo(FakeServer):
         # Replies
         version: str = "6.0.0",
         include_server_time: bool = False,
+        include_publication_time: bool = False,
         token_audience: str | None = None,
         token_issuer: str | None = None,
         seed: int = 0,
@@ -340,6 +347,7 @@ class FakeCentrifugo(FakeServer):
         self.expired_sub_close_delay = expired_sub_close_delay
         self.version = version
         self.include_server_time = include_server_time
+        self.include_publication_time = include_publication_time
         self.token_audience = token_audience
         self.token_issuer = token_issuer
         self._rng = random.Random(f"wsclients-fake-centrifugo:{seed}")
@@ -440,6 +448,8 @@ class FakeCentrifugo(FakeServer):
                 stream.last_publish = time.monotonic()
             if tags:
                 pub["tags"] = dict(tags)
+            if self.include_publication_time:
+                pub["time"] = time.time_ns() // 1_000_000
             frame = _dumps({"push": {"channel": channel, "pub": pub}})
             for session in list(self._sessions.values()):
                 sub = session.subs.get(channel)
@@ -728,8 +738,8 @@ class FakeCentrifugo(FakeServer):
             self._close(session, 3501)  # no known method (``ping`` included)
             return
         request = command[kind]
-        if not isinstance(request, dict):
-            self._close(session, 3501)
+        if not isinstance(request, dict) or not _well_typed(request):
+            self._close(session, 3501)  # the server's decoder rejects the command
             return
         injected = self._take_injected(kind, request)
         if isinstance(injected, ForceDisconnect):
@@ -1345,6 +1355,27 @@ def _recover(stream: _Stream, req: dict[str, Any]) -> tuple[bool, list[dict[str,
     return missed[0]["offset"] == offset + 1 and missed[-1]["offset"] == stream.offset, missed
 
 
+_STRING_FIELDS = ("token", "channel", "method", "epoch", "name", "version")
+_INTEGER_FIELDS = ("offset", "limit", "flag")
+_BOOLEAN_FIELDS = ("recover", "positioned", "recoverable", "join_leave", "reverse")
+
+
+def _well_typed(request: dict[str, Any]) -> bool:
+    """Whether the request's known fields have their protocol types (a JSON null counts as
+    absent); a mismatch fails the server's decoding of the whole command."""
+    for name in _STRING_FIELDS:
+        if request.get(name) is not None and not isinstance(request[name], str):
+            return False
+    for name in _INTEGER_FIELDS:
+        value = request.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            return False
+    for name in _BOOLEAN_FIELDS:
+        if request.get(name) is not None and not isinstance(request[name], bool):
+            return False
+    return True
+
+
 def _method(command: dict[str, Any]) -> Optional[str]:
     for kind in _COMMANDS:
         if command.get(kind) is not None:
@@ -1391,4 +1422,5 @@ def _drop_empty(result: dict[str, Any]) -> dict[str, Any]:
 
 def _dumps(value: Any) -> str:
     # Compact, one line: a raw newline would break the frame's message boundaries.
-    return json.dumps(value, separators=(",", ":"), default=str)
+    # Non-ASCII goes out as UTF-8, as the server's encoder writes it.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
