@@ -283,6 +283,31 @@ class TestPublications:
         ]
         assert all(type(e) is Message for e in events)
 
+    def test_publications_in_a_first_subscribe_reply_are_delivered(self) -> None:
+        """A reply carrying publications (not recovering) delivers them, then the position."""
+        protocol = connected("chat")
+        events = feed(protocol, {"id": 2, "subscribe": {
+            "recoverable": True, "epoch": "e", "offset": 2, "publications": [pub(1), pub(2)]}})
+        assert [e.offset for e in events] == [1, 2]  # type: ignore[union-attr]
+        assert protocol.position("chat") == ("e", 2)
+
+    def test_no_subscribe_reply_in_time_reconnects(self) -> None:
+        """The server may have subscribed us already, so a retry would get 105: reconnect."""
+        protocol = connected("chat", timeout=3)
+        protocol.on_tick(0.0)
+        protocol.on_tick(3.1)
+        assert protocol.close_request is not None and "chat" in protocol.close_request.reason
+
+    def test_a_disconnect_push_applies_the_close_code_rules(self) -> None:
+        """disconnect push: terminal codes stop with an error event, others reconnect."""
+        protocol = connected()
+        [error] = feed(protocol, {"push": {"disconnect": {"code": 3503, "reason": "force"}}})
+        assert isinstance(error, ErrorEvent) and error.fatal
+        assert protocol.close_request is not None and protocol.close_request.fatal
+        other = connected()
+        assert feed(other, {"push": {"disconnect": {"code": 3001, "reason": "shutdown"}}}) == []
+        assert other.close_request is not None and not other.close_request.fatal
+
     def test_a_bad_line_is_an_error_event_and_the_rest_goes_on(self) -> None:
         """Junk in a batch costs that line only."""
         protocol = connected("chat")
@@ -540,6 +565,16 @@ class TestRequests:
         results = [r.result for r in protocol.take_replies()]
         assert results == [None, {"c1": {"user": "u"}}, {"num_clients": 2, "num_users": 1},
                            {"publications": [pub(1)], "epoch": "e", "offset": 1}]
+
+    def test_a_request_before_the_connect_reply_waits_for_it(self) -> None:
+        """Nothing but connect may precede the connect reply: the request goes after it."""
+        protocol = CentrifugoProtocol()
+        protocol.on_open()
+        sent(protocol)
+        protocol.request("r", "presence", {"channel": "c"})
+        assert sent(protocol) == []
+        feed(protocol, {"id": 1, "connect": {}})
+        assert sent(protocol) == [{"id": 2, "presence": {"channel": "c"}}]
 
     def test_unknown_methods_are_refused(self) -> None:
         """Only the documented request commands go through request()."""

@@ -183,6 +183,7 @@ class CentrifugoProtocol(ProtocolBuffers):
         self._generation = 0
         self._next_id = 1
         self._calls: dict[int, _Call] = {}
+        self._deferred: list[tuple[str, dict[str, Any], _Call]] = []
         self._pong = False
         self._ping_period: Optional[float] = None
         self._last_received_ns = 0
@@ -218,6 +219,7 @@ class CentrifugoProtocol(ProtocolBuffers):
         """The socket is gone: calls on it will never be answered; subscriptions wait for
         the next connect reply. 3005 means our token expired; 3014 invalidates positions."""
         self._calls.clear()
+        self._deferred.clear()
         self._deadlines.clear()
         for sub in self._subs.values():
             sub.state = _WAITING
@@ -324,7 +326,13 @@ class CentrifugoProtocol(ProtocolBuffers):
         """
         if method not in REQUEST_METHODS:
             raise ValueError(f"unknown Centrifugo request {method!r}")
-        self._command(method, dict(params), _Call(method, request_id=request_id))
+        call = _Call(method, request_id=request_id)
+        if self.session_up:
+            self._command(method, dict(params), call)
+        else:
+            # A new socket whose connect reply has not come yet: nothing but connect may be
+            # sent before it (3501), so the request waits for the session.
+            self._deferred.append((method, dict(params), call))
 
     def send(self, data: Any) -> bool:
         """Queue a fire-and-forget ``send`` (no id, no reply). False when no session is up."""
@@ -543,6 +551,9 @@ class CentrifugoProtocol(ProtocolBuffers):
         self.open_session()
         for sub in list(self._subs.values()):
             self._start_subscribe(sub)
+        deferred, self._deferred = self._deferred, []
+        for method, params, call in deferred:
+            self._command(method, params, call)
 
     def _connect_failed(self, failure: CentrifugoError) -> None:
         """Connect errors: 109 → a new token; temporary (or client-side, < 100) → retry with
@@ -604,13 +615,13 @@ class CentrifugoProtocol(ProtocolBuffers):
             ))
             self._subscribed(sub.channel, recovered=False)
             return
-        if result.get("recoverable") is True or result.get("positioned") is True:
-            sub.epoch, sub.offset = epoch, offset
-        else:
-            sub.epoch = sub.offset = None
+        sub.epoch = sub.offset = None
         self._subscribed(sub.channel, recovered=None)
         for pub in result.get("publications") or []:
             self._publication(sub.channel, pub, received_ns)
+        if result.get("recoverable") is True or result.get("positioned") is True:
+            sub.epoch = epoch
+            sub.offset = max(offset, sub.offset or 0)
 
     def _subscribe_failed(self, sub: _Subscription, failure: CentrifugoError) -> None:
         """109 → a new subscription token; temporary → resubscribe after a backoff; anything
