@@ -104,6 +104,20 @@ class TestSession:
             assert len(calls) == 2
             assert not any("reader" in name or "timer" in name for name in calls)
 
+    def test_a_slow_get_token_outliving_the_stale_delay_is_retried(self) -> None:
+        """3502 while our own get_token still runs is not terminal: its token connects next."""
+        with FakeCentrifugo(stale_close_delay=0.2) as fake:
+            calls: list[int] = []
+
+            def slow_token() -> str:
+                calls.append(1)
+                time.sleep(0.5)
+                return fake.make_token("alice")
+
+            with make(fake, get_token=slow_token) as client:
+                assert client.state is ConnectionState.CONNECTED
+                assert len(fake.connections) >= 2 and calls == [1]
+
     def test_a_permanent_connect_error_is_fatal(self, fake: FakeCentrifugo) -> None:
         """A non-temporary connect error stops the client with its code."""
         fake.inject_error("connect", 101)

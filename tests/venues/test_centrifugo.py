@@ -116,15 +116,20 @@ class TestConnect:
         protocol.job_done(job, SECRET, None)
         assert sent(protocol) == [{"id": 1, "connect": {"token": SECRET, "name": "wsclients"}}]
 
-    def test_a_token_answer_for_an_old_socket_is_ignored(self) -> None:
-        """A job answer keyed to a socket that is gone sends nothing."""
+    def test_a_slow_token_serves_the_next_socket(self) -> None:
+        """One fetch at a time; its token, arriving after its socket died, connects the next."""
         protocol = CentrifugoProtocol(get_token=True)
         protocol.on_open()
-        [old] = protocol.take_jobs()
-        protocol.on_close(None, "")
+        [job] = protocol.take_jobs()
+        protocol.on_close(3502, "stale")
+        assert not protocol.is_fatal(3502, None)  # our own get_token was the hold-up
+        protocol.reset_socket_state()
         protocol.on_open()
-        protocol.job_done(old, SECRET, None)
-        assert sent(protocol) == []
+        assert protocol.take_jobs() == []
+        protocol.job_done(job, SECRET, None)
+        assert sent(protocol) == [{"id": 1, "connect": {"token": SECRET, "name": "wsclients"}}]
+        protocol.on_close(3502, "stale")
+        assert protocol.is_fatal(3502, None)  # connect was sent: stale is the server's verdict
 
     def test_connect_error_109_asks_for_a_new_token_on_the_next_socket(self) -> None:
         """109 on connect: the socket is closed for a retry and the next one fetches a token."""

@@ -22,6 +22,9 @@ TOKEN_EXPIRED = 109
 CONNECTION_EXPIRED = 3005
 """Close code: the connection token expired and was not refreshed in time."""
 
+STALE = 3502
+"""Close code: no connect came within the server's ``client_stale_close_delay``."""
+
 STATE_INVALIDATED = 3014
 """Close code: forget the token and every stream position, then reconnect."""
 

@@ -39,6 +39,7 @@ from wsclients.models import ErrorEvent, Message
 from wsclients.venues.centrifugo.codes import (
     CONNECTION_EXPIRED,
     POSITION_INVALIDATED,
+    STALE,
     STATE_INVALIDATED,
     TOKEN_EXPIRED,
     is_terminal_close,
@@ -181,6 +182,10 @@ class CentrifugoProtocol(ProtocolBuffers):
         self._server_channels: set[str] = set()
         self._deadlines = Deadlines()
         self._generation = 0
+        self._socket_open = False
+        self._connect_sent = False
+        self._token_fetch: Optional[str] = None  # "connect" while a connection token is fetched
+        self._stale_while_fetching = False
         self._next_id = 1
         self._calls: dict[int, _Call] = {}
         self._deferred: list[tuple[str, dict[str, Any], _Call]] = []
@@ -210,14 +215,24 @@ class CentrifugoProtocol(ProtocolBuffers):
         self._ping_period = None
         for sub in self._subs.values():
             sub.state = _WAITING
+        self._socket_open = True
+        self._connect_sent = False
         if self._token is None and self._can_fetch_token:
-            self.ask(Job(kind="token", key=("connect", self._generation)))
+            # One fetch at a time: a slow get_token still running from the last socket
+            # answers for this one.
+            if self._token_fetch is None:
+                self._token_fetch = "connect"
+                self.ask(Job(kind="token", key=("connect",)))
         else:
             self._send_connect()
 
     def on_close(self, code: Optional[int], reason: str) -> None:
         """The socket is gone: calls on it will never be answered; subscriptions wait for
         the next connect reply. 3005 means our token expired; 3014 invalidates positions."""
+        self._socket_open = False
+        # 3502 "stale": the server gave up waiting for a connect we could not send while our
+        # own get_token was still running — not a verdict on us, so it is retried.
+        self._stale_while_fetching = code == STALE and not self._connect_sent
         self._calls.clear()
         self._deferred.clear()
         self._deadlines.clear()
@@ -236,6 +251,8 @@ class CentrifugoProtocol(ProtocolBuffers):
     def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
         """Close codes 3500–3999 and 4500–4999 stop the client; every other close (and a
         drop without a code) is followed by a reconnect."""
+        if code == STALE and self._stale_while_fetching:
+            return False
         return is_terminal_close(code)
 
     def ping_message(self) -> Optional[str]:
@@ -346,12 +363,27 @@ class CentrifugoProtocol(ProtocolBuffers):
     def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
         """A token fetched on the worker (or the error ``get_token`` raised)."""
         key = job.key
+        if job.kind == "token" and key == ("connect",):
+            self._token_fetch = None
+            self._connect_token_done(result, error)
+            return
         if not isinstance(key, tuple) or not key or key[-1] != self._generation:
             return  # asked for a socket that is gone
         if job.kind == "token":
             self._token_done(key[0], result, error)
         elif job.kind == "sub_token":
             self._sub_token_done(key[0], key[1], result, error)
+
+    def _connect_token_done(self, result: Any, error: Optional[BaseException]) -> None:
+        """The token for ``connect``: kept even when its socket is gone (it is fresh), sent
+        when a socket waits for it."""
+        if isinstance(result, str) and result and error is None:
+            self._token = result
+            if self._socket_open and not self._connect_sent:
+                self._send_connect()
+            return
+        if self._socket_open and not self._connect_sent:
+            self._token_done("connect", result, error)
 
     def _token_done(self, purpose: str, result: Any, error: Optional[BaseException]) -> None:
         if error is not None or not isinstance(result, str) or not result:
@@ -790,6 +822,7 @@ class CentrifugoProtocol(ProtocolBuffers):
             params["version"] = self._version
         if self._connect_data is not None:
             params["data"] = self._connect_data
+        self._connect_sent = True
         self._command("connect", params, _Call("connect"))
         self._deadlines.arm("connect", self._timeout)
 
