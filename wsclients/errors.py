@@ -214,7 +214,19 @@ class RequestFailed(WSClientError):
 
 
 class RateLimited(RequestFailed):
-    """The venue kept answering 429 after our retries."""
+    """The venue kept answering 429 after our retries, or banned us for a while (a 403 that
+    says when to come back). ``retry_after`` is that wait in seconds, when the venue gave one."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: Optional[int] = None,
+        request: Optional[str] = None,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(reason, status=status, request=request)
+        self.retry_after = retry_after
 
 
 class CentrifugoError(RequestFailed):

@@ -345,6 +345,10 @@ class Connection:
         replies = protocol.take_replies()
         jobs = protocol.take_jobs()
         heartbeat = protocol.heartbeat
+        retime = heartbeat is not None and (
+            (heartbeat.ping_interval, heartbeat.stale_timeout)
+            != (self._ping_interval, self._stale_timeout)
+        )
         if heartbeat is not None:
             self._ping_interval = heartbeat.ping_interval
             self._stale_timeout = heartbeat.stale_timeout
@@ -356,7 +360,7 @@ class Connection:
             self._verdict = request
             if threading.current_thread() is not self._thread:
                 self._kill(request.reason)
-        return _Attended(replies, jobs, session_up)
+        return _Attended(replies, jobs, session_up, retime)
 
     def _kill(self, reason: str) -> None:
         """Shut the socket from any thread; the reader then ends it with ``reason``."""
@@ -380,6 +384,9 @@ class Connection:
                 logger.error("%s: the protocol asked for work nobody runs", self.name)
             else:
                 self._on_jobs(self, attended.jobs)
+        if attended.retime and self._timer is not None:
+            self._cancel_timer()
+            self._start_timer()  # the new timings decide how often the timer looks
         if attended.session_up:
             self._session.set()
             self._set_state(ConnectionState.CONNECTED)
@@ -561,7 +568,7 @@ class Connection:
         if events:
             self._hub.publish(events)
         if attended is not None:
-            attended = _Attended(attended.replies, attended.jobs, False)
+            attended = _Attended(attended.replies, attended.jobs, False, False)
             self._after_attend(attended)
         self.requests.fail_all(
             ConnectionLost(self.display_url, code=code, reason=reason or "socket closed")
@@ -810,6 +817,7 @@ class _Attended(NamedTuple):
     replies: list[Reply]
     jobs: list[Job]
     session_up: bool
+    retime: bool
 
 
 class Verdict(enum.Enum):

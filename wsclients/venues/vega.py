@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Optional, Union
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -101,6 +101,18 @@ _PAGED = frozenset({"orders", "positions", "accounts"})
 # ErrorDetail codes: 10000 malformed request (unknown market), 10024 votes without a filter.
 _FATAL_GRPC_CODES = frozenset({3, 5, 12})
 _FATAL_DETAIL_CODES = frozenset({10000, 10024})
+
+# The node refuses more than MaxSubscriptionPerClient concurrent streams per IP (default 250,
+# gRPC code 8 "client reached max subscription allowed"; docs/venues/vega.rst#vega-limits).
+# Retrying at once only meets the same refusal: wait this long at least.
+STREAM_LIMIT = 250
+_STREAM_LIMIT_CODE = 8
+_STREAM_LIMIT_DELAY = 30.0
+
+# Routes whose filters are repeated (plural) fields; the singular spelling is an unknown field
+# on current nodes (v0.71+), dropped silently, so the stream would carry every trade on the
+# network (docs/venues/vega.rst#vega-filters).
+_PLURAL_ONLY = {"trades": {"partyId": "partyIds", "marketId": "marketIds"}}
 
 # venues/vega.md §4.1: the Side enum as it arrives on the wire.
 _SIDES = {1: Side.BUY, 2: Side.SELL}
@@ -215,6 +227,9 @@ def make_stream(path: str, **params: Any) -> VegaStream:
     ``partyId`` and ``batchSize``, sent as the first frame (venues/vega.md §2.7).
     """
     path = path.strip("/")
+    if "?" in path:
+        path, query = path.split("?", 1)
+        params = {**_query_params(path, query), **params}
     if path.startswith("api/v2/stream/"):
         path = path[len("api/v2/stream/") :]
     if path == "event/bus":
@@ -222,6 +237,20 @@ def make_stream(path: str, **params: Any) -> VegaStream:
     stream = VegaStream(path, _encode_params(params))
     _check_stream(stream)
     return stream
+
+
+def _query_params(path: str, query: str) -> dict[str, Any]:
+    """Parameters written into the path (``trades?marketIds=a&marketIds=b``), checked for the
+    malformed keys older examples carry (``?partyId?=…``)."""
+    params: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        clean = key.strip("?")
+        if clean != key or not clean:
+            raise SubscriptionRejected(
+                path, f"malformed query key {key!r}: write {clean or 'name'}=value"
+            )
+        params.setdefault(clean, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in params.items()}
 
 
 def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
@@ -246,7 +275,15 @@ def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
 
 
 def _check_stream(stream: VegaStream) -> None:
-    """Refuse before connecting what the node would accept and never answer."""
+    """Refuse before connecting what the node would accept and never answer (or answer
+    with far more than was asked)."""
+    for singular, plural in _PLURAL_ONLY.get(stream.path, {}).items():
+        if stream.param_values(singular):
+            raise SubscriptionRejected(
+                stream.path,
+                f"{stream.path} filters by {plural} (repeated), not {singular}: since vega "
+                f"v0.71 the node ignores {singular} and would stream every trade on the network",
+            )
     if stream.path in _NEEDS_MARKET_IDS and not stream.param_values("marketIds"):
         # venues/vega.md §1.2: an empty marketIds set matches nothing; silent forever.
         raise SubscriptionRejected(
@@ -471,7 +508,8 @@ class _Base(ProtocolBuffers, abc.ABC):
                 code=error.code,
             )
         )
-        self.close_request = CloseRequest(reason, fatal=error.is_fatal)
+        delay = _STREAM_LIMIT_DELAY if error.code == _STREAM_LIMIT_CODE else None
+        self.close_request = CloseRequest(reason, fatal=error.is_fatal, delay=delay)
 
     def _report(self, exc: BaseException, received_ns: int, *, raw: Any) -> None:
         """A non-fatal ``ErrorEvent`` for something we could not parse; ours is kept, anything
@@ -983,7 +1021,7 @@ class VegaClient(Client):
         self._decimals_lock = threading.Lock()
         self._decimals: dict[str, MarketDecimals] = dict(decimals or {})
         self._decimal_failures: dict[str, tuple[float, WSClientError]] = {}
-        self._streams = StreamSet(self, what="stream")
+        self._streams = StreamSet(self, limit=STREAM_LIMIT, what="stream")
         self._books: dict[Subscription, VegaBookProtocol] = {}  # for stats.resyncs
 
     def _error_fails_start(self, error: WSClientError) -> bool:
