@@ -9,7 +9,7 @@ events as ``Message`` events naming the account.
 A book is only delivered while it is whole. When publications were missed — recovery failed
 after a reconnect, an offset gap, a crossed book — it is cleared and the channel is
 subscribed afresh (without recovery) so that a new snapshot rebuilds it; no ``Book`` is
-delivered until that snapshot arrives.
+delivered until that snapshot arrives (docs/venues/cadenza.rst#cadenza-books).
 """
 
 from __future__ import annotations

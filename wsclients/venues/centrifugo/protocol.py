@@ -16,6 +16,9 @@ never part of an event, a log line or an exception.
 
 Deadlines (connect reply, server pings, token refresh, resubscribe backoff) are armed with a
 duration and anchored at the next ``on_tick`` — the only place a clock reading comes in.
+
+The rules this follows, with their sources: docs/venues/centrifugo.rst (batching, ping/pong,
+codes, tokens, recovery; what users see: docs/venues/centrifugo.rst#centrifugo-client).
 """
 
 from __future__ import annotations
