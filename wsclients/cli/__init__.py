@@ -21,7 +21,7 @@ from wsclients._version import __version__
 
 __all__ = ["build_parser", "main"]
 
-VENUES = ("hyperliquid", "vega", "tradevest", "allium")
+VENUES = ("hyperliquid", "vega", "tradevest", "cadenza", "centrifugo", "allium")
 """Venues with commands, in the order ``--help`` lists them; the first is the demo default."""
 
 
