@@ -32,7 +32,7 @@ from wsclients.errors import (
     WSClientError,
     shorten,
 )
-from wsclients.models import Book, BookLevel, ErrorEvent, Message, Side, Trade
+from wsclients.models import Book, BookLevel, ErrorEvent, Message, Side, Trade, new_trade
 
 if TYPE_CHECKING:
     from wsclients.venues.hyperliquid_rest import HyperliquidInfo
@@ -326,17 +326,19 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
         raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
     px = item["px"]
     sz = item["sz"]
-    return Trade(
-        venue=VENUE,
-        symbol=coin,
-        price=Decimal(px) if type(px) is str else _decimal(px),
-        size=Decimal(sz) if type(sz) is str else _decimal(sz),
-        side=side,
+    # new_trade takes Trade's fields in order (venue, symbol, price, size, side, trade_id,
+    # timestamp_ns, received_ns, raw): about half the cost of the keyword constructor.
+    return new_trade(
+        VENUE,
+        coin,
+        Decimal(px) if type(px) is str else _decimal(px),
+        Decimal(sz) if type(sz) is str else _decimal(sz),
+        side,
         # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
-        trade_id=f"{time_ms}:{tid}",
-        timestamp_ns=time_ms * 1_000_000,
-        received_ns=received_ns,
-        raw=item,
+        f"{time_ms}:{tid}",
+        time_ms * 1_000_000,
+        received_ns,
+        item,
     )
 
 
