@@ -282,6 +282,13 @@ class Hub:
             )
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        self.batch_size = 64 if self._inbox is None else 256
+        """Most events a reader holds back before publishing them (it publishes whatever it
+        holds before it waits for the network, so a lone frame is never held): a bound on
+        the delay of the first event of a burst. With a dispatcher thread a publish may wake
+        it, a thread switch that costs tens of microseconds, so bursts go in bigger batches
+        (256 against 64 made on_trade about 15 % faster on the throughput benchmark);
+        inline callbacks and queues have no wake-up to save."""
 
     # -- lifecycle ---------------------------------------------------------------------
 
