@@ -10,6 +10,10 @@ Every queue is bounded. What happens when one is full is its ``overflow`` policy
 ``drop_oldest`` (the default), ``drop_newest``, or ``block`` (the publishing thread waits:
 backpressure onto the socket). Drops are counted, and each overflow *episode* (from the first
 drop until the queue next runs empty) is reported once as an ``ErrorEvent``.
+
+Sinks (``add_sink``) see every published batch after the queues and callbacks have theirs:
+a sink forwards events elsewhere (``wsclients.sinks.RedisStreamSink``) on a thread of its
+own, so its ``accept`` only buffers and must never block the publishing thread.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any, Callable, Literal, Optional
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Literal, Optional, Protocol
 
 from wsclients.errors import CallbackFailed, QueueOverflow
 from wsclients.models import ErrorEvent, Event
 
-__all__ = ["EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "check_overflow"]
+__all__ = [
+    "EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "Sink", "check_overflow",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,21 @@ Callback = Callable[[Any], Any]
 
 EVENT_KINDS = frozenset({"trade", "book", "message", "status", "error"})
 """Every event's ``kind``."""
+
+
+class Sink(Protocol):
+    """Something that forwards a client's events elsewhere (``Hub.add_sink``).
+
+    ``accept`` runs on the publishing thread (a socket's reader): it must only hand the
+    batch over and return, never wait on I/O. ``start`` and ``stop`` bracket its own thread;
+    both are idempotent.
+    """
+
+    def accept(self, events: Sequence[Event]) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
 
 
 def check_overflow(policy: str) -> None:
@@ -268,6 +289,8 @@ class Hub:
             )
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        self._sinks: tuple[Sink, ...] = ()  # copy-on-write, like _queues, under _queues_lock
+        self.sink_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -320,6 +343,11 @@ class Hub:
             self._inbox._put_many(events)
         elif self._inline and self._callbacks:
             self._run_callbacks(events)
+        for sink in self._sinks:
+            try:
+                sink.accept(events)
+            except Exception:
+                self._sink_failed(sink)
 
     def publish_one(self, event: Event) -> None:
         """``publish([event])``."""
@@ -372,6 +400,38 @@ class Hub:
         if self._inbox is not None:
             total += self._inbox.dropped
         return total
+
+    # -- sinks -------------------------------------------------------------------------
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The sinks fed by ``publish``, in the order they were added."""
+        return self._sinks
+
+    def add_sink(self, sink: Sink) -> None:
+        """Hand every batch published from now on to ``sink.accept``. Adding it twice
+        changes nothing. The caller starts and stops the sink."""
+        with self._queues_lock:
+            if all(s is not sink for s in self._sinks):
+                self._sinks = (*self._sinks, sink)
+
+    def remove_sink(self, sink: Sink) -> bool:
+        """Stop feeding ``sink`` (it is not stopped); False if it was not added."""
+        with self._queues_lock:
+            kept = tuple(s for s in self._sinks if s is not sink)
+            removed = len(kept) != len(self._sinks)
+            self._sinks = kept
+        return removed
+
+    def _sink_failed(self, sink: Sink) -> None:
+        # Counted, and logged with its traceback the first time only: a broken sink fails on
+        # every batch, and one log line per batch would drown the reader it must not slow.
+        # Never published as an ErrorEvent, which would go back into the failing sink.
+        self.sink_errors += 1
+        if self.sink_errors == 1:
+            logger.exception("%s: sink %r failed (counted from now on)", self._name, sink)
+        else:
+            logger.debug("%s: sink %r failed again", self._name, sink, exc_info=True)
 
     # -- dispatching -------------------------------------------------------------------
 

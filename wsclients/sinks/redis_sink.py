@@ -1,0 +1,365 @@
+"""Publish a client's events into Redis Streams, from a thread of the sink's own.
+
+``client.add_sink(RedisStreamSink(url))`` makes one feed process serve any number of
+consumers on any number of machines (``RedisStreamSource``). The reader thread only appends
+each batch to a bounded buffer; the sink's writer thread encodes the events
+(``wsclients.sinks.codec``) and writes them with pipelined ``XADD … MAXLEN ~ N``. When
+Redis is slow or down the buffer fills, drops its oldest events (counted in ``stats``), and
+the writer reconnects with backoff; the client's callbacks and queues never notice.
+
+Delivery into Redis is best effort: an event is lost when it is dropped from a full buffer,
+and a batch whose write broke part-way is written again whole, so an entry may then appear
+twice (consumers dedupe by ``trade_id`` or ``sequence`` where that matters).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import threading
+import time
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Callable, Optional, Union
+
+import attrs
+
+from wsclients.core.backoff import Backoff
+from wsclients.models import Event
+from wsclients.sinks._redis import (
+    DEFAULT_REDIS_URL,
+    TRANSIENT,
+    RedisError,
+    close_quietly,
+    display_url,
+    open_client,
+)
+from wsclients.sinks.codec import encode_event
+
+__all__ = ["DEFAULT_KINDS", "DEFAULT_STREAM_KEY", "RedisStreamSink", "SinkStats", "stream_key"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STREAM_KEY = "wsclients:{venue}:{kind}:{symbol}"
+"""The stream each event goes to. ``{symbol}`` is a trade's or book's symbol, a message's
+``symbol`` or else its ``channel``, and ``-`` for status and error events; ``{channel}`` is
+a message's channel (else ``-``). ``wsclients:hyperliquid:trade:BTC`` for instance."""
+
+DEFAULT_KINDS = frozenset({"trade", "book", "message"})
+"""What a sink forwards unless told otherwise: the market data, not the feed's own
+connection statuses and errors (pass ``kinds=None`` for every kind)."""
+
+FIELD = "event"
+"""The stream entry's one field, holding the event's JSON."""
+
+KeyFunction = Callable[[Event], str]
+
+
+def stream_key(event: Event, template: str = DEFAULT_STREAM_KEY) -> str:
+    """The stream key ``template`` gives ``event`` (see ``DEFAULT_STREAM_KEY``)."""
+    symbol = getattr(event, "symbol", None)
+    channel = getattr(event, "channel", None) or "-"
+    if not symbol:
+        symbol = channel
+    return template.format(venue=event.venue, kind=event.kind, symbol=symbol, channel=channel)
+
+
+@attrs.frozen(kw_only=True)
+class SinkStats:
+    """A snapshot of a sink's counters (``sink.stats``)."""
+
+    written: int
+    """Events written to Redis."""
+    dropped: int
+    """Events lost: pushed out of the full buffer, or that could not be encoded."""
+    pending: int
+    """Events waiting in the buffer right now."""
+    lag: float
+    """Seconds the oldest waiting event has waited since it was received (0 when none
+    waits): how far behind the feed the sink is."""
+    errors: int
+    """Failed writes and connection attempts."""
+    reconnects: int
+    """Connections made after the first."""
+    connected: bool
+    """Whether the writer holds a working connection right now."""
+
+
+class RedisStreamSink:
+    """Writes every event a client publishes to a Redis stream (``client.add_sink(sink)``).
+
+    Args:
+        redis_url: ``redis://[[user]:password@]host:port/db`` (``rediss://`` for TLS), a
+            standalone Redis or Valkey; with ``cluster=True`` any node of a cluster.
+        key: a ``str.format`` template (``DEFAULT_STREAM_KEY``) or a function of the event
+            giving its stream key. In a cluster, a hash tag (``{hl}:…``) keeps the streams
+            a source reads together in one slot.
+        kinds: event kinds to forward (``DEFAULT_KINDS``); None for all five.
+        maxlen: each stream is trimmed to about this many entries (``XADD MAXLEN ~``);
+            None never trims.
+        buffer_size: events held while Redis is slow or away; beyond it the oldest are
+            dropped and counted.
+        batch_size: events per pipeline.
+        include_raw: also send each event's ``raw`` venue item (``wsclients.sinks.codec``).
+        socket_timeout: seconds a Redis call may take before the connection is given up
+            and made again.
+        backoff_min, backoff_max: reconnect delays, as for clients.
+        cluster: connect with ``redis.cluster.RedisCluster``.
+        redis_options: more keyword arguments for redis-py's ``from_url``.
+    """
+
+    def __init__(
+        self,
+        redis_url: str = DEFAULT_REDIS_URL,
+        *,
+        key: Union[str, KeyFunction] = DEFAULT_STREAM_KEY,
+        kinds: Optional[Collection[str]] = DEFAULT_KINDS,
+        maxlen: Optional[int] = 100_000,
+        # Buffer
+        buffer_size: int = 100_000,
+        batch_size: int = 1000,
+        include_raw: bool = False,
+        # Connection
+        socket_timeout: float = 5.0,
+        backoff_min: float = 0.1,
+        backoff_max: float = 5.0,
+        cluster: bool = False,
+        redis_options: Optional[Mapping[str, Any]] = None,
+        name: str = "redis-sink",
+    ) -> None:
+        if buffer_size < 1 or batch_size < 1:
+            raise ValueError("buffer_size and batch_size must be at least 1")
+        if maxlen is not None and maxlen < 1:
+            raise ValueError("maxlen must be at least 1, or None for no trimming")
+        self._url = redis_url
+        self.url = display_url(redis_url)
+        # A template's key depends on venue, kind, symbol and channel only, so it is cached
+        # per combination; a function of the event is asked every time.
+        self._key_function: Optional[KeyFunction] = key if callable(key) else None
+        self._template = key if isinstance(key, str) else DEFAULT_STREAM_KEY
+        self.kinds: Optional[frozenset[str]] = frozenset(kinds) if kinds is not None else None
+        self.maxlen = maxlen
+        self.buffer_size = buffer_size
+        self.batch_size = batch_size
+        self.include_raw = include_raw
+        self._socket_timeout = socket_timeout
+        self._backoff = Backoff(min_delay=backoff_min, max_delay=backoff_max)
+        self._cluster = cluster
+        self._redis_options = dict(redis_options or {})
+        self._name = name
+        # Guards _buffer and _dropped between the publishing thread(s) and the writer; held
+        # only to append or take, never across I/O.
+        self._lock = threading.Lock()
+        self._buffer: collections.deque[Event] = collections.deque(maxlen=buffer_size)
+        self._dropped = 0
+        self._overflowing = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flush_deadline = 0.0
+        self._thread: Optional[threading.Thread] = None
+        self._client: Any = None
+        self._keys: dict[tuple[str, str, Optional[str], Optional[str]], str] = {}
+        self.written = 0
+        self.errors = 0
+        self.reconnects = 0
+        self._connections = 0
+
+    # -- the publishing side (any thread, never blocks) ----------------------------------
+
+    def accept(self, events: Sequence[Event]) -> None:
+        """Buffer ``events`` for the writer thread; drops the oldest when full. Never
+        blocks on Redis: called on a client's reader thread."""
+        kinds = self.kinds
+        if kinds is not None:
+            events = [e for e in events if e.kind in kinds]
+            if not events:
+                return
+        with self._lock:
+            buffer = self._buffer
+            over = len(buffer) + len(events) - self.buffer_size
+            buffer.extend(events)
+            if over > 0:
+                self._dropped += over
+                if not self._overflowing:
+                    self._overflowing = True
+                    logger.warning("%s: buffer full (%d events), dropping the oldest",
+                                   self._name, self.buffer_size)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread (it connects, and reconnects, by itself). Idempotent;
+        a stopped sink stays stopped."""
+        if self._thread is not None or self._stop.is_set():
+            return
+        self._thread = threading.Thread(
+            target=self._run, name=f"wsclients-{self._name}-writer", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Write what is buffered (for up to ``timeout`` seconds, while Redis answers),
+        then end the writer thread and close the connection. Idempotent; any thread."""
+        self._flush_deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return
+        thread.join(timeout + (self._socket_timeout or 0.0) + 0.5)
+        if thread.is_alive():
+            logger.warning("%s: writer thread still running after stop()", self._name)
+
+    def __enter__(self) -> RedisStreamSink:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- introspection -----------------------------------------------------------------
+
+    @property
+    def stats(self) -> SinkStats:
+        """A frozen snapshot of the counters."""
+        with self._lock:
+            pending = len(self._buffer)
+            oldest = self._buffer[0].received_ns if pending else 0
+            dropped = self._dropped
+        return SinkStats(
+            written=self.written,
+            dropped=dropped,
+            pending=pending,
+            lag=max(0.0, (time.time_ns() - oldest) / 1e9) if pending else 0.0,
+            errors=self.errors,
+            reconnects=self.reconnects,
+            connected=self._client is not None,
+        )
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stop.is_set() else (
+            "connected" if self._client is not None else "not connected")
+        return f"<RedisStreamSink url={self.url} {state} written={self.written}>"
+
+    # -- the writer thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        rng = random.Random()
+        backoff = self._backoff
+        try:
+            while True:
+                if self._client is None:
+                    if self._stop.is_set():
+                        break  # nothing can be flushed without a connection
+                    try:
+                        self._connect()
+                        backoff = backoff.reset()
+                    except TRANSIENT + (RedisError,) as exc:
+                        self.errors += 1
+                        backoff = backoff.increment(exc)
+                        delay = backoff.delay(rng)
+                        logger.warning("%s: cannot reach %s (%s); retrying in %.2f s",
+                                       self._name, self.url, exc, delay)
+                        self._stop.wait(delay)
+                        continue
+                self._wake.clear()
+                batch = self._take()
+                if not batch:
+                    if self._stop.is_set():
+                        break
+                    self._wake.wait()
+                    continue
+                if self._stop.is_set() and time.monotonic() > self._flush_deadline:
+                    self._give_back(batch)
+                    break
+                try:
+                    self._write(batch)
+                except TRANSIENT + (RedisError,) as exc:
+                    self.errors += 1
+                    self._give_back(batch)
+                    self._disconnect()
+                    backoff = backoff.increment(exc)
+                    delay = backoff.delay(rng)
+                    logger.warning("%s: write to %s failed (%s); reconnecting in %.2f s",
+                                   self._name, self.url, exc, delay)
+                    self._stop.wait(delay)
+        except Exception:  # should never run: every Redis failure is handled above
+            logger.exception("%s: writer thread failed", self._name)
+        finally:
+            self._disconnect()
+            left = self.stats.pending
+            if left:
+                logger.warning("%s: stopped with %d events unwritten", self._name, left)
+
+    def _connect(self) -> None:
+        self._client = open_client(
+            self._url, cluster=self._cluster, socket_timeout=self._socket_timeout,
+            options=self._redis_options,
+        )
+        self._connections += 1
+        if self._connections > 1:
+            self.reconnects += 1
+        logger.info("%s: connected to %s", self._name, self.url)
+
+    def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            close_quietly(client)
+
+    def _take(self) -> list[Event]:
+        with self._lock:
+            buffer = self._buffer
+            n = min(len(buffer), self.batch_size)
+            batch = [buffer.popleft() for _ in range(n)]
+            if not buffer:
+                self._overflowing = False
+        return batch
+
+    def _give_back(self, batch: list[Event]) -> None:
+        """Put a batch that was not written back at the front, as far as room allows (the
+        oldest of it are the ones dropped)."""
+        with self._lock:
+            buffer = self._buffer
+            room = self.buffer_size - len(buffer)
+            kept = batch[-room:] if room > 0 else []
+            self._dropped += len(batch) - len(kept)
+            buffer.extendleft(reversed(kept))
+
+    def _write(self, batch: list[Event]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        xadd = pipe.xadd
+        maxlen = self.maxlen
+        include_raw = self.include_raw
+        keys = self._keys
+        key_function = self._key_function
+        written = 0
+        for event in batch:
+            try:
+                if key_function is not None:
+                    key = key_function(event)
+                else:
+                    cache = (event.venue, event.kind, getattr(event, "symbol", None),
+                             getattr(event, "channel", None))
+                    key = keys.get(cache)  # type: ignore[assignment]
+                    if key is None:
+                        if len(keys) >= 10_000:  # one per symbol; bounded all the same
+                            keys.clear()
+                        key = keys[cache] = stream_key(event, self._template)
+                payload = encode_event(event, include_raw=include_raw)
+            except Exception:
+                self._encode_failed(event)
+                continue
+            xadd(key, {FIELD: payload}, maxlen=maxlen, approximate=True)
+            written += 1
+        if written:
+            pipe.execute()
+            self.written += written
+
+    def _encode_failed(self, event: Event) -> None:
+        with self._lock:
+            self._dropped += 1
+        self.errors += 1
+        logger.warning("%s: cannot encode a %s event from %s; dropped", self._name, event.kind,
+                       event.venue, exc_info=True)
