@@ -1,0 +1,89 @@
+"""A real redis-server for the sink tests: started on a free 127.0.0.1 port, killed after.
+
+The binary comes from the system (``redis-server`` on PATH; ``.ci/run`` installs the Debian
+package when it is missing). The helper can also kill, restart and pause (SIGSTOP) the
+server, which is how the tests make Redis vanish or go slow under a running feed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+__all__ = ["RedisServer", "redis_server_binary"]
+
+
+def redis_server_binary() -> Optional[str]:
+    """The redis-server (or valkey-server) on PATH, or None."""
+    return shutil.which("redis-server") or shutil.which("valkey-server")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """One redis-server process with no persistence, on 127.0.0.1 and a free port."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.binary = binary
+        self.directory = directory
+        self.port = _free_port()
+        self.process: Optional[subprocess.Popen[bytes]] = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        """Start (or start again, on the same port) and wait until it answers."""
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory), "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.01)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, with everything it held (no persistence). Idempotent."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a paused server must be able to die
+            process.kill()
+            process.wait(5)
+
+    def restart(self) -> None:
+        """Kill, then start again on the same port."""
+        self.kill()
+        self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP: the server holds its connections but answers nothing (a slow Redis)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause``."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
