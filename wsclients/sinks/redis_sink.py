@@ -248,16 +248,21 @@ class RedisStreamSink:
     def _run(self) -> None:
         rng = random.Random()
         backoff = self._backoff
+        failed_while_stopping = False
         try:
             while True:
                 if self._client is None:
-                    if self._stop.is_set():
-                        break  # nothing can be flushed without a connection
+                    if self._stop.is_set() and (
+                        failed_while_stopping or not self._buffer
+                        or time.monotonic() >= self._flush_deadline
+                    ):
+                        break  # one try to flush on stop, no backoff loop
                     try:
                         self._connect()
                         backoff = backoff.reset()
                     except TRANSIENT + (RedisError,) as exc:
                         self.errors += 1
+                        failed_while_stopping = self._stop.is_set()
                         backoff = backoff.increment(exc)
                         delay = backoff.delay(rng)
                         logger.warning("%s: cannot reach %s (%s); retrying in %.2f s",
@@ -278,6 +283,7 @@ class RedisStreamSink:
                     self._write(batch)
                 except TRANSIENT + (RedisError,) as exc:
                     self.errors += 1
+                    failed_while_stopping = self._stop.is_set()
                     self._give_back(batch)
                     self._disconnect()
                     backoff = backoff.increment(exc)
