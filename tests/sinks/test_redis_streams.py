@@ -305,3 +305,17 @@ def test_start_fails_clearly_and_secrets_stay_out_of_reprs(own_redis: RedisServe
     sink.stop(timeout=0.2)
     assert time.monotonic() - started < 1.0 * T  # no Redis: stop does not wait for one
     assert sink.stats.pending == 3
+
+
+@pytest.mark.parametrize("group", [None, "g"])
+def test_a_key_that_is_not_a_stream_fails_start(redis_url: str, group: str | None) -> None:
+    """Redis refuses (WRONGTYPE): start() raises at once instead of retrying forever."""
+    server = redis.Redis.from_url(redis_url)
+    server.set(BTC_TRADES, "not a stream")
+    server.close()
+    source = source_for(redis_url, streams=BTC_TRADES, group=group)
+    started = time.monotonic()
+    with pytest.raises(ConnectFailed, match="WRONGTYPE"):
+        source.start(timeout=5 * T)
+    assert time.monotonic() - started < 2 * T
+    assert source.state is ConnectionState.CLOSED

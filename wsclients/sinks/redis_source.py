@@ -232,7 +232,8 @@ class RedisStreamSource:
         """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly."""
         self.start()
         try:
-            while not self._stop.wait(0.2):
+            # Until stop(), or until the reader ends by itself (a fatal refusal by Redis).
+            while not self._stop.wait(0.2) and self._state is not ConnectionState.CLOSED:
                 pass
         except KeyboardInterrupt:
             logger.info("redis source: interrupted")
