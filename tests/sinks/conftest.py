@@ -1,6 +1,6 @@
 """Fixtures for the Redis sink tests: a session-wide redis-server, and private ones.
 
-Skipped, with the reason, only when neither redis-py nor a redis-server binary can be had.
+Skipped, with the reason, only when redis-py or a redis-server binary cannot be had.
 """
 
 from __future__ import annotations
@@ -11,10 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.sinks.redis_server import RedisServer, redis_server_binary
-
-pytest.importorskip("redis", reason="redis-py is not installed (pip install 'wsclients[redis]')")
-
-import redis  # noqa: E402 - only once the skip above has had its say
 
 
 def _binary() -> str:
@@ -35,6 +31,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
     """The shared server's URL, emptied before the test."""
+    from tests.sinks.redis_py import redis  # skips the test without redis-py
+
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()

@@ -9,10 +9,10 @@ import sys
 from decimal import Decimal
 
 import pytest
-import redis
 
 from tests.conftest import T
 from tests.helpers import wait_until
+from tests.sinks.redis_py import redis
 from wsclients.cli import main
 from wsclients.models import Side, Trade
 from wsclients.sinks import RedisStreamSink

@@ -10,10 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import redis
 
 from tests.conftest import T
 from tests.helpers import next_of, wait_until
+from tests.sinks.redis_py import redis
 from tests.sinks.redis_server import RedisServer
 from tests.sinks.test_codec import sample_events
 from wsclients.errors import ConnectFailed
