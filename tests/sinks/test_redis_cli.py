@@ -42,7 +42,7 @@ def test_publish_feeds_redis_and_stops_cleanly_on_ctrl_c(redis_url: str) -> None
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "publishing ws://127.0.0.1:" in err and "status connected" in err
-    assert "sink: written" in err and "dropped 0" in err
+    assert "sink stopped: written" in err and "dropped 0, unwritten 0" in err
 
 
 def test_tail_redis_prints_the_stream_back(

@@ -158,7 +158,9 @@ def run_publish(
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     if args.status:
-        print(_sink_line(sink.stats), file=err, flush=True)
+        stats = sink.stats
+        print(f"sink stopped: written {stats.written:,}, dropped {stats.dropped:,}, "
+              f"unwritten {stats.pending:,}", file=err, flush=True)
     return 1 if fatal.is_set() else 0
 
 
