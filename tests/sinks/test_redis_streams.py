@@ -319,3 +319,25 @@ def test_a_key_that_is_not_a_stream_fails_start(redis_url: str, group: str | Non
         source.start(timeout=5 * T)
     assert time.monotonic() - started < 2 * T
     assert source.state is ConnectionState.CLOSED
+
+
+def test_stream_keys_follow_the_template_or_function(redis_url: str) -> None:
+    """Default keys per venue/kind/symbol; a template or a function overrides; default
+    kinds leave the feed's statuses out; a bad template is refused at once."""
+    trade, book, status = sample_events()[0], sample_events()[2], sample_events()[6]
+    assert stream_key(trade) == BTC_TRADES and stream_key(book) == "wsclients:vega:book:M"
+    assert stream_key(status) == "wsclients:hyperliquid:status:-"
+    with sink_for(redis_url) as default, \
+            sink_for(redis_url, key="{{hl}}:{kind}:{symbol}") as tagged, \
+            sink_for(redis_url, key=lambda event: f"all:{event.venue}", kinds=None) as named:
+        for sink in (default, tagged, named):
+            sink.accept([trade, book, status])
+        assert wait_until(lambda: (default.stats.written, tagged.stats.written,
+                                   named.stats.written) == (2, 2, 3))
+    server = redis.Redis.from_url(redis_url)
+    keys = sorted(k.decode() for k in server.keys("*"))
+    server.close()
+    assert keys == sorted([BTC_TRADES, "wsclients:vega:book:M", "{hl}:trade:BTC",
+                           "{hl}:book:M", "all:hyperliquid", "all:vega"])
+    with pytest.raises(ValueError, match="hl"):
+        RedisStreamSink(redis_url, key="{hl}:{kind}")

@@ -64,6 +64,17 @@ def stream_key(event: Event, template: str = DEFAULT_STREAM_KEY) -> str:
     return template.format(venue=event.venue, kind=event.kind, symbol=symbol, channel=channel)
 
 
+def _check_template(template: str) -> None:
+    """Refuse a template that names an unknown field where it is given, not per event."""
+    try:
+        template.format(venue="v", kind="k", symbol="s", channel="c")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"key template {template!r}: use {{venue}}, {{kind}}, {{symbol}}, {{channel}} "
+            f"(and {{{{ }}}} for a literal brace); {exc!r}"
+        ) from exc
+
+
 @attrs.frozen(kw_only=True)
 class SinkStats:
     """A snapshot of a sink's counters (``sink.stats``)."""
@@ -92,8 +103,9 @@ class RedisStreamSink:
         redis_url: ``redis://[[user]:password@]host:port/db`` (``rediss://`` for TLS), a
             standalone Redis or Valkey; with ``cluster=True`` any node of a cluster.
         key: a ``str.format`` template (``DEFAULT_STREAM_KEY``) or a function of the event
-            giving its stream key. In a cluster, a hash tag (``{hl}:…``) keeps the streams
-            a source reads together in one slot.
+            giving its stream key. In a cluster, a hash tag keeps the streams a source
+            reads together in one slot: ``"{{hl}}:{kind}:{symbol}"`` (braces doubled, as
+            ``str.format`` wants) gives ``{hl}:trade:BTC``.
         kinds: event kinds to forward (``DEFAULT_KINDS``); None for all five.
         maxlen: each stream is trimmed to about this many entries (``XADD MAXLEN ~``);
             None never trims.
@@ -137,6 +149,7 @@ class RedisStreamSink:
         # per combination; a function of the event is asked every time.
         self._key_function: Optional[KeyFunction] = key if callable(key) else None
         self._template = key if isinstance(key, str) else DEFAULT_STREAM_KEY
+        _check_template(self._template)
         self.kinds: Optional[frozenset[str]] = frozenset(kinds) if kinds is not None else None
         self.maxlen = maxlen
         self.buffer_size = buffer_size
