@@ -17,7 +17,7 @@ from tests.sinks.redis_py import redis
 from tests.sinks.redis_server import RedisServer
 from tests.sinks.test_codec import sample_events
 from wsclients.errors import ConnectFailed
-from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Status, Trade
+from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Status, Trade
 from wsclients.sinks import RedisStreamSink, RedisStreamSource, encode_event, stream_key
 from wsclients.testing.hyperliquid import FakeHyperliquid
 from wsclients.venues.hyperliquid import HyperliquidClient
@@ -341,3 +341,16 @@ def test_stream_keys_follow_the_template_or_function(redis_url: str) -> None:
                            "{hl}:book:M", "all:hyperliquid", "all:vega"])
     with pytest.raises(ValueError, match="hl"):
         RedisStreamSink(redis_url, key="{hl}:{kind}")
+
+
+def test_an_event_that_cannot_be_encoded_is_dropped_and_counted(redis_url: str) -> None:
+    """A message whose data JSON cannot carry (a set) is counted; its batch still goes."""
+    odd = Message(venue="hyperliquid", channel="x", data={"s": {1, 2}}, received_ns=1,
+                  symbol="BTC")
+    sent = trades(2)
+    with sink_for(redis_url) as sink, \
+            source_for(redis_url, streams=BTC_TRADES, start_id="0") as source:
+        sink.accept([sent[0], odd, sent[1]])
+        assert market_events(source, 2) == sent
+        assert wait_until(lambda: sink.stats.dropped == 1 and sink.stats.written == 2)
+        assert sink.stats.errors == 1

@@ -176,6 +176,7 @@ class RedisStreamSink:
         self.errors = 0
         self.reconnects = 0
         self._connections = 0
+        self._encode_errors = 0
 
     # -- the publishing side (any thread, never blocks) ----------------------------------
 
@@ -379,6 +380,9 @@ class RedisStreamSink:
     def _encode_failed(self, event: Event) -> None:
         with self._lock:
             self._dropped += 1
+        self._encode_errors += 1
         self.errors += 1
-        logger.warning("%s: cannot encode a %s event from %s; dropped", self._name, event.kind,
-                       event.venue, exc_info=True)
+        # The first with its traceback; the same cause usually repeats for every event.
+        log = logger.warning if self._encode_errors == 1 else logger.debug
+        log("%s: cannot encode a %s event from %s; dropped (counted from now on)", self._name,
+            event.kind, event.venue, exc_info=True)
