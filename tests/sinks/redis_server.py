@@ -32,9 +32,10 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server process with no persistence, on 127.0.0.1 and a free port."""
 
-    def __init__(self, binary: str, directory: Path) -> None:
+    def __init__(self, binary: str, directory: Path, *extra_args: str) -> None:
         self.binary = binary
         self.directory = directory
+        self.extra_args = extra_args
         self.port = _free_port()
         self.process: Optional[subprocess.Popen[bytes]] = None
 
@@ -46,7 +47,8 @@ class RedisServer:
         """Start (or start again, on the same port) and wait until it answers."""
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory), "--protected-mode", "no"],
+             "--appendonly", "no", "--dir", str(self.directory), "--protected-mode", "no",
+             *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from tests.conftest import T
 from tests.helpers import next_of, wait_until
 from tests.sinks.redis_py import redis
-from tests.sinks.redis_server import RedisServer
+from tests.sinks.redis_server import RedisServer, redis_server_binary
 from tests.sinks.test_codec import sample_events
 from wsclients.errors import ConnectFailed
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Status, Trade
@@ -68,11 +69,12 @@ def fake() -> Iterator[FakeHyperliquid]:
         yield server
 
 
-def test_every_event_kind_round_trips(redis_url: str) -> None:
+@pytest.mark.parametrize("scripted", [True, False], ids=["EVAL", "XADD"])
+def test_every_event_kind_round_trips(redis_url: str, scripted: bool) -> None:
     """Each kind goes in through the sink and comes out of the source equal, in order."""
     events = sample_events()
     keys = list(dict.fromkeys(stream_key(e) for e in events))
-    with sink_for(redis_url, kinds=None) as sink, \
+    with sink_for(redis_url, kinds=None, scripted=scripted) as sink, \
             source_for(redis_url, streams=keys, start_id="0") as source:
         sink.accept(events)
         got = market_events(source, len(events))
@@ -354,3 +356,34 @@ def test_an_event_that_cannot_be_encoded_is_dropped_and_counted(redis_url: str) 
         assert market_events(source, 2) == sent
         assert wait_until(lambda: sink.stats.dropped == 1 and sink.stats.written == 2)
         assert sink.stats.errors == 1
+
+
+def test_a_server_without_scripts_gets_plain_xadds(tmp_path: Path) -> None:
+    """EVAL renamed away: the sink notices, writes one XADD per event, loses nothing."""
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary on PATH (apt-get install redis-server)")
+    server = RedisServer(binary, tmp_path, "--rename-command", "EVAL", "").start()
+    try:
+        sent = trades(50)
+        with sink_for(server.url, batch_size=20) as sink, \
+                source_for(server.url, streams=BTC_TRADES, start_id="0") as source:
+            sink.accept(sent)
+            assert market_events(source, 50) == sent
+            assert not sink.scripted and sink.stats.dropped == 0
+    finally:
+        server.kill()
+
+
+def test_a_stream_key_holding_another_type_loses_only_its_events(redis_url: str) -> None:
+    """WRONGTYPE for one key: its events are counted as dropped, other streams go on."""
+    server = redis.Redis.from_url(redis_url)
+    server.set(BTC_TRADES, "not a stream")
+    server.close()
+    book = sample_events()[2]
+    with sink_for(redis_url) as sink, \
+            source_for(redis_url, streams=stream_key(book), start_id="0") as source:
+        sink.accept([*trades(3), book])
+        assert market_events(source, 1) == [book]
+        assert wait_until(lambda: sink.stats.dropped == 3 and sink.stats.written == 1)
+        assert sink.scripted  # a refusal plain XADD would get too: the script stays
