@@ -3,7 +3,9 @@
 ``client.add_sink(RedisStreamSink(url))`` makes one feed process serve any number of
 consumers on any number of machines (``RedisStreamSource``). The reader thread only appends
 each batch to a bounded buffer; the sink's writer thread encodes the events
-(``wsclients.sinks.codec``) and writes them with pipelined ``XADD … MAXLEN ~ N``. When
+(``wsclients.sinks.codec``) and writes each batch in one pipeline: per stream, one ``EVAL``
+of a script that runs ``XADD … MAXLEN ~ N`` for each event (plain ``XADD`` pipelines where
+the server refuses scripts). When
 Redis is slow or down the buffer fills, drops its oldest events (counted in ``stats``), and
 the writer reconnects with backoff; the client's callbacks and queues never notice.
 
