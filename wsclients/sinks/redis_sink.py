@@ -326,7 +326,12 @@ class RedisStreamSink:
                     break
                 try:
                     self._write(batch)
-                except TRANSIENT + (RedisError,) as exc:
+                except Exception as exc:
+                    if not isinstance(exc, TRANSIENT + (RedisError,)):
+                        # Should never run; the sink must outlive it, so: log, count, go on.
+                        self._lost(len(batch), f"unexpected {exc!r} writing a batch",
+                                   exc_info=True)
+                        continue
                     self.errors += 1
                     failed_while_stopping = self._stop.is_set()
                     self._give_back(batch)
@@ -390,7 +395,8 @@ class RedisStreamSink:
         commands: list[list[Event]] = []  # the events behind each queued command
         for key, (events, payloads) in groups.items():
             if scripted:
-                pipe.eval(_XADD_MANY, 1, key, self._maxlen_arg, *payloads)
+                # execute_command: RedisCluster's pipeline has no eval() of this shape.
+                pipe.execute_command("EVAL", _XADD_MANY, 1, key, self._maxlen_arg, *payloads)
                 commands.append(events)
             else:
                 for event, payload in zip(events, payloads):
