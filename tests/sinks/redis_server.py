@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["RedisServer", "redis_server_binary"]
+__all__ = ["RedisCluster", "RedisServer", "redis_server_binary"]
 
 
 def redis_server_binary() -> Optional[str]:
@@ -23,10 +23,16 @@ def redis_server_binary() -> Optional[str]:
     return shutil.which("redis-server") or shutil.which("valkey-server")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_port(below: int = 65536) -> int:
+    """A port nothing listens on now; ``below`` leaves room for a cluster node's bus port
+    (its port + 10000)."""
+    for _ in range(100):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port < below:
+            return port
+    raise RuntimeError(f"no free port below {below}")
 
 
 class RedisServer:
@@ -36,7 +42,7 @@ class RedisServer:
         self.binary = binary
         self.directory = directory
         self.extra_args = extra_args
-        self.port = _free_port()
+        self.port = _free_port(below=55536 if "--cluster-enabled" in extra_args else 65536)
         self.process: Optional[subprocess.Popen[bytes]] = None
 
     @property
@@ -89,3 +95,55 @@ class RedisServer:
         """SIGCONT after ``pause``."""
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+
+
+class RedisCluster:
+    """Three redis-server nodes in cluster mode, no replicas, the slots split between them.
+
+    Built with plain cluster commands (ADDSLOTS, MEET) so that no ``redis-cli`` is needed.
+    """
+
+    def __init__(self, binary: str, directory: Path, nodes: int = 3) -> None:
+        self.nodes = []
+        for i in range(nodes):
+            node_dir = directory / f"node{i}"
+            node_dir.mkdir()
+            self.nodes.append(RedisServer(binary, node_dir, "--cluster-enabled", "yes",
+                                          "--cluster-config-file", "nodes.conf"))
+
+    @property
+    def url(self) -> str:
+        """Any node will do for a cluster client: the first one's URL."""
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 10.0) -> RedisCluster:
+        """Start every node, give each a share of the 16384 slots, join them, wait for ok."""
+        import redis  # the caller has checked that redis-py is there
+
+        for node in self.nodes:
+            node.start()
+        clients = [redis.Redis(port=node.port) for node in self.nodes]
+        try:
+            share = 16384 // len(clients)
+            for i, client in enumerate(clients):
+                last = 16383 if i == len(clients) - 1 else (i + 1) * share - 1
+                client.execute_command("CLUSTER", "ADDSLOTS", *range(i * share, last + 1))
+            for node in self.nodes[1:]:
+                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+            deadline = time.monotonic() + timeout
+            while not all(b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO")
+                          for c in clients):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the test cluster did not come up")
+                time.sleep(0.05)
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            for client in clients:
+                client.close()
+        return self
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
