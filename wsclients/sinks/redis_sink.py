@@ -106,7 +106,7 @@ class SinkStats:
     written: int
     """Events written to Redis."""
     dropped: int
-    """Events lost: pushed out of the full buffer, or that could not be encoded."""
+    """Events lost: pushed out of the full buffer, not encodable, or refused by Redis."""
     pending: int
     """Events waiting in the buffer right now."""
     lag: float
