@@ -43,3 +43,22 @@ def test_core_never_imports_a_venue() -> None:
                      if isinstance(node, ast.ImportFrom)}
         bad = {m for m in imported if m.startswith(("wsclients.venues", "wsclients.testing"))}
         assert not bad, f"{path.name} imports {bad}"
+
+
+def test_import_leaves_pandas_and_matplotlib_alone() -> None:
+    """`import wsclients` (with to_dataframe and plot in it) imports no pandas, matplotlib
+    or IPython: they load only when a function that needs them runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wsclients\n"
+        "assert callable(wsclients.to_dataframe) and callable(wsclients.plot.depth)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pandas', 'matplotlib', 'IPython', 'numpy'))\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from wsclients import plot
 from wsclients._version import __version__
 from wsclients.book import BookSide, OrderBook
+from wsclients.collect import collect_events
 from wsclients.core.client import Stats
 from wsclients.core.hub import EventQueue
+from wsclients.dataframe import to_dataframe, to_dataframes
 from wsclients.errors import (
     AuthenticationFailed,
     BookOutOfSync,
@@ -15,7 +18,9 @@ from wsclients.errors import (
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    MessageTooLarge,
     NotConnected,
+    ProtocolStopped,
     ProtocolViolation,
     QueueOverflow,
     RateLimited,
@@ -23,6 +28,7 @@ from wsclients.errors import (
     RequestTimeout,
     SubscriptionRejected,
     TooManyInFlight,
+    TradevestError,
     WSClientError,
 )
 from wsclients.models import (
@@ -38,7 +44,7 @@ from wsclients.models import (
 )
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
-from wsclients.venues.tradevest import TradevestClient, TradevestError
+from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import VegaClient
 from wsclients.venues.vega_rest import VegaRest
 
@@ -58,6 +64,11 @@ __all__ = [
     "EventQueue",
     "OrderBook",
     "Stats",
+    # notebooks (pandas and matplotlib are imported only when these run)
+    "collect_events",
+    "plot",
+    "to_dataframe",
+    "to_dataframes",
     # errors
     "AuthenticationFailed",
     "BookOutOfSync",
@@ -65,7 +76,9 @@ __all__ = [
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "MessageTooLarge",
     "NotConnected",
+    "ProtocolStopped",
     "ProtocolViolation",
     "QueueOverflow",
     "RateLimited",

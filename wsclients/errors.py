@@ -5,10 +5,13 @@
     WSClientError
     ├── ConnectFailed          could not connect, or the attempts ran out
     │   ├── AuthenticationFailed   bad key / token / JWT: fatal, never retried
-    │   └── NotConnected           send() while the socket is not open
+    │   └── ProtocolStopped        the venue's protocol ended the socket for good
+    ├── NotConnected           a send or request while the socket is not open
     ├── ConnectionLost         an open socket ended without our asking (we reconnect)
     ├── SubscriptionRejected   the venue refused a subscription (or we refused it first)
     ├── ProtocolViolation      a frame we cannot understand (also ValueError)
+    │   └── MessageTooLarge        a message over max_message_size, skipped unread
+    ├── TradevestError         Tradevest's ERROR message, with its connectionId
     ├── RequestFailed          a REST or in-socket request answered with an error
     │   └── RateLimited            HTTP 429 after the retries
     ├── RequestTimeout         no answer in time (also TimeoutError)
@@ -35,7 +38,9 @@ __all__ = [
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "MessageTooLarge",
     "NotConnected",
+    "ProtocolStopped",
     "ProtocolViolation",
     "QueueOverflow",
     "RateLimited",
@@ -43,6 +48,7 @@ __all__ = [
     "RequestTimeout",
     "SubscriptionRejected",
     "TooManyInFlight",
+    "TradevestError",
     "WSClientError",
     "shorten",
 ]
@@ -105,8 +111,27 @@ class AuthenticationFailed(ConnectFailed):
         return text
 
 
-class NotConnected(ConnectFailed):
-    """A send was attempted while the socket is not open (connecting, reconnecting, closed)."""
+class ProtocolStopped(ConnectFailed):
+    """The venue protocol ended the connection for good; it has already reported why in an
+    ``ErrorEvent`` of its own (a refused stream, a terminal close code)."""
+
+    fatal = True
+
+    def __str__(self) -> str:
+        return self.reason or f"{self.url}: stopped by the venue protocol"
+
+
+class NotConnected(WSClientError):
+    """A send or request while the socket is not open (connecting, reconnecting, closed).
+
+    Not a kind of ``ConnectFailed``: nothing failed to connect, the call came at a moment
+    without a socket, and retrying it later is the usual answer.
+    """
+
+    def __init__(self, url: str, *, reason: str = "") -> None:
+        super().__init__(url, reason)
+        self.url = url
+        self.reason = reason
 
     def __str__(self) -> str:
         return f"not connected to {self.url}" + (f" ({self.reason})" if self.reason else "")
@@ -158,6 +183,15 @@ class ProtocolViolation(WSClientError, ValueError):
         return f"{self.reason}: {shorten(self.raw)}"
 
 
+class MessageTooLarge(ProtocolViolation):
+    """A message over the size limit was skipped unread; the stream goes on after it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"message of {size} bytes exceeds max_message_size={limit}; skipped")
+        self.size = size
+        self.limit = limit
+
+
 class RequestFailed(WSClientError):
     """A request (REST or over the socket) answered with an error."""
 
@@ -178,7 +212,19 @@ class RequestFailed(WSClientError):
 
 
 class RateLimited(RequestFailed):
-    """The venue kept answering 429 after our retries."""
+    """The venue kept answering 429 after our retries, or banned us for a while (a 403 that
+    says when to come back). ``retry_after`` is that wait in seconds, when the venue gave one."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: Optional[int] = None,
+        request: Optional[str] = None,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(reason, status=status, request=request)
+        self.retry_after = retry_after
 
 
 class RequestTimeout(WSClientError, TimeoutError):
@@ -265,3 +311,19 @@ class CallbackFailed(WSClientError):
         cause = self.__cause__
         detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
         return f"callback {self.callback} raised on a {self.kind} event{detail}"
+
+
+class TradevestError(WSClientError):
+    """Tradevest's ``ERROR`` message: its text and the ``connectionId`` Tradevest asks for
+    when investigating (https://docs.tradevest.ai/websockets/websocket-prices/prices)."""
+
+    def __init__(self, error: str, *, connection_id: Optional[str] = None) -> None:
+        super().__init__(error, connection_id)
+        self.error = error
+        self.connection_id = connection_id
+
+    def __str__(self) -> str:
+        text = f"Tradevest error: {shorten(self.error)}"
+        if self.connection_id:
+            text += f" (connectionId {shorten(self.connection_id, 64)})"
+        return text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import html
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, Optional, Union
 
@@ -33,6 +34,46 @@ def _ns_to_datetime(ns: int) -> dt.datetime:
     """Integer nanoseconds since the epoch → aware UTC datetime (microsecond precision)."""
     seconds, rest = divmod(ns, 1_000_000_000)
     return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).replace(microsecond=rest // 1000)
+
+
+def _clock(ns: int) -> str:
+    """Nanoseconds since the epoch → ``2026-01-02 10:00:00.123`` (UTC, milliseconds)."""
+    return _ns_to_datetime(ns).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _touch(level: Optional[BookLevel]) -> str:
+    """``size @ price`` of a best level, or ``-`` for an empty side."""
+    return "-" if level is None else f"{level.size} @ {level.price}"
+
+
+_LADDER_LEVELS = 10
+"""Levels per side that ``Book._repr_html_`` shows; the rest are counted, not drawn."""
+
+
+def _ladder_html(book: Book) -> str:
+    """A small HTML table: ask levels above bid levels, best prices meeting in the middle."""
+    asks = book.asks[:_LADDER_LEVELS]
+    bids = book.bids[:_LADDER_LEVELS]
+    rows = [
+        f"<tr><td></td><td>{level.price}</td><td style='color:#c0392b'>{level.size}</td></tr>"
+        for level in reversed(asks)
+    ]
+    rows += [
+        f"<tr><td style='color:#1e8449'>{level.size}</td><td>{level.price}</td><td></td></tr>"
+        for level in bids
+    ]
+    hidden = len(book.asks) - len(asks) + len(book.bids) - len(bids)
+    more = f", {hidden} more levels not shown" if hidden else ""
+    caption = (
+        f"{html.escape(book.venue)} {html.escape(book.symbol)} at {_clock(book.timestamp_ns)}"
+        f" — mid {book.mid if book.mid is not None else '-'},"
+        f" spread {book.spread if book.spread is not None else '-'}{more}"
+    )
+    return (
+        f"<table><caption>{caption}</caption>"
+        "<thead><tr><th>bid size</th><th>price</th><th>ask size</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 class Side(enum.Enum):
@@ -102,6 +143,11 @@ class Trade:
         """``timestamp_ns`` as an aware UTC datetime."""
         return _ns_to_datetime(self.timestamp_ns)
 
+    def __str__(self) -> str:
+        """One line for people: ``2026-01-02 10:00:00.123 BTC buy 0.1 @ 65000.5``."""
+        side = self.side.value if self.side is not None else "?"
+        return f"{_clock(self.timestamp_ns)} {self.symbol} {side} {self.size} @ {self.price}"
+
 
 @attrs.frozen(kw_only=True)
 class Book:
@@ -156,6 +202,25 @@ class Book:
     def datetime(self) -> dt.datetime:
         """``timestamp_ns`` as an aware UTC datetime."""
         return _ns_to_datetime(self.timestamp_ns)
+
+    def __str__(self) -> str:
+        """One line however deep the book: ``BTC bid 1.2 @ 65000 | ask 0.8 @ 65001 (20x20
+        levels)``. The ``repr`` carries every level; this is for logs and ``print``."""
+        return (
+            f"{self.symbol} bid {_touch(self.best_bid)} | ask {_touch(self.best_ask)} "
+            f"({len(self.bids)}x{len(self.asks)} levels)"
+        )
+
+    def _repr_html_(self) -> str:
+        """The book as a price ladder (asks above bids), which Jupyter shows for a ``Book``."""
+        return _ladder_html(self)
+
+    def plot(self, ax: Any = None) -> Any:
+        """A cumulative depth chart of this book on ``ax`` (a new figure when None); returns
+        the matplotlib ``Axes``. Needs the ``plot`` extra: see ``wsclients.plot.depth``."""
+        from wsclients.plot import depth  # matplotlib only when asked for
+
+        return depth(self, ax=ax)
 
 
 @attrs.frozen(kw_only=True)

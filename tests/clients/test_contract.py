@@ -174,3 +174,35 @@ def test_a_raising_callback_becomes_an_error_event(venue: Venue) -> None:
         assert client.state is ConnectionState.CONNECTED
     failures = [e for e in errors if isinstance(e.exception, CallbackFailed)]
     assert len(failures) == 1 and "user bug" in failures[0].message and not failures[0].fatal
+
+
+@pytest.mark.parametrize("exc_type", [TypeError, KeyError, AttributeError, RecursionError])
+def test_a_raising_protocol_costs_one_error_event(venue: Venue, exc_type: type) -> None:
+    """A venue protocol that raises on a frame (a bug, a hostile frame) costs one non-fatal
+    ErrorEvent carrying that frame; the socket stays up and later data still arrives."""
+    errors: list[ErrorEvent] = []
+    client = venue.make(on_error=errors.append)
+    protocol = client._connections[0].protocol
+    real = protocol.receive_text
+    seen = 0
+
+    def sometimes_raising(data: Any, *, received_ns: int) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 2:  # after the session's first frame
+            raise exc_type("injected")
+        real(data, received_ns=received_ns)
+
+    protocol.receive_text = sometimes_raising  # type: ignore[method-assign]
+    with client:
+        deadline = time.monotonic() + 5 * T
+        while seen < 2 and time.monotonic() < deadline:
+            venue.emit()
+            time.sleep(0.02)
+        wait_for_data(client, venue)
+        assert client.state is ConnectionState.CONNECTED
+        reconnects = client.stats.reconnects
+    failures = [e for e in errors if e.code == "protocol_error"]
+    assert len(failures) == 1 and not failures[0].fatal
+    assert exc_type.__name__ in failures[0].message and failures[0].raw
+    assert reconnects == 0

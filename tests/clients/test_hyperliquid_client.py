@@ -15,7 +15,7 @@ from tests.conftest import T
 from tests.helpers import next_event
 from wsclients.errors import (
     ClientStopped,
-    NotConnected,
+    ConnectionLost,
     RequestFailed,
     RequestTimeout,
     SubscriptionRejected,
@@ -397,7 +397,7 @@ def test_post_errors(fake: FakeHyperliquid, client: HyperliquidClient) -> None:
 
 def test_post_timeout_and_disconnect(fake: FakeHyperliquid, client: HyperliquidClient) -> None:
     """No answer in time → RequestTimeout; a lost socket fails waiting posts with
-    ClientStopped; stop() fails them too; posting while disconnected raises."""
+    ConnectionLost; stop() fails them with ClientStopped; posting after stop raises."""
     client.start(timeout=3 * T)
     fake.hold_posts()
     with pytest.raises(RequestTimeout):
@@ -406,7 +406,7 @@ def test_post_timeout_and_disconnect(fake: FakeHyperliquid, client: HyperliquidC
     until(lambda: fake.connections[0].received != [] and "post" in str(
         fake.connections[0].received[-1]))
     fake.drop_all()
-    with pytest.raises(ClientStopped):
+    with pytest.raises(ConnectionLost):
         pending.result(3 * T)
     fake.wait_for_connections(2)
     until(lambda: client.state is ConnectionState.CONNECTED)
@@ -414,7 +414,7 @@ def test_post_timeout_and_disconnect(fake: FakeHyperliquid, client: HyperliquidC
     client.stop()
     with pytest.raises(ClientStopped):
         last.result(3 * T)
-    with pytest.raises(NotConnected):
+    with pytest.raises(ClientStopped):
         client.info({"type": "allMids"})
 
 

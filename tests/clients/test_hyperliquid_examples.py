@@ -37,12 +37,27 @@ def test_queue_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ETH via info(): bid" in out and "trade " in out
 
 
-def test_notebook_cells_run_in_order() -> None:
-    """The notebook's code cells run top to bottom against the fake and end stopped."""
+def test_notebook_cells_run_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook's code cells run top to bottom in this process (no kernel: the live
+    chart draws once at the end) against the fake, and end stopped."""
+    pytest.importorskip("pandas")
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("WSCLIENTS_NOTEBOOK_SECONDS", "1")
     notebook = json.loads((EXAMPLES / "notebook.ipynb").read_text())
     namespace: dict[str, Any] = {}
-    for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "notebook", "exec"), namespace)  # noqa: S102
+    try:
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                source = "".join(cell["source"])
+                exec(compile(source, "notebook", "exec"), namespace)  # noqa: S102
+    finally:
+        plt.close("all")
+        if namespace.get("fake") is not None:
+            namespace["hl"].stop()
+            namespace["fake"].stop()
     assert str(namespace["hl"].state) == "closed"
     assert len(namespace["events"]) == 10
+    assert len(namespace["trades_df"]) > 0 and namespace["fig"].axes

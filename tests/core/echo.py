@@ -25,10 +25,27 @@ class EchoProtocol(ProtocolBuffers):
         super().__init__()
         self._app_ping = app_ping
         self.opens = 0
+        self.channels: dict[str, None] = {}  # the one registry, in subscription order
 
     def on_open(self) -> None:
         self.opens += 1
         self._outgoing.append('{"op":"hello"}')
+        self._outgoing.extend(self.subscribe_message(channel) for channel in self.channels)
+
+    def subscribe(self, channel: str) -> bool:
+        if channel in self.channels:
+            return False
+        self.channels[channel] = None
+        if self.session_up:
+            self._outgoing.append(self.subscribe_message(channel))
+        return True
+
+    def unsubscribe(self, channel: str) -> bool:
+        if self.channels.pop(channel, 0) == 0:
+            return False
+        if self.session_up:
+            self._outgoing.append(self.unsubscribe_message(channel))
+        return True
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         try:
@@ -82,13 +99,19 @@ class EchoClient(SubscribingClient):
         super().__init__(self.protocol, **options)
 
     def subscribe(self, channel: str) -> bool:
-        return self._subscribe(channel, channel)
+        added: bool = self._command(lambda protocol: protocol.subscribe(channel))
+        return added
 
     def unsubscribe(self, channel: str) -> bool:
-        return self._unsubscribe(channel)
+        removed: bool = self._command(lambda protocol: protocol.unsubscribe(channel))
+        return removed
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return list(self.protocol.channels)
 
     def send(self, text: str) -> None:
-        self._send(text)
+        self._connection.send(text)
 
     def reconnect(self, reason: str) -> None:
         self._reconnect(reason)

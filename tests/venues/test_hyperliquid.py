@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from wsclients.core.protocol import VenueProtocol
+from wsclients.core.protocol import Reply, VenueProtocol
 from wsclients.errors import (
     ProtocolViolation,
     RequestFailed,
@@ -46,24 +46,32 @@ def errors(events: list[Event]) -> list[ErrorEvent]:
 
 
 class Sink:
-    """Stands in for PendingRequests: records what the protocol resolves or rejects."""
+    """Posts ``known`` ids on a protocol (as ``Connection.request`` would), then reads the
+    replies it gives for them."""
 
     def __init__(self, known: set[int]) -> None:
         self.known = known
-        self.resolved: dict[int, Any] = {}
-        self.rejected: dict[int, BaseException] = {}
+        self._replies: list[Reply] = []
+        self._protocol = HyperliquidProtocol()
 
-    def resolve(self, request_id: int, result: Any) -> bool:
-        if request_id not in self.known:
-            return False
-        self.resolved[request_id] = result
-        return True
+    def attach(self, protocol: HyperliquidProtocol) -> HyperliquidProtocol:
+        for request_id in self.known:
+            protocol.post(request_id, {"type": "info", "payload": {}})
+        protocol.take_frames()
+        self._protocol = protocol
+        return protocol
 
-    def reject(self, request_id: int, exc: BaseException) -> bool:
-        if request_id not in self.known:
-            return False
-        self.rejected[request_id] = exc
-        return True
+    def _take(self) -> list[Reply]:
+        self._replies += self._protocol.take_replies()
+        return self._replies
+
+    @property
+    def resolved(self) -> dict[int, Any]:
+        return {int(r.request_id): r.result for r in self._take() if r.error is None}  # type: ignore[call-overload]
+
+    @property
+    def rejected(self) -> dict[int, BaseException]:
+        return {int(r.request_id): r.error for r in self._take() if r.error is not None}  # type: ignore[call-overload]
 
 
 def trade_frame(*trades: tuple[int, int], coin: str = "BTC") -> str:
@@ -306,6 +314,7 @@ def test_pong_resets_missed_counter() -> None:
     protocol.ping_message()
     assert protocol.close_request is not None and not protocol.close_request.fatal
     assert "pong" in protocol.close_request.reason
+    protocol.reset_socket_state()  # what the connection does before every on_open
     protocol.on_open()
     assert protocol.close_request is None
 
@@ -367,7 +376,7 @@ def test_parse_error_non_json_raw() -> None:
 def test_parse_error_on_post_rejects_it() -> None:
     """A post the server cannot read fails its request; its id is in the echoed frame."""
     sink = Sink({3})
-    protocol = HyperliquidProtocol(posts=sink)
+    protocol = sink.attach(HyperliquidProtocol())
     frame = protocol.post_message(3, {"type": "info", "payload": {"type": "nope"}})
     assert feed(protocol, error("Error parsing JSON into valid websocket request: " + frame)) == []
     assert isinstance(sink.rejected[3], RequestFailed)
@@ -428,7 +437,7 @@ def test_message_rate_limit() -> None:
 def test_too_many_pending_posts() -> None:
     """'too many pending post requests id=N' fails post N with TooManyInFlight."""
     sink = Sink({1234})
-    protocol = HyperliquidProtocol(posts=sink)
+    protocol = sink.attach(HyperliquidProtocol())
     assert feed(protocol, error("too many pending post requests id=1234")) == []
     assert isinstance(sink.rejected[1234], TooManyInFlight)
     (err,) = feed(protocol, error("too many pending post requests id=99"))
@@ -447,7 +456,7 @@ def test_unknown_error_string() -> None:
 def test_post_info_response() -> None:
     """An info reply resolves the post with its response object."""
     sink = Sink({7})
-    protocol = HyperliquidProtocol(posts=sink)
+    protocol = sink.attach(HyperliquidProtocol())
     assert feed(protocol, lines("control.jsonl")[4]) == []
     assert sink.resolved[7] == {"type": "info", "payload": {"type": "l2Book", "data": None}}
 
@@ -455,7 +464,7 @@ def test_post_info_response() -> None:
 def test_post_error_response() -> None:
     """An error reply fails the post with RequestFailed carrying the venue's text."""
     sink = Sink({5})
-    protocol = HyperliquidProtocol(posts=sink)
+    protocol = sink.attach(HyperliquidProtocol())
     frame = {"channel": "post", "data": {"id": 5, "response": {
         "type": "error", "payload": "400 Bad Request"}}}
     assert feed(protocol, json.dumps(frame)) == []
@@ -463,11 +472,13 @@ def test_post_error_response() -> None:
     assert isinstance(exc, RequestFailed) and "400 Bad Request" in str(exc)
 
 
-def test_post_unknown_id_is_dropped() -> None:
-    """A reply for a request that already timed out is dropped quietly."""
-    protocol = HyperliquidProtocol(posts=Sink(set()))
+def test_post_unknown_id_is_a_message() -> None:
+    """A reply for an id this socket never posted (a raw post, say) is passed on as a
+    Message on the ``post`` channel, not dropped."""
+    protocol = Sink(set()).attach(HyperliquidProtocol())
     frame = {"channel": "post", "data": {"id": 5, "response": {"type": "info", "payload": {}}}}
-    assert feed(protocol, json.dumps(frame)) == []
+    (message,) = feed(protocol, json.dumps(frame))
+    assert isinstance(message, Message) and message.channel == "post"
 
 
 def test_post_message_shape() -> None:

@@ -343,6 +343,7 @@ class TestError:
         """A fresh socket starts without the previous socket's close request."""
         protocol = opened()
         feed(protocol, error())
+        protocol.reset_socket_state()  # the connection does this before on_open
         protocol.on_open()
         assert protocol.close_request is None
 
@@ -427,7 +428,7 @@ class TestSetMarketsDecision:
         protocol.on_open()
         assert protocol.set_markets(["ETH-EUR"]) is False  # same set as sent
         assert protocol.set_markets(None) is True
-        protocol.socket_closed()
+        protocol.on_close(None, "")
         assert protocol.set_markets([("EUR", "BTC")]) is False  # between sockets
         protocol.on_open()
         (frame,) = protocol.data_to_send()[-1:]
@@ -436,10 +437,10 @@ class TestSetMarketsDecision:
         ]
 
     def test_closed_socket_still_counts_as_a_failure(self) -> None:
-        """socket_closed (on_close hook) does not hide a socket without prices from is_fatal."""
+        """on_close does not hide a socket without prices from is_fatal."""
         protocol = TradevestProtocol(max_failures=1)
         protocol.on_open()
-        protocol.socket_closed()
+        protocol.on_close(None, "")
         assert protocol.is_fatal(1006, None) is True
 
 

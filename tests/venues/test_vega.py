@@ -9,7 +9,7 @@ from typing import Any, Union
 
 import pytest
 
-from wsclients.errors import BookOutOfSync, ProtocolViolation, SubscriptionRejected
+from wsclients.errors import BookOutOfSync, ProtocolViolation, RequestFailed, SubscriptionRejected
 from wsclients.models import Book, BookLevel, ErrorEvent, Event, Message, Side, Trade
 from wsclients.venues.vega import (
     STREAM_PATHS,
@@ -184,8 +184,12 @@ def test_negative_position_decimals_multiply_sizes() -> None:
     assert trade.timestamp_ns == 0  # omitted default
 
 
-def test_a_trade_without_decimals_is_an_error_and_the_rest_of_the_batch_parses() -> None:
-    """One unknown market does not lose the other trades of the frame."""
+def test_trades_wait_in_order_for_decimals_being_fetched() -> None:
+    """A trade of a market whose decimals are unknown asks for them (a Job for the client's
+    worker) and waits, with every trade after it, instead of being dropped; the answer
+    releases them all in arrival order."""
+    known: dict[str, MarketDecimals] = dict(DECIMALS)
+    protocol = VegaStreamProtocol(make_stream("trades"), decimals=known.get)
     frame = {
         "result": {
             "trades": [
@@ -194,11 +198,38 @@ def test_a_trade_without_decimals_is_an_error_and_the_rest_of_the_batch_parses()
             ]
         }
     }
-    error, trade = feed(stream_protocol("trades"), frame)
-    assert isinstance(error, ErrorEvent) and not error.fatal
-    assert "unknown" in error.message
+    assert feed(protocol, frame) == []
+    (job,) = protocol.take_jobs()
+    assert job.kind == "decimals" and job.args == "unknown"
+    assert feed(protocol, frame) == [] and protocol.take_jobs() == []  # asked once
+    known["unknown"] = MarketDecimals(0, 0)
+    protocol.job_done(job, known["unknown"], None)
+    trades = protocol.take_events()
+    assert [t.trade_id for t in trades if isinstance(t, Trade)] == ["1", "2", "1", "2"]
+    trade = trades[1]
     assert isinstance(trade, Trade)
     assert (trade.price, trade.size, trade.side) == (Decimal("123.45"), Decimal("1.5"), Side.BUY)
+
+
+def test_a_failed_decimals_fetch_is_reported_and_asked_again() -> None:
+    """The fetch failing is an ErrorEvent; the trades keep waiting and the lookup is asked
+    again after a pause (on a timer tick), not at frame rate."""
+    known: dict[str, MarketDecimals] = {}
+    protocol = VegaStreamProtocol(make_stream("trades"), decimals=known.get)
+    item = {"id": "1", "marketId": "X", "price": "1", "size": "1"}
+    feed(protocol, {"result": {"trades": [item]}})
+    (job,) = protocol.take_jobs()
+    protocol.job_done(job, None, RequestFailed("503"))
+    (error,) = protocol.take_events()
+    assert isinstance(error, ErrorEvent) and "503" in error.message
+    protocol.on_tick(0.0)
+    assert protocol.take_jobs() == []
+    protocol.on_tick(float("inf"))
+    (again,) = protocol.take_jobs()
+    known["X"] = MarketDecimals(0, 0)
+    protocol.job_done(again, known["X"], None)
+    (trade,) = protocol.take_events()
+    assert isinstance(trade, Trade) and trade.trade_id == "1"
 
 
 def test_market_decimals_come_from_the_rest_market_strings() -> None:
@@ -387,6 +418,7 @@ def test_on_open_clears_the_close_request() -> None:
     """A fresh socket starts without the last one's close request."""
     protocol = stream_protocol("trades")
     feed(protocol, lines("errors.jsonl")[0])
+    protocol.reset_socket_state()  # the connection does this before on_open
     protocol.on_open()
     assert protocol.close_request is None
 

@@ -125,9 +125,9 @@ def run_publish(
 
     sink = RedisStreamSink(args.redis, key=args.key or DEFAULT_STREAM_KEY, maxlen=args.maxlen,
                            cluster=args.cluster)
-    # Nobody reads the client's own queue here: keep it tiny (the callbacks take errors
-    # and statuses, everything goes to the sink).
-    client = HyperliquidClient(url=args.url, testnet=args.testnet, queue_size=1,
+    # Nobody reads the client's default queue here (callbacks take errors and statuses,
+    # the sink everything): keep it small. It also bounds the callbacks' queue.
+    client = HyperliquidClient(url=args.url, testnet=args.testnet, queue_size=1000,
                                on_error=on_error, on_status=on_status if args.status else None)
     client.add_sink(sink)
     subscribe(client, args)

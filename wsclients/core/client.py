@@ -21,15 +21,21 @@ from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
 
 import attrs
 
+from wsclients.collect import collect_events
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
 from wsclients.core.connection import Connection, OnClose, OnOpen
+from wsclients.core.deadline import Deadline
 from wsclients.core.hub import EventQueue, Hub, Sink, check_overflow
-from wsclients.core.protocol import VenueProtocol
-from wsclients.errors import ClientStopped, ConnectFailed, NotConnected, WSClientError
+from wsclients.core.options import ConnectionOptions
+from wsclients.core.protocol import Job, VenueProtocol
+from wsclients.core.worker import Worker
+from wsclients.errors import ClientStopped, ConnectFailed, SubscriptionRejected, WSClientError
 from wsclients.models import ConnectionState, Event
 
-__all__ = ["DEFAULT", "Client", "HeaderSource", "Seconds", "Stats", "SubscribingClient"]
+__all__ = [
+    "DEFAULT", "Client", "HeaderSource", "Seconds", "Stats", "StreamSet", "SubscribingClient",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,8 @@ Callback = Optional[Callable[[Any], Any]]
 HeaderSource = Union[Mapping[str, str], Callable[[], Mapping[str, str]]]
 """``headers=``: a mapping, or a callable asked for the headers on every (re)connect."""
 _ClientT = TypeVar("_ClientT", bound="Client")
+_P = TypeVar("_P")
+_T = TypeVar("_T")
 
 # Later states win when several sockets disagree: the client is as healthy as its worst one.
 _STATE_ORDER = {
@@ -145,8 +153,6 @@ class Client:
         self._backoff = Backoff(
             min_delay=backoff_min, max_delay=backoff_max, max_attempts=max_attempts
         )
-        self._reconnect_enabled = reconnect
-        self._healthy_after = healthy_after
         self.ping_interval = _positive_or_none(
             "ping_interval",
             self.default_ping_interval if ping_interval is DEFAULT else ping_interval,
@@ -164,8 +170,17 @@ class Client:
             "http_proxy_port": http_proxy_port,
             "proxy_type": proxy_type,
         }
-        self._connect_timeout = connect_timeout
-        self._max_message_size = max_message_size
+        self._options = ConnectionOptions(
+            reconnect=reconnect,
+            backoff=self._backoff,
+            healthy_after=healthy_after,
+            ping_interval=self.ping_interval,
+            stale_timeout=self.stale_timeout,
+            connect_timeout=connect_timeout,
+            ws_options=self._ws_options,
+            max_message_size=max_message_size,
+        )
+        """What every socket of this client starts from (``_open_connection`` varies it)."""
         self._hub = Hub(
             venue=self.venue,
             callbacks={
@@ -182,6 +197,7 @@ class Client:
         self._stopped = threading.Event()
         self._shutdown_done = threading.Event()
         self._resyncs = 0
+        self._worker = Worker(self.venue)
 
     # -- for subclasses ----------------------------------------------------------------
 
@@ -197,6 +213,7 @@ class Client:
         on_close: Optional[OnClose] = None,
         ping_interval: Seconds = DEFAULT,
         stale_timeout: Seconds = DEFAULT,
+        request_limit: Optional[int] = None,
     ) -> Connection:
         """A managed socket with this client's options; started now if the client runs."""
         base = self._headers
@@ -206,23 +223,23 @@ class Client:
             merged = lambda: {**base(), **fixed}  # noqa: E731 - asked on every connect
         else:
             merged = {**base, **(headers or {})} or None
+        options = attrs.evolve(
+            self._options,
+            headers=merged,
+            ping_interval=self.ping_interval if ping_interval is DEFAULT else ping_interval,
+            stale_timeout=self.stale_timeout if stale_timeout is DEFAULT else stale_timeout,
+            request_limit=request_limit,
+        )
         connection = Connection(
             url, protocol, self._hub,
             venue=self.venue,
             name=name or self.venue,
             display_url=display_url,
-            reconnect=self._reconnect_enabled,
-            backoff=self._backoff,
-            healthy_after=self._healthy_after,
-            ping_interval=self.ping_interval if ping_interval is DEFAULT else ping_interval,
-            stale_timeout=self.stale_timeout if stale_timeout is DEFAULT else stale_timeout,
-            connect_timeout=self._connect_timeout,
-            headers=merged,
-            ws_options=self._ws_options,
-            max_message_size=self._max_message_size,
+            options=options,
             on_open=on_open,
             on_close=on_close,
             on_finish=self._connection_finished,
+            on_jobs=self._schedule_jobs,
         )
         with self._lock:
             if self._stopped.is_set():
@@ -231,6 +248,35 @@ class Client:
             if self._started:
                 connection.start()
         return connection
+
+    def _schedule_jobs(self, connection: Connection, jobs: list[Job]) -> None:
+        """Run the blocking work a protocol asked for on the worker; its answer goes back
+        into the protocol through the connection's command path."""
+        for job in jobs:
+            self._worker.submit(self._job_runner(connection, job)).add_done_callback(
+                self._job_answer(connection, job)
+            )
+
+    def _job_runner(self, connection: Connection, job: Job) -> Callable[[], Any]:
+        return lambda: self._run_job(connection, job)
+
+    def _job_answer(self, connection: Connection, job: Job) -> Callable[[Any], None]:
+        return lambda done: self._job_finished(connection, job, done)
+
+    def _job_finished(self, connection: Connection, job: Job, done: Any) -> None:
+        error = done.exception()
+        result = None if error is not None else done.result()
+        if isinstance(error, ClientStopped) or self._stopped.is_set():
+            return
+        try:
+            connection.command(lambda protocol: protocol.job_done(job, result, error))
+        except Exception:
+            logger.exception("%s: handing back %s failed", self.venue, job.kind)
+
+    def _run_job(self, connection: Connection, job: Job) -> Any:
+        """Do the blocking work ``job`` names (worker thread). Venues that ask for work
+        override this; the default refuses, so a protocol cannot ask for what nobody runs."""
+        raise WSClientError(f"{self.venue}: no handler for {job.kind!r} work")
 
     def _close_connection(self, connection: Connection, timeout: float = 2.0) -> None:
         """Stop one socket and forget it (e.g. a per-stream socket on unsubscribe)."""
@@ -242,6 +288,10 @@ class Client:
     def _count_resync(self) -> None:
         """One more order-book resync, for ``stats``."""
         self._resyncs += 1
+
+    def _resync_count(self) -> int:
+        """Resyncs counted by the venue's own protocols (added to ``stats.resyncs``)."""
+        return 0
 
     def _on_start(self) -> None:
         """Called by ``start()`` before the sockets start."""
@@ -292,14 +342,16 @@ class Client:
             connections = list(self._connections)
         if not wait:
             return
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(timeout)
         for connection in connections:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not connection.wait_settled(remaining):
+            if not connection.wait_settled(deadline.remaining()):
                 self.stop()
-                raise ConnectFailed(
-                    connection.display_url, reason=f"not connected within {timeout:g} s"
+                failed = ConnectFailed(
+                    connection.display_url,
+                    attempts=connection.attempts,
+                    reason=_not_connected_reason(timeout, connection.last_error),
                 )
+                raise failed from connection.last_error
             error = connection.fatal_error
             if error is not None and self._error_fails_start(error):
                 self.stop()
@@ -331,6 +383,7 @@ class Client:
             logger.exception("%s: stop hook failed", self.venue)
         for connection in connections:
             connection.stop(max(0.05, deadline - time.monotonic()))
+        self._worker.stop(max(0.0, min(0.5, deadline - time.monotonic())))
         # Let queued callbacks (the final CLOSED status among them) run for a moment; a slow
         # backlog is cut off so that stop() stays prompt.
         budget = deadline - time.monotonic()
@@ -410,6 +463,17 @@ class Client:
             overflow=overflow or self._overflow,
         )
 
+    def collect(
+        self,
+        seconds: Optional[float] = None,
+        *,
+        kinds: Optional[Collection[str]] = None,
+        max_events: Optional[int] = None,
+    ) -> list[Event]:
+        """Read the default queue into a list for ``seconds`` (or ``max_events``, or until
+        the client stops): ``wsclients.collect.collect_events(self, …)``, which see."""
+        return collect_events(self, seconds, kinds=kinds, max_events=max_events)
+
     # -- sinks -------------------------------------------------------------------------
 
     def add_sink(self, sink: Sink) -> None:
@@ -464,7 +528,7 @@ class Client:
             reconnects=sum(c.reconnects for c in connections),
             dropped=self._hub.dropped,
             errors=self._hub.errors,
-            resyncs=self._resyncs,
+            resyncs=self._resyncs + self._resync_count(),
             connections=sum(1 for c in connections if c.is_open),
             last_message_age=(time.time_ns() - last) / 1e9 if last else None,
         )
@@ -480,83 +544,114 @@ class Client:
 class SubscribingClient(Client):
     """One socket carrying many subscriptions, sent as messages (Hyperliquid and the like).
 
-    The registry is keyed by whatever the venue says identifies a subscription; a key
-    subscribed twice is sent once.
+    The registry of subscriptions lives in the protocol (one registry, one owner): the
+    protocol sends a subscription at once when its session is up, and restores every one
+    itself when a new session comes up. The client only hands it commands.
     """
 
     def __init__(self, protocol: VenueProtocol, **options: Any) -> None:
         super().__init__(**options)
         self._protocol = protocol
-        self._subscriptions: dict[Hashable, Any] = {}
-        # Guards _subscriptions and _live, so a subscription made while a reconnect restores
-        # the others is sent exactly once: by the restore or by subscribe, never both.
-        self._subs_lock = threading.Lock()
-        self._live = False
         self._connection = self._open_connection(
             self.url, protocol, name=self.venue, display_url=self._display_url(),
-            on_open=self._restore, on_close=self._socket_lost,
+            request_limit=self._request_limit(),
         )
 
-    @property
-    def subscriptions(self) -> list[Any]:
-        """The live subscriptions, in the order they were made."""
-        with self._subs_lock:
-            return list(self._subscriptions.values())
+    def _request_limit(self) -> Optional[int]:
+        """Requests in flight at once on the socket (venues with requests say how many)."""
+        return None
 
-    def _subscribe(self, key: Hashable, subscription: Any) -> bool:
-        """Register and (when connected) send; False if ``key`` was already subscribed."""
-        with self._subs_lock:
-            if key in self._subscriptions:
-                return False
-            self._subscriptions[key] = subscription
-            if self._live:
-                self._send_quietly(self._subscribe_message(subscription))
-        return True
+    def _command(self, fn: Callable[[Any], _T]) -> _T:
+        """Run ``fn(protocol)`` under the connection's lock; what it queues is sent now.
 
-    def _unsubscribe(self, key: Hashable) -> bool:
-        """Forget and (when connected) send the unsubscribe; False if ``key`` was unknown."""
-        with self._subs_lock:
-            subscription = self._subscriptions.pop(key, None)
-            if subscription is None:
-                return False
-            if self._live:
-                message = self._unsubscribe_message(subscription)
-                if message is not None:
-                    self._send_quietly(message)
-        return True
-
-    def _subscribe_message(self, subscription: Any) -> str:
-        return self._protocol.subscribe_message(subscription)  # type: ignore[attr-defined, no-any-return]
-
-    def _unsubscribe_message(self, subscription: Any) -> Optional[str]:
-        return self._protocol.unsubscribe_message(subscription)  # type: ignore[attr-defined, no-any-return]
-
-    def _send_quietly(self, text: str) -> None:
-        # The socket may die between the check and the send; the restore after the
-        # reconnect sends the registry again, so nothing is lost by ignoring it here.
-        try:
-            self._connection.send(text)
-        except NotConnected:
-            logger.debug("%s: send skipped, socket just closed", self.venue)
-
-    def _send(self, text: str) -> None:
-        """Send a frame now. Raises NotConnected when the socket is not open."""
-        self._connection.send(text)
+        Raises:
+            ClientStopped: the client is stopped.
+        """
+        if self._stopped.is_set():
+            raise ClientStopped("the client is stopped")
+        return self._connection.command(fn)
 
     def _reconnect(self, reason: str) -> None:
         """Close the socket and reconnect at once (a ``Status`` event carries ``reason``)."""
         self._connection.reconnect_now(reason)
 
-    # Reader thread, right after the protocol's own first frames.
-    def _restore(self, connection: Connection) -> None:
-        with self._subs_lock:
-            for subscription in self._subscriptions.values():
-                connection.send(self._subscribe_message(subscription))
-            self._live = True
 
-    def _socket_lost(self, connection: Connection, code: Optional[int], reason: str) -> None:
-        with self._subs_lock:
-            self._live = False
+class StreamSet:
+    """Socket-per-subscription bookkeeping (Vega streams, Allium topics): key → socket.
+
+    Opening the same key twice keeps one socket; ``limit`` refuses one more socket than the
+    venue allows, up front, instead of letting the venue refuse it over and over.
+    """
+
+    def __init__(self, client: Client, *, limit: Optional[int] = None, what: str = "stream"):
+        self._client = client
+        self.limit = limit
+        self._what = what
+        self._lock = threading.Lock()  # guards _sockets and _count
+        self._sockets: dict[Hashable, Connection] = {}
+        self._count = 0
+
+    def open(
+        self, key: Hashable, url: str, protocol: VenueProtocol, *, name: str = "",
+        **kwargs: Any,
+    ) -> Optional[Connection]:
+        """Open a socket for ``key``; None when ``key`` already has one.
+
+        Raises:
+            SubscriptionRejected: ``limit`` sockets are open already.
+            ClientStopped: the client is stopped.
+        """
+        with self._lock:
+            if key in self._sockets:
+                return None
+            if self.limit is not None and len(self._sockets) >= self.limit:
+                raise SubscriptionRejected(
+                    key, f"at most {self.limit} {self._what}s may be open at once"
+                )
+            self._count += 1
+            number = self._count
+        connection = self._client._open_connection(
+            url, protocol, name=f"{name or self._client.venue}-{number}", **kwargs
+        )
+        with self._lock:
+            self._sockets[key] = connection
+        return connection
+
+    def close(self, key: Hashable, timeout: float = 2.0) -> bool:
+        """Close ``key``'s socket; False when it had none."""
+        with self._lock:
+            connection = self._sockets.pop(key, None)
+        if connection is None:
+            return False
+        self._client._close_connection(connection, timeout)
+        return True
+
+    def get(self, key: Hashable) -> Optional[Connection]:
+        """``key``'s socket, or None."""
+        with self._lock:
+            return self._sockets.get(key)
+
+    def keys(self) -> list[Hashable]:
+        """Every key with a socket, in the order they were opened."""
+        with self._lock:
+            return list(self._sockets)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sockets)
+
+
+def _not_connected_reason(timeout: Optional[float], cause: Optional[BaseException]) -> str:
+    """Why ``start()`` gave up, with the last underlying failure spelled out."""
+    text = "not connected" + (f" within {timeout:g} s" if timeout is not None else "")
+    if cause is not None:
+        text += f"; last error: {_describe_cause(cause)}"
+    return text
+
+
+def _describe_cause(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _positive_or_none(name: str, value: Optional[float]) -> Optional[float]:

@@ -16,6 +16,7 @@ learns a venue's name. Events go to the ``Hub``; nothing here calls user code un
 
 from __future__ import annotations
 
+import enum
 import logging
 import random
 import socket
@@ -24,32 +25,34 @@ import struct
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Optional, Union
+from concurrent.futures import Future
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 import websocket
 
 from wsclients.core import timers
-from wsclients.core.backoff import Backoff
-from wsclients.core.frames import (
-    OP_BINARY,
-    OP_CLOSE,
-    OP_PING,
-    OP_TEXT,
-    FrameReader,
-    MessageTooLarge,
-)
+from wsclients.core.deadline import Deadline
+from wsclients.core.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader
 from wsclients.core.hub import Hub
-from wsclients.core.protocol import VenueProtocol
+from wsclients.core.options import ConnectionOptions, Headers
+from wsclients.core.pending import PendingRequests
+from wsclients.core.protocol import CloseRequest, Job, Reply, VenueProtocol
 from wsclients.errors import (
     AuthenticationFailed,
+    ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    MessageTooLarge,
     NotConnected,
+    ProtocolStopped,
+    ProtocolViolation,
+    RequestTimeout,
     WSClientError,
+    shorten,
 )
-from wsclients.models import ConnectionState, Event, Status
+from wsclients.models import ConnectionState, ErrorEvent, Event, Status
 
-__all__ = ["Connection", "Headers"]
+__all__ = ["Connection", "Headers", "ProtocolClose", "Verdict", "classify_failure"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,18 +68,24 @@ _AUTH_STATUSES = frozenset({401, 403})
 # declared dead. Without it a peer that stops reading would freeze the shared timer thread.
 _SEND_TIMEOUT = 5.0
 
-Headers = Union[Mapping[str, str], list[str], Callable[[], Mapping[str, str]]]
-"""Extra upgrade headers: fixed, or a callable asked on every connect."""
 OnOpen = Callable[["Connection"], None]
 OnClose = Callable[["Connection", Optional[int], str], None]
+OnJobs = Callable[["Connection", list[Job]], None]
+T = TypeVar("T")
 
 
 class Connection:
     """One managed socket. ``start()`` spawns its reader; ``stop()`` ends it.
 
-    Thread use: ``send``, ``stop`` and ``reconnect_now`` are safe from any thread. The
-    protocol's ``receive_text`` and the ``on_open``/``on_close`` hooks run on the reader thread;
-    heartbeats and the stale check run on the shared timer thread.
+    The connection owns its protocol: every call into it — frames from the reader, the
+    heartbeat and deadlines from the timer thread, commands and requests from user threads —
+    runs under ``_protocol_lock``, so venue protocols are single-threaded code. Frames the
+    protocol queues are sent under that lock too (so they leave in the order they were
+    queued); events, replies and jobs are handed on only after it is released, and no user
+    code ever runs under it.
+
+    Thread use: ``command``, ``request``, ``send``, ``stop`` and ``reconnect_now`` are safe
+    from any thread.
     """
 
     def __init__(
@@ -88,22 +97,12 @@ class Connection:
         venue: str,
         name: str = "",
         display_url: Optional[str] = None,
-        # Reconnect
-        reconnect: bool = True,
-        backoff: Optional[Backoff] = None,
-        healthy_after: float = 10.0,
-        # Heartbeat
-        ping_interval: Optional[float] = None,
-        stale_timeout: Optional[float] = None,
-        # Transport
-        connect_timeout: float = 10.0,
-        headers: Optional[Headers] = None,
-        ws_options: Optional[Mapping[str, Any]] = None,
-        max_message_size: Optional[int] = None,
+        options: Optional[ConnectionOptions] = None,
         # Hooks (reader thread; on_finish when it ends for good, not by stop())
         on_open: Optional[OnOpen] = None,
         on_close: Optional[OnClose] = None,
         on_finish: Optional[Callable[[Connection], None]] = None,
+        on_jobs: Optional[OnJobs] = None,
         rng: Optional[random.Random] = None,
     ) -> None:
         self.url = url
@@ -111,24 +110,25 @@ class Connection:
         self.protocol = protocol
         self.venue = venue
         self.name = name or venue
+        self.options = options = options or ConnectionOptions()
         self._hub = hub
-        self._reconnect = reconnect
-        self._backoff = backoff or Backoff()
-        self._healthy_after = healthy_after
-        self._ping_interval = ping_interval
-        self._stale_timeout = stale_timeout
-        self._connect_timeout = connect_timeout
-        self._headers = headers
-        self._ws_options = dict(ws_options or {})
-        self._max_message_size = max_message_size
+        self._ping_interval = options.ping_interval
+        self._stale_timeout = options.stale_timeout
         self._on_open = on_open
         self._on_close = on_close
         self._on_finish = on_finish
+        self._on_jobs = on_jobs
         self._rng = rng or random.Random()
+        self.requests = PendingRequests(limit=options.request_limit, what=f"{self.name} request")
+        """Requests sent with ``request()`` and not answered yet."""
 
         self.state = ConnectionState.IDLE
         self.fatal_error: Optional[WSClientError] = None
         """Why the connection stopped for good, when it was not ``stop()``."""
+        self.last_error: Optional[BaseException] = None
+        """The cause of the last failed attempt (DNS, refused, TLS, an HTTP status)."""
+        self.attempts = 0
+        """Connection attempts made so far."""
         # Counters, written by the reader thread only (the timer reads them).
         self.messages = 0
         self.bytes = 0
@@ -136,14 +136,18 @@ class Connection:
         self.reconnects = 0
         self.last_message_ns: Optional[int] = None
 
+        # Serialises every call into the protocol and every send of what it queued.
+        self._protocol_lock = threading.Lock()
         self._stop = threading.Event()
         self._wakeup = threading.Event()  # ends a backoff wait early (stop, reconnect_now)
-        self._connected = threading.Event()  # set on every successful open; cleared on loss
-        self._settled = threading.Event()  # first open, or closed for good
+        self._connected = threading.Event()  # the socket is open (sends allowed)
+        self._session = threading.Event()  # the venue session is up (requests may go)
+        self._settled = threading.Event()  # first session up, or closed for good
         self._thread: Optional[threading.Thread] = None
         self._ws: Optional[websocket.WebSocket] = None
         self._timer: Optional[timers.Timer] = None
-        self._abort_reason: Optional[str] = None  # set by the timer when it kills the socket
+        self._abort_reason: Optional[str] = None  # set when another thread kills the socket
+        self._verdict: Optional[CloseRequest] = None  # the protocol's close request, if any
         self._forced_reason: Optional[str] = None  # set by reconnect_now()
         self._seen_count = -1
         self._last_seen = 0.0
@@ -154,24 +158,36 @@ class Connection:
     def start(self) -> None:
         """Start the reader thread; it connects and keeps reconnecting. Idempotent.
 
-        Returns at once; ``wait_settled()`` waits for the first open (or a fatal end).
+        Returns at once; ``wait_settled()`` waits for the session (or a fatal end).
         """
-        if self._thread is not None:
+        if self._thread is not None or self._stop.is_set():
             return
-        self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, name=f"wsclients-{self.name}-reader", daemon=True
         )
         self._thread.start()
 
     def wait_settled(self, timeout: Optional[float]) -> bool:
-        """Wait until the first open, or until the connection ended for good."""
+        """Wait until the first session is up, or until the connection ended for good."""
         return self._settled.wait(timeout)
+
+    def wait_session(self, timeout: Optional[float]) -> bool:
+        """Wait until the session is up now; False on timeout or when closed for good."""
+        deadline = Deadline(timeout)
+        while not self._session.wait(min(0.05, deadline.remaining() or 0.05)):
+            if self.state is ConnectionState.CLOSED or deadline.expired:
+                return False
+        return True
 
     @property
     def is_open(self) -> bool:
         """True while the socket is open and ``send`` will go through."""
         return self._connected.is_set()
+
+    @property
+    def session_up(self) -> bool:
+        """True while the venue session is up (for most venues: the socket is open)."""
+        return self._session.is_set()
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Close the socket and end the reader thread. Idempotent, safe from any thread.
@@ -187,6 +203,7 @@ class Connection:
         ws = self._ws
         if ws is not None:
             _close_quietly(ws, send_close=self._connected.is_set())
+        self.requests.fail_all(ClientStopped("the connection was stopped"))
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             self._finish(None)
@@ -195,7 +212,6 @@ class Connection:
         if thread.is_alive():
             logger.warning("%s: reader thread still running after stop()", self.name)
             return False
-        self._thread = None
         return True
 
     def reconnect_now(self, reason: str) -> None:
@@ -209,21 +225,186 @@ class Connection:
         self._forced_reason = reason
         _close_quietly(ws, send_close=True)
 
-    # -- sending -----------------------------------------------------------------------
+    # -- commands: user threads into the protocol ---------------------------------------
+
+    def command(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(protocol)`` under the connection's lock and act on what it queued.
+
+        Frames go out at once when the socket is open (queued while it is not, they are
+        dropped: the protocol restores its state on the next socket); a close request takes
+        effect at once; events are published after the lock is released. Exceptions from
+        ``fn`` reach the caller.
+        """
+        result, _ = self._command(fn)
+        return result
+
+    def _command(self, fn: Callable[[Any], T]) -> tuple[T, bool]:
+        """``command``, also saying whether the frames it queued were sent."""
+        with self._protocol_lock:
+            try:
+                result = fn(self.protocol)
+            finally:
+                sent = self._send_queued()
+                events = self.protocol.take_events()
+                attended = self._attend() if self.protocol.attention else None
+        if events:
+            self._hub.publish(events)
+        if attended is not None:
+            self._after_attend(attended)
+        return result, sent
+
+    def request(
+        self,
+        build: Callable[[Any, int], None],
+        *,
+        timeout: Optional[float],
+        block: bool = True,
+        what: str = "request",
+    ) -> Future[Any]:
+        """Send a request the protocol builds, and return a Future of its answer.
+
+        Waits up to ``timeout`` for the session (a request made while reconnecting goes out
+        on the next socket), takes a fresh id (unique for this connection's life), registers
+        it (``request_limit`` in flight at most: wait for a slot, or raise with
+        ``block=False``), then runs ``build(protocol, id)`` under the lock; the protocol
+        queues the frame and later answers with ``reply(id, …)``. A socket that closes fails
+        the requests sent on it with ``ConnectionLost``.
+
+        Raises:
+            RequestTimeout: no session within ``timeout``.
+            ClientStopped: the connection is stopped or closed for good.
+            TooManyInFlight: the limit is reached (and no slot freed up in time).
+        """
+        deadline = Deadline(timeout)
+        request_id = self.requests.new_id()
+        future: Optional[Future[Any]] = None
+        while True:
+            if self._closed_for_good():
+                if future is not None:
+                    self.requests.discard(request_id)
+                raise ClientStopped(f"{what}: the connection is closed")
+            if not self.wait_session(deadline.remaining()):
+                if future is not None:
+                    self.requests.discard(request_id)
+                if self._closed_for_good():
+                    raise ClientStopped(f"{what}: the connection is closed")
+                raise RequestTimeout(f"{what} (waiting for the connection)", timeout)
+            if future is None:
+                future = self.requests.add(request_id, timeout=deadline.remaining(), block=block)
+            try:
+                _, sent = self._command(lambda protocol: build(protocol, request_id))
+            except BaseException:
+                self.requests.discard(request_id)
+                raise
+            if sent:
+                return future
+            # The socket went away between the wait and the send: the next one carries it.
+
+    def _closed_for_good(self) -> bool:
+        return self._stop.is_set() or self.state is ConnectionState.CLOSED
 
     def send(self, text: str) -> None:
-        """Send one text frame. Thread-safe.
+        """Send one text frame as it is, outside the protocol. Thread-safe.
 
         Raises:
             NotConnected: the socket is not open (connecting, reconnecting or closed).
         """
+        with self._protocol_lock:
+            ws = self._ws
+            if ws is None or not self._connected.is_set():
+                raise NotConnected(self.display_url, reason=str(self.state))
+            try:
+                ws.send(text)
+            except (websocket.WebSocketException, OSError) as exc:
+                raise NotConnected(self.display_url, reason=str(exc)) from exc
+
+    # -- under the protocol lock ---------------------------------------------------------
+
+    def _send_queued(self) -> bool:
+        """Send what the protocol queued; False when there was no socket to send it on."""
+        frames = self.protocol.take_frames()
+        if not frames:
+            return True
         ws = self._ws
         if ws is None or not self._connected.is_set():
-            raise NotConnected(self.display_url, reason=str(self.state))
+            logger.debug("%s: %d frame(s) dropped, no socket", self.name, len(frames))
+            return False
         try:
-            ws.send(text)
+            for text in frames:
+                ws.send(text)
         except (websocket.WebSocketException, OSError) as exc:
-            raise NotConnected(self.display_url, reason=str(exc)) from exc
+            self._kill(f"send failed: {_describe(exc)}")
+            return False
+        return True
+
+    def _attend(self) -> _Attended:
+        """Take what waits besides events and frames: replies, jobs, the session coming
+        up, a new heartbeat, a close request (acted on now, from whichever thread)."""
+        protocol = self.protocol
+        protocol.attention = False
+        replies = protocol.take_replies()
+        jobs = protocol.take_jobs()
+        heartbeat = protocol.heartbeat
+        retime = heartbeat is not None and (
+            (heartbeat.ping_interval, heartbeat.stale_timeout)
+            != (self._ping_interval, self._stale_timeout)
+        )
+        if heartbeat is not None:
+            self._ping_interval = heartbeat.ping_interval
+            self._stale_timeout = heartbeat.stale_timeout
+        session_up = (
+            protocol.session_up and self._connected.is_set() and not self._session.is_set()
+        )
+        request = protocol.close_request
+        if request is not None and self._verdict is None:
+            self._verdict = request
+            if threading.current_thread() is not self._thread:
+                self._kill(request.reason)
+        return _Attended(replies, jobs, session_up, retime)
+
+    def _kill(self, reason: str) -> None:
+        """Shut the socket from any thread; the reader then ends it with ``reason``."""
+        ws = self._ws
+        if ws is None:
+            return
+        if self._abort_reason is None:
+            self._abort_reason = reason
+        _close_quietly(ws, send_close=False)
+
+    # -- after the lock ------------------------------------------------------------------
+
+    def _after_attend(self, attended: _Attended) -> None:
+        for reply in attended.replies:
+            if reply.error is not None:
+                self.requests.reject(reply.request_id, reply.error)
+            else:
+                self.requests.resolve(reply.request_id, reply.result)
+        if attended.jobs:
+            if self._on_jobs is None:
+                logger.error("%s: the protocol asked for work nobody runs", self.name)
+            else:
+                self._on_jobs(self, attended.jobs)
+        if attended.retime and self._timer is not None:
+            self._cancel_timer()
+            self._start_timer()  # the new timings decide how often the timer looks
+        if attended.session_up:
+            self._session.set()
+            self._set_state(ConnectionState.CONNECTED)
+            self._settled.set()
+
+    def _protocol_failed(self, exc: BaseException, where: str, raw: Any, received_ns: int) -> Event:
+        """The guard at the protocol boundary: a protocol that raises costs one
+        ``ErrorEvent`` carrying the frame, never the stream."""
+        logger.error("%s: the protocol failed in %s", self.name, where, exc_info=exc)
+        failed = ProtocolViolation(
+            f"{self.venue} protocol failed in {where}: {type(exc).__name__}: {shorten(str(exc))}",
+            raw=shorten(raw) if isinstance(raw, (str, bytes, bytearray)) else None,
+        )
+        failed.__cause__ = exc
+        return ErrorEvent.from_exception(
+            failed, venue=self.venue, received_ns=received_ns, fatal=False,
+            raw=failed.raw, code="protocol_error",
+        )
 
     # -- reader thread -----------------------------------------------------------------
 
@@ -238,7 +419,7 @@ class Connection:
             self._finish(None)
 
     def _loop(self) -> None:
-        backoff = self._backoff
+        backoff = self.options.backoff
         self._set_state(ConnectionState.CONNECTING)
         while not self._stop.is_set():
             code, reason, error, opened_at = self._connect_and_read()
@@ -250,15 +431,18 @@ class Connection:
                 backoff = backoff.reset()
                 self._set_state(ConnectionState.RECONNECTING, reason=forced, delay=0.0)
                 continue
+            if error is not None and opened_at is None:
+                self.last_error = error
             fatal = self._fatal_error(code, reason, error, opened=opened_at is not None)
             if fatal is not None:
                 self._finish(fatal, code=code)
                 return
-            if opened_at is not None:
+            quiet = isinstance(error, ProtocolClose) and error.quiet
+            if opened_at is not None and not quiet:
                 self._hub.report(ConnectionLost(self.display_url, code=code, reason=reason))
-                if time.monotonic() - opened_at >= self._healthy_after:
+                if time.monotonic() - opened_at >= self.options.healthy_after:
                     backoff = backoff.reset()
-            if not self._reconnect:
+            if not self.options.reconnect:
                 self._finish(None, code=code, reason=reason or "reconnect is off")
                 return
             try:
@@ -267,6 +451,8 @@ class Connection:
                 self._finish(exc, code=code)
                 return
             delay = backoff.delay(self._rng)
+            if isinstance(error, ProtocolClose) and error.delay is not None:
+                delay = max(delay, error.delay)
             self.reconnects += 1
             logger.info("%s: reconnecting in %.2f s (%s)", self.name, delay, reason)
             self._set_state(
@@ -282,13 +468,15 @@ class Connection:
         self,
     ) -> tuple[Optional[int], str, Optional[BaseException], Optional[float]]:
         """One socket from connect to close: (close code, reason, error, opened_at)."""
+        options = self.options
         ws = websocket.WebSocket(
-            sslopt=self._ws_options.get("sslopt"),
+            sslopt=options.ws_options.get("sslopt"),
             skip_utf8_validation=True,  # codec.loads validates UTF-8 itself
             enable_multithread=True,  # websocket-client's send lock: pongs, pings and
         )  # user sends come from different threads
         self._ws = ws
         self._abort_reason = None
+        self._verdict = None
         # A reconnect asked for before this socket is this socket.
         self._forced_reason = None
         if not self._stop.is_set():
@@ -297,10 +485,11 @@ class Connection:
         code: Optional[int] = None
         reason = ""
         error: Optional[BaseException] = None
+        self.attempts += 1
         try:
             ws.connect(  # type: ignore[no-untyped-call]
-                self.url, header=_header_list(self._headers), timeout=self._connect_timeout,
-                **_connect_options(self._ws_options),
+                self.url, header=_header_list(options.headers),
+                timeout=options.connect_timeout, **_connect_options(options.ws_options),
             )
             if self._stop.is_set():
                 return None, "stopped", None, None
@@ -312,41 +501,83 @@ class Connection:
             code, reason, error = exc.status_code, _status_reason(exc), exc
         except ProtocolClose as exc:
             code, reason, error = exc.code, exc.reason, exc
-        except (websocket.WebSocketException, OSError, ValueError, NotConnected) as exc:
-            # NotConnected: an on_open hook's send met the socket already gone.
+        except (websocket.WebSocketException, OSError, ValueError) as exc:
             reason, error = (self._abort_reason or _describe(exc)), exc
             if self._abort_reason is not None:
                 error = None
         finally:
-            was_open = self._connected.is_set()
-            self._connected.clear()
+            with self._protocol_lock:
+                was_open = self._connected.is_set()
+                self._connected.clear()
+                self._session.clear()
             self._cancel_timer()
             _close_quietly(ws, send_close=False, release=True)
             self._ws = None
-            if was_open and self._on_close is not None:
-                try:
-                    self._on_close(self, code, reason)
-                except Exception:
-                    logger.exception("%s: on_close hook failed", self.name)
-        if self._abort_reason is not None:
+            verdict = self._verdict
+            if verdict is not None and not isinstance(error, ProtocolClose):
+                code, reason = verdict.code, verdict.reason
+                error = ProtocolClose.of(verdict)
+            if was_open:
+                self._closed(code, reason)
+        if self._abort_reason is not None and error is None:
             reason = self._abort_reason
         return code, reason, error, opened_at
 
     def _opened(self, ws: websocket.WebSocket) -> None:
-        protocol = self.protocol
-        protocol.close_request = None
-        protocol.on_open()
-        for text in protocol.data_to_send():
-            ws.send(text)
-        self._connected.set()
+        """A fresh socket: the protocol queues its first frames (connect, auth, the
+        subscriptions of venues without a session step) and sends them before anything."""
+        now = time.time_ns()
+        with self._protocol_lock:
+            protocol = self.protocol
+            self._ping_interval = self.options.ping_interval
+            self._stale_timeout = self.options.stale_timeout
+            self._connected.set()
+            try:
+                protocol.reset_socket_state()
+                protocol.on_open()
+                if not protocol.needs_session:
+                    protocol.open_session()  # the socket is the session
+            except Exception as exc:
+                self._hub.publish_one(self._protocol_failed(exc, "on_open", None, now))
+            self._send_queued()
+            events = protocol.take_events()
+            attended = self._attend() if protocol.attention else None
         if self._on_open is not None:
-            self._on_open(self)  # restores subscriptions; runs before anyone sees CONNECTED
-        events = protocol.events_received()
+            self._on_open(self)
         if events:
             self._hub.publish(events)
-        self._set_state(ConnectionState.CONNECTED)
-        self._settled.set()
         self._start_timer()
+        if attended is not None:
+            self._after_attend(attended)
+        if self._verdict is not None:
+            raise ProtocolClose.of(self._verdict)
+        if not self._session.is_set():
+            logger.debug("%s: socket open, waiting for the session", self.name)
+
+    def _closed(self, code: Optional[int], reason: str) -> None:
+        """The socket is gone: tell the protocol, fail the requests sent on it."""
+        now = time.time_ns()
+        with self._protocol_lock:
+            try:
+                self.protocol.on_close(code, reason)
+            except Exception as exc:
+                self._hub.publish_one(self._protocol_failed(exc, "on_close", None, now))
+            self.protocol.take_frames()  # nowhere to send them
+            events = self.protocol.take_events()
+            attended = self._attend() if self.protocol.attention else None
+        if events:
+            self._hub.publish(events)
+        if attended is not None:
+            attended = _Attended(attended.replies, attended.jobs, False, False)
+            self._after_attend(attended)
+        self.requests.fail_all(
+            ConnectionLost(self.display_url, code=code, reason=reason or "socket closed")
+        )
+        if self._on_close is not None:
+            try:
+                self._on_close(self, code, reason)
+            except Exception:
+                logger.exception("%s: on_close hook failed", self.name)
 
     def _read(self, ws: websocket.WebSocket) -> tuple[Optional[int], str]:
         """Read frames until the socket closes; the hot path of the whole library.
@@ -354,13 +585,14 @@ class Connection:
         Events go to the hub in batches: those of every frame already buffered go together,
         handed over right before the reader waits for the network again (or once
         ``_BATCH`` are waiting). A burst then costs one hand-over, and at most one wake-up of
-        the dispatcher thread, per batch instead of per frame (DESIGN §3.1); a frame that
-        arrives alone is published as soon as it is parsed, as before.
+        the dispatcher thread, per batch instead of per frame; a frame that arrives alone is
+        published as soon as it is parsed.
         """
         protocol = self.protocol
         receive = protocol.receive_text
-        events_received = protocol.events_received
-        data_to_send = protocol.data_to_send
+        take_events = protocol.take_events
+        take_frames = protocol.take_frames
+        lock = self._protocol_lock
         publish = self._hub.publish
         time_ns = time.time_ns
         pending: list[Event] = []
@@ -373,7 +605,7 @@ class Connection:
 
         assert ws.sock is not None  # connected: _prepare_socket ran
         next_frame = FrameReader(
-            ws.sock, max_size=self._max_message_size, before_wait=flush
+            ws.sock, max_size=self.options.max_message_size, before_wait=flush
         ).next_frame
         try:
             while True:
@@ -389,19 +621,27 @@ class Connection:
                     self.messages += 1
                     self.bytes += len(data)
                     self.last_message_ns = now = time_ns()
-                    receive(data, received_ns=now)
-                    events = events_received()
+                    with lock:
+                        try:
+                            receive(data, received_ns=now)
+                        except Exception as exc:
+                            pending.append(self._protocol_failed(exc, "receive_text", data, now))
+                        events = take_events()
+                        out = take_frames()
+                        if out:
+                            for text in out:
+                                ws.send(text)
+                        attended = self._attend() if protocol.attention else None
                     if events:
                         pending += events
                         if len(pending) >= _BATCH:
                             flush()
-                    out = data_to_send()
-                    if out:
-                        for text in out:
-                            ws.send(text)
-                    request = protocol.close_request
-                    if request is not None:
-                        raise ProtocolClose(request.code, request.reason, request.fatal)
+                    if attended is not None:
+                        flush()
+                        self._after_attend(attended)
+                        verdict = self._verdict
+                        if verdict is not None:
+                            raise ProtocolClose.of(verdict)
                 elif opcode == OP_CLOSE:
                     ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
                     return _close_frame(data)
@@ -412,18 +652,17 @@ class Connection:
         finally:
             flush()  # what was parsed is delivered before the socket's end is reported
 
-    # -- timer thread: heartbeat and stale watchdog --------------------------------------
+    # -- timer thread: heartbeat, stale watchdog, protocol deadlines ----------------------
 
     def _start_timer(self) -> None:
-        periods = [p for p in (self._ping_interval, self._stale_timeout and self._stale_timeout / 2)
-                   if p]
-        if not periods:
-            return
         now = time.monotonic()
         self._seen_count = -1
         self._last_seen = now
         self._last_ping = now
-        self._timer = timers.call_every(max(0.02, min(min(periods), 1.0)), self._tick)
+        periods = [p for p in (self._ping_interval, self._stale_timeout and self._stale_timeout / 2)
+                   if p]
+        # At least once a second: protocols check their deadlines on every tick.
+        self._timer = timers.call_every(max(0.02, min(periods + [1.0])), self._tick)
 
     def _cancel_timer(self) -> None:
         timer, self._timer = self._timer, None
@@ -436,25 +675,45 @@ class Connection:
             return
         now = time.monotonic()
         count = self.messages + self.control_frames
+        stale = self._stale_timeout
         if count != self._seen_count:
             self._seen_count = count
             self._last_seen = now
-        elif self._stale_timeout is not None and now - self._last_seen > self._stale_timeout:
-            self._abort_reason = f"no data for {self._stale_timeout:g} s (stale connection)"
+        elif stale is not None and now - self._last_seen > stale:
+            self._kill(f"no data for {stale:g} s (stale connection)")
             logger.warning("%s: %s", self.name, self._abort_reason)
-            _close_quietly(ws, send_close=False)
             return
-        if self._ping_interval is not None and now - self._last_ping >= self._ping_interval:
-            self._last_ping = now
+        ping_due = self._ping_interval is not None and now - self._last_ping >= self._ping_interval
+        received_ns = time.time_ns()
+        failure: Optional[Event] = None
+        with self._protocol_lock:
+            if not self._connected.is_set():
+                return
+            protocol = self.protocol
             try:
-                message = self.protocol.ping_message()
-                if message is None:
-                    ws.ping()
-                else:
-                    ws.send(message)
-            except (websocket.WebSocketException, OSError) as exc:
-                self._abort_reason = f"heartbeat failed: {_describe(exc)}"
-                _close_quietly(ws, send_close=False)
+                protocol.on_tick(now)
+                message = protocol.ping_message() if ping_due else None
+            except Exception as exc:
+                failure = self._protocol_failed(exc, "on_tick", None, received_ns)
+                message = None
+            if ping_due:
+                self._last_ping = now
+                try:
+                    if message is None:
+                        ws.ping()
+                    else:
+                        ws.send(message)
+                except (websocket.WebSocketException, OSError) as exc:
+                    self._kill(f"heartbeat failed: {_describe(exc)}")
+            self._send_queued()
+            events = protocol.take_events()
+            attended = self._attend() if protocol.attention else None
+        if failure is not None:
+            events.append(failure)
+        if events:
+            self._hub.publish(events)
+        if attended is not None:
+            self._after_attend(attended)
 
     # -- state -------------------------------------------------------------------------
 
@@ -477,31 +736,37 @@ class Connection:
         self, code: Optional[int], reason: str, error: Optional[BaseException], *, opened: bool
     ) -> Optional[WSClientError]:
         """The error that must stop reconnecting, or None to retry."""
-        if isinstance(error, ProtocolClose):
-            if error.fatal:
-                return ProtocolStopped(self.display_url, code=code, reason=reason)
+        verdict = classify_failure(code, error)
+        if verdict is Verdict.PROTOCOL_STOP:
+            return ProtocolStopped(self.display_url, code=code, reason=reason)
+        if verdict is Verdict.RETRY_PROTOCOL:
             return None
-        if isinstance(error, ssl.SSLCertVerificationError):
+        if verdict is Verdict.BAD_CERTIFICATE:
+            assert isinstance(error, ssl.SSLCertVerificationError)
             # A certificate we cannot trust will not become trustworthy by retrying; the
             # fix is sslopt (e.g. ca_certs), never turning verification off for you.
             bad_cert = ConnectFailed(
-                self.display_url, reason=f"TLS certificate not trusted: {error.verify_message}")
+                self.display_url, attempts=self.attempts,
+                reason=f"TLS certificate not trusted: {error.verify_message}")
             bad_cert.__cause__ = error
             return bad_cert
-        if isinstance(error, websocket.WebSocketBadStatusException) and code in _AUTH_STATUSES:
+        if verdict is Verdict.AUTHENTICATION:
             auth = AuthenticationFailed(self.display_url, code=code, reason=reason)
             auth.__cause__ = error
             return auth
-        try:
-            fatal = self.protocol.is_fatal(code, error)
-        except Exception:
-            logger.exception("%s: is_fatal failed", self.name)
-            fatal = False
+        with self._protocol_lock:
+            try:
+                fatal = self.protocol.is_fatal(code, error)
+            except Exception:
+                logger.exception("%s: is_fatal failed", self.name)
+                fatal = False
+            events = self.protocol.take_events()
         if not fatal:
+            if events:
+                self._hub.publish(events)
             return None
         # is_fatal may have queued the venue's own explanation: when it says "fatal" itself,
         # that is the error the user hears, not a generic one.
-        events = self.protocol.events_received()
         if events:
             self._hub.publish(events)
             if any(e.kind == "error" and getattr(e, "fatal", False) for e in events):
@@ -510,7 +775,9 @@ class Connection:
         if opened:
             failed = ConnectionLost(self.display_url, code=code, reason=reason)
         else:
-            failed = ConnectFailed(self.display_url, code=code, reason=reason)
+            failed = ConnectFailed(
+                self.display_url, attempts=self.attempts, code=code, reason=reason
+            )
         failed.__cause__ = error
         return failed
 
@@ -522,6 +789,7 @@ class Connection:
             return
         self._cancel_timer()
         self._connected.clear()
+        self._session.clear()
         if error is not None and not isinstance(error, ProtocolStopped):
             self.fatal_error = error
             logger.error("%s: giving up: %s", self.name, error)
@@ -532,6 +800,7 @@ class Connection:
             reason = str(error)
         self._set_state(ConnectionState.CLOSED, code=code, reason=reason or "stopped")
         self._settled.set()
+        self.requests.fail_all(ClientStopped("the connection is closed"))
         if self._on_finish is not None and not self._stop.is_set():
             try:
                 self._on_finish(self)
@@ -542,23 +811,55 @@ class Connection:
         return f"<Connection {self.name} {self.display_url} {self.state}>"
 
 
+class _Attended(NamedTuple):
+    """What ``_attend`` took under the lock, for ``_after_attend`` to hand on."""
+
+    replies: list[Reply]
+    jobs: list[Job]
+    session_up: bool
+    retime: bool
+
+
+class Verdict(enum.Enum):
+    """What a failed or closed socket means, decided from the failure alone."""
+
+    RETRY = "retry"
+    RETRY_PROTOCOL = "retry at the protocol's request"
+    PROTOCOL_STOP = "stopped for good by the protocol"
+    BAD_CERTIFICATE = "TLS certificate not trusted"
+    AUTHENTICATION = "credentials refused"
+
+
+def classify_failure(code: Optional[int], error: Optional[BaseException]) -> Verdict:
+    """The venue-neutral part of "retry or give up?" as a pure function (the protocol's
+    ``is_fatal`` decides the rest)."""
+    if isinstance(error, ProtocolClose):
+        return Verdict.PROTOCOL_STOP if error.fatal else Verdict.RETRY_PROTOCOL
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return Verdict.BAD_CERTIFICATE
+    if isinstance(error, websocket.WebSocketBadStatusException) and code in _AUTH_STATUSES:
+        return Verdict.AUTHENTICATION
+    return Verdict.RETRY
+
+
 class ProtocolClose(Exception):
     """Raised inside the reader when the protocol asked for the socket to be closed."""
 
-    def __init__(self, code: Optional[int], reason: str, fatal: bool) -> None:
+    def __init__(
+        self, code: Optional[int], reason: str, fatal: bool, delay: Optional[float] = None,
+        quiet: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
         self.fatal = fatal
+        self.delay = delay
+        self.quiet = quiet
 
-
-class ProtocolStopped(ConnectFailed):
-    """The venue protocol ended the connection for good (it has already reported why)."""
-
-    fatal = True
-
-    def __str__(self) -> str:
-        return self.reason or f"{self.url}: stopped by the venue protocol"
+    @classmethod
+    def of(cls, request: CloseRequest) -> ProtocolClose:
+        """The exception for a protocol's close request."""
+        return cls(request.code, request.reason, request.fatal, request.delay, request.quiet)
 
 
 # -- helpers ---------------------------------------------------------------------------

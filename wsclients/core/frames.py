@@ -17,7 +17,7 @@ from typing import Callable, Optional, Protocol
 
 from websocket import WebSocketConnectionClosedException, WebSocketProtocolException
 
-from wsclients.errors import ProtocolViolation
+from wsclients.errors import MessageTooLarge
 
 __all__ = [
     "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "FrameReader", "MessageTooLarge",
@@ -34,15 +34,6 @@ _CONTROL = frozenset({OP_CLOSE, OP_PING, OP_PONG})
 _FIN_TEXT = 0x80 | OP_TEXT  # the common case: a whole text frame, no extension bits
 _CHUNK = 256 * 1024
 _EMPTY = b""
-
-
-class MessageTooLarge(ProtocolViolation):
-    """A message over the size limit was skipped unread; the stream goes on after it."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"message of {size} bytes exceeds max_message_size={limit}; skipped")
-        self.size = size
-        self.limit = limit
 
 
 class _Socket(Protocol):

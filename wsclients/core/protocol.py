@@ -1,21 +1,44 @@
 """What a connection needs from a venue: a sans-I/O protocol object driven by strings alone.
 
-A venue module implements ``VenueProtocol`` with no socket, thread or clock of its own, so a
+A venue implements ``VenueProtocol`` with no socket, thread, lock or clock of its own, so a
 recorded frame always yields the same events. The ``Connection`` (``core/connection.py``) owns
-the socket and the threads and calls these methods, all on its reader thread except
-``ping_message`` (called from the shared timer thread) — so ``ping_message`` must not touch
-state that ``receive_text`` changes without care.
+the socket and the threads and **serialises every call into its protocol** with one lock of
+its own: the reader thread (frames), the shared timer thread (heartbeat, deadlines) and user
+threads (commands: a subscribe, a request) never run protocol code at the same time. Events
+are published, replies resolved and callbacks run only after that lock is released.
+
+A protocol talks back through ``ProtocolBuffers``, which every venue protocol inherits:
+
+- ``_events`` / ``_outgoing``: events parsed, frames owed to the venue (sent at once, in
+  order, by whichever thread made the call);
+- ``close_request``: close the socket now (reconnect with backoff, or stop for good);
+- ``open_session()``: for venues with a handshake on the socket (``needs_session = True``:
+  a Centrifugo ``connect``, an auth step), the session is up only when the protocol says so;
+  ``start()`` waits for it and requests wait for it;
+- ``set_heartbeat()``: ping interval and stale timeout decided at run time (Centrifugo
+  announces its ping period in the connect reply);
+- ``ask(job)``: blocking work (HTTP) the protocol needs; the client runs it on a worker and
+  hands the answer back through ``job_done`` — never on the reader or the timer thread;
+- ``reply(...)``: the answer to a request made with ``Connection.request``.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Protocol, Union
+from collections.abc import Hashable
+from typing import Any, ClassVar, Optional, Protocol, Union
 
 import attrs
 
 from wsclients.models import Event
 
-__all__ = ["CloseRequest", "ProtocolBuffers", "VenueProtocol"]
+__all__ = [
+    "CloseRequest",
+    "Heartbeat",
+    "Job",
+    "ProtocolBuffers",
+    "Reply",
+    "VenueProtocol",
+]
 
 
 @attrs.frozen
@@ -24,39 +47,81 @@ class CloseRequest:
 
     ``fatal=True`` stops the connection for good (bad credentials, a stream the venue will
     never serve); otherwise the connection reconnects with backoff, as after any drop.
+    ``code`` is the close code sent to the venue (1000 when None).
     """
 
     reason: str
     fatal: bool = False
     code: Optional[int] = None
+    delay: Optional[float] = None
+    """Wait at least this long before the next attempt (a venue that said "come back later");
+    None leaves the delay to the backoff."""
+    quiet: bool = False
+    """The protocol has reported why already: no ``ConnectionLost`` event for this close."""
+
+
+@attrs.frozen
+class Heartbeat:
+    """Timings a protocol decides at run time; None turns a watch off."""
+
+    ping_interval: Optional[float]
+    stale_timeout: Optional[float]
+
+
+@attrs.frozen
+class Job:
+    """Blocking work a protocol asks for (a token, a REST snapshot, a lookup).
+
+    ``kind`` names the work for the client that runs it; ``key`` lets the protocol match the
+    answer to the question (and ignore an answer for a socket that is gone).
+    """
+
+    kind: str
+    key: Hashable = None
+    args: Any = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Reply:
+    """The answer to request ``request_id``: a result, or the error to raise to its caller."""
+
+    request_id: Hashable
+    result: Any = None
+    error: Optional[BaseException] = None
 
 
 class VenueProtocol(Protocol):
-    """The hooks a venue gives a ``Connection``.
+    """The hooks a venue gives a ``Connection``; every call is made under the connection's
+    lock, so implementations are single-threaded code."""
 
-    Per frame the reader thread calls ``receive_text``, then drains ``events_received`` and
-    ``data_to_send``, then looks at ``close_request``.
-    """
-
+    needs_session: ClassVar[bool]
+    """True when the socket being open is not enough: the session is up only after the
+    protocol calls ``open_session()`` (e.g. on the reply to its connect command)."""
     close_request: Optional[CloseRequest]
-    """Set by ``receive_text`` when the venue wants the socket closed; the connection reads it
-    after every frame and resets it to None on the next ``on_open``."""
+    session_up: bool
+    heartbeat: Optional[Heartbeat]
+    attention: bool
+
+    def reset_socket_state(self) -> None:
+        """Per-socket flags back to their start (called right before ``on_open``)."""
+
+    def open_session(self) -> None:
+        """The session is up."""
 
     def on_open(self) -> None:
         """A fresh socket is open: reset per-socket state and queue what must be sent first
-        (auth, the subscription). Subscriptions kept by the client are restored by the client
-        itself right after, so they are not queued here."""
+        (auth, connect; for venues without a session step, every subscription)."""
+
+    def on_close(self, code: Optional[int], reason: str) -> None:
+        """The socket is gone (any cause); forget what was tied to it."""
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
-        """Parse one frame. Never raises: a bad frame becomes a non-fatal ``ErrorEvent``."""
+        """Parse one frame. Should not raise: a bad frame becomes a non-fatal ``ErrorEvent``
+        (the connection guards the call anyway and reports what escapes)."""
 
-    def events_received(self) -> list[Event]:
-        """The events parsed since the last call; each is returned once."""
-        ...
-
-    def data_to_send(self) -> list[str]:
-        """Frames the protocol owes the venue (pong, auth, ack); each is returned once."""
-        ...
+    def on_tick(self, now: float) -> None:
+        """Called from the timer thread about once a second while the socket is open, with
+        ``time.monotonic()``: check deadlines (token expiry, missed pongs)."""
 
     def ping_message(self) -> Optional[str]:
         """The venue's app-level heartbeat frame, or None to send WebSocket pings instead."""
@@ -66,23 +131,135 @@ class VenueProtocol(Protocol):
         """Whether a close with this code (or this connect error) must stop reconnecting."""
         ...
 
+    def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
+        """The answer to a ``Job`` this protocol asked for."""
+
+    def take_events(self) -> list[Event]:
+        """The events parsed since the last call; each is returned once."""
+        ...
+
+    def take_frames(self) -> list[str]:
+        """Frames owed to the venue; each is returned once."""
+        ...
+
+    def take_replies(self) -> list[Reply]:
+        """Answers to requests; each is returned once."""
+        ...
+
+    def take_jobs(self) -> list[Job]:
+        """Blocking work asked for; each is returned once."""
+        ...
+
 
 class ProtocolBuffers:
-    """The bookkeeping every venue protocol repeats: the close request and the two lists that
-    ``receive_text`` fills and the connection drains. Venue protocols inherit it and append to
-    ``_events`` and ``_outgoing``."""
+    """The bookkeeping every venue protocol shares, and sensible defaults for the hooks.
+
+    ``attention`` is raised whenever something beyond events and frames waits (a close, the
+    session coming up, a reply, a job, a new heartbeat), so the reader's per-frame path reads
+    one attribute for all of them.
+    """
+
+    needs_session: ClassVar[bool] = False
 
     def __init__(self) -> None:
-        self.close_request: Optional[CloseRequest] = None
+        self._close_request: Optional[CloseRequest] = None
+        self.session_up = False
+        self.heartbeat: Optional[Heartbeat] = None
+        self.attention = False
         self._events: list[Event] = []
         self._outgoing: list[str] = []
+        self._replies: list[Reply] = []
+        self._jobs: list[Job] = []
 
-    def events_received(self) -> list[Event]:
+    # -- what a venue calls ----------------------------------------------------------------
+
+    @property
+    def close_request(self) -> Optional[CloseRequest]:
+        """Set to ask for the socket to be closed; the connection acts on it at once."""
+        return self._close_request
+
+    @close_request.setter
+    def close_request(self, value: Optional[CloseRequest]) -> None:
+        self._close_request = value
+        if value is not None:
+            self.attention = True
+
+    def open_session(self) -> None:
+        """The session is up (the venue accepted us): the connection reports CONNECTED."""
+        if not self.session_up:
+            self.session_up = True
+            self.attention = True
+
+    def set_heartbeat(self, ping_interval: Optional[float], stale_timeout: Optional[float]) -> None:
+        """Use these timings on this socket from now on (reset on every new socket)."""
+        self.heartbeat = Heartbeat(ping_interval, stale_timeout)
+        self.attention = True
+
+    def ask(self, job: Job) -> None:
+        """Ask the client to run blocking work; the answer comes back in ``job_done``."""
+        self._jobs.append(job)
+        self.attention = True
+
+    def reply(
+        self, request_id: Hashable, result: Any = None, error: Optional[BaseException] = None
+    ) -> None:
+        """Answer request ``request_id`` (made with ``Connection.request``)."""
+        self._replies.append(Reply(request_id, result, error))
+        self.attention = True
+
+    # -- default hooks -----------------------------------------------------------------------
+
+    def on_open(self) -> None:
+        """A fresh socket; nothing to send by default. (Venues without a session step are up
+        as soon as this returns.)"""
+
+    def on_close(self, code: Optional[int], reason: str) -> None:
+        """The socket is gone."""
+
+    def on_tick(self, now: float) -> None:
+        """No deadlines to check by default."""
+
+    def ping_message(self) -> Optional[str]:
+        """WebSocket pings by default."""
+        return None
+
+    def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
+        """Nothing is fatal by default (401/403 on the upgrade are, in the connection)."""
+        return False
+
+    def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
+        """Venues that ask for jobs override this."""
+
+    # -- what the connection drains --------------------------------------------------------
+
+    def reset_socket_state(self) -> None:
+        """Called by the connection before ``on_open``: per-socket flags back to their start."""
+        self._close_request = None
+        self.session_up = False
+        self.heartbeat = None
+        self.attention = False
+        self._outgoing.clear()
+
+    def take_events(self) -> list[Event]:
         """The events parsed since the last call; each is returned once."""
         events, self._events = self._events, []
         return events
 
-    def data_to_send(self) -> list[str]:
+    def take_frames(self) -> list[str]:
         """Frames the protocol owes the venue; each is returned once."""
         frames, self._outgoing = self._outgoing, []
         return frames
+
+    def take_replies(self) -> list[Reply]:
+        """Answers to requests; each is returned once."""
+        replies, self._replies = self._replies, []
+        return replies
+
+    def take_jobs(self) -> list[Job]:
+        """Blocking work asked for; each is returned once."""
+        jobs, self._jobs = self._jobs, []
+        return jobs
+
+    # Older names, kept for code written against the first protocol interface.
+    events_received = take_events
+    data_to_send = take_frames

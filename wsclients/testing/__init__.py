@@ -5,6 +5,21 @@ Needs the ``testing`` extra (websockets). The runtime library never imports this
 
 from __future__ import annotations
 
+from wsclients.testing.allium import FakeAllium
+from wsclients.testing.cadenza import (
+    CADENZA_NAMESPACES,
+    CURRENT_CHANNELS,
+    LEGACY_CHANNELS,
+    ChannelTemplates,
+    FakeCadenza,
+)
+from wsclients.testing.centrifugo import (
+    ChannelOptions,
+    ClientInfo,
+    FakeCentrifugo,
+    ForceDisconnect,
+    ReplyError,
+)
 from wsclients.testing.hyperliquid import FakeHyperliquid
 from wsclients.testing.market import BookChange, BookSnapshot, Market, SyntheticTrade
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer
@@ -21,7 +36,20 @@ __all__ = [
     "FakeConnection",
     "FakeRequest",
     "FakeServer",
+    # centrifugo
+    "ChannelOptions",
+    "ClientInfo",
+    "FakeCentrifugo",
+    "ForceDisconnect",
+    "ReplyError",
+    # cadenza
+    "CADENZA_NAMESPACES",
+    "CURRENT_CHANNELS",
+    "LEGACY_CHANNELS",
+    "ChannelTemplates",
+    "FakeCadenza",
     # venue fakes
+    "FakeAllium",
     "FakeHyperliquid",
     "FakeTradevest",
     "FakeVegaNode",

@@ -17,12 +17,11 @@ from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
-from wsclients.core.connection import Connection
-from wsclients.core.pending import PendingRequests, wait_result
+from wsclients.core.pending import wait_result
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import (
     ClientStopped,
@@ -359,14 +358,6 @@ def book_from_l2(data: Mapping[str, Any], received_ns: int) -> Book:
     )
 
 
-class _PostSink(Protocol):
-    """Where post responses go: ``core/pending.py``'s ``PendingRequests`` fits."""
-
-    def resolve(self, request_id: int, result: Any) -> bool: ...
-
-    def reject(self, request_id: int, exc: BaseException) -> bool: ...
-
-
 class _SubState:
     """What the protocol knows about one subscription on the current socket."""
 
@@ -390,10 +381,8 @@ class HyperliquidProtocol(ProtocolBuffers):
     """Hyperliquid's wire protocol with no socket, thread or clock (DESIGN §6.1).
 
     Args:
-        posts: where ``post`` responses are delivered (``resolve(id, response)`` /
-            ``reject(id, exc)``); without one they become ``Message(channel="post")`` events.
-        on_rejected: called with a subscription the server refused for good, so its owner
-            stops restoring it after reconnects. Runs on the reader thread.
+        on_rejected: told of a subscription the server refused for good (it is no longer
+            restored after reconnects).
         trade_memory: how many recent trades per coin are remembered to drop the backfill the
             server re-sends after every (re)subscribe (§2 row 9).
         max_missed_pongs: pings in a row left unanswered before asking for a reconnect.
@@ -401,10 +390,10 @@ class HyperliquidProtocol(ProtocolBuffers):
             before that subscription is declared invalid (the server drops the socket instead
             of answering a bad coin, §5.1; without this the client would loop forever).
 
-    Thread use: ``receive_text``, ``on_open``, ``is_fatal`` and the getters run on the reader
-    thread; ``subscribe_message``/``unsubscribe_message``/``post_message`` on user threads and
-    ``ping_message`` on the timer thread. ``_lock`` guards the subscription table and the pong
-    counter they share.
+    The protocol owns the one registry of subscriptions: ``subscribe``/``unsubscribe``
+    (commands from the client) register and send when a socket is up, and ``on_open``
+    restores every one on each new socket. Single-threaded: the connection serialises every
+    call into it.
     """
 
     venue = VENUE
@@ -412,20 +401,17 @@ class HyperliquidProtocol(ProtocolBuffers):
     def __init__(
         self,
         *,
-        posts: Optional[_PostSink] = None,
         on_rejected: Optional[Callable[[Subscription], None]] = None,
         trade_memory: int = 2000,
         max_missed_pongs: int = 2,
         max_strikes: int = 3,
     ) -> None:
         super().__init__()
-        self._posts = posts
+        self._posts: set[int] = set()  # ids of posts sent on this socket, not answered yet
         self._on_rejected = on_rejected
         self._trade_memory = trade_memory
         self._max_missed_pongs = max_missed_pongs
         self._max_strikes = max_strikes
-        # Guards _subs, _pending and _missed_pongs (user, timer and reader threads).
-        self._lock = threading.Lock()
         self._subs: dict[str, _SubState] = {}
         self._pending: list[str] = []  # keys sent on this socket, waiting for their ack, in order
         self._missed_pongs = 0
@@ -438,17 +424,24 @@ class HyperliquidProtocol(ProtocolBuffers):
     # ----------------------------------------------------------------- VenueProtocol
 
     def on_open(self) -> None:
-        """A fresh socket: nothing is live on it yet; the client restores subscriptions next.
+        """A fresh socket: nothing is live on it yet; every registered subscription is sent
+        again, in the order it was made.
 
         Remembered trades are kept so the backfill after the restore is deduplicated.
         """
-        self.close_request = None
-        with self._lock:
-            self._pending.clear()
-            self._missed_pongs = 0
-            for state in self._subs.values():
-                state.live = False
-                state.snapshot_due = True
+        self._pending.clear()
+        self._posts.clear()
+        self._missed_pongs = 0
+        self.open_session()
+        for key, state in self._subs.items():
+            state.live = False
+            state.snapshot_due = True
+            self._pending.append(key)
+            self._outgoing.append(_subscribe_frame(state.subscription))
+
+    def on_close(self, code: Optional[int], reason: str) -> None:
+        """Posts are tied to their socket (answers never come on another one)."""
+        self._posts.clear()
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``."""
@@ -463,9 +456,8 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def ping_message(self) -> Optional[str]:
         """``{"method":"ping"}`` (§3); asks for a reconnect when pongs stopped coming."""
-        with self._lock:
-            self._missed_pongs += 1
-            missed = self._missed_pongs - 1
+        self._missed_pongs += 1
+        missed = self._missed_pongs - 1
         if missed >= self._max_missed_pongs and self.close_request is None:
             self.close_request = CloseRequest(f"no pong to the last {missed} pings")
         return _PING
@@ -477,16 +469,15 @@ class HyperliquidProtocol(ProtocolBuffers):
         server closes without a word on an invalid coin or parameter (§5.1).
         """
         rejected: list[Subscription] = []
-        with self._lock:
-            for key in self._pending:
-                state = self._subs.get(key)
-                if state is None:
-                    continue
-                state.strikes += 1
-                if state.strikes >= self._max_strikes:
-                    del self._subs[key]
-                    rejected.append(state.subscription)
-            self._pending.clear()
+        for key in self._pending:
+            state = self._subs.get(key)
+            if state is None:
+                continue
+            state.strikes += 1
+            if state.strikes >= self._max_strikes:
+                del self._subs[key]
+                rejected.append(state.subscription)
+        self._pending.clear()
         for subscription in rejected:
             reason = (
                 f"the server closed the socket {self._max_strikes} times in a row before "
@@ -497,6 +488,45 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     # ----------------------------------------------------------------- outgoing
 
+    def subscribe(self, subscription: Mapping[str, Any]) -> bool:
+        """Register a subscription and, on a live socket, send it (a command).
+
+        Returns:
+            False when it was registered already (nothing is sent).
+
+        Raises:
+            SubscriptionRejected: the subscription is invalid (nothing is sent).
+        """
+        clean = validate_subscription(subscription)
+        key = subscription_key(clean)
+        if key in self._subs:
+            return False
+        frame = self.subscribe_message(clean)
+        if self.session_up:
+            self._outgoing.append(frame)
+        else:
+            self._pending.remove(key)  # on_open sends it with the others
+        return True
+
+    def unsubscribe(self, subscription: Mapping[str, Any]) -> bool:
+        """Forget a subscription and, on a live socket, cancel it (a command).
+
+        Returns:
+            False when it was not registered.
+        """
+        clean = validate_subscription(subscription)
+        if subscription_key(clean) not in self._subs:
+            return False
+        frame = self.unsubscribe_message(clean)
+        if self.session_up and frame is not None:
+            self._outgoing.append(frame)
+        return True
+
+    def post(self, request_id: int, request: Mapping[str, Any]) -> None:
+        """Queue a ``post`` (a request command); its answer comes back as a reply."""
+        self._posts.add(request_id)
+        self._outgoing.append(self.post_message(request_id, request))
+
     def subscribe_message(self, subscription: Mapping[str, Any]) -> str:
         """Validate a subscription, track it as waiting for its ack, and return the frame.
 
@@ -505,52 +535,48 @@ class HyperliquidProtocol(ProtocolBuffers):
         """
         clean = validate_subscription(subscription)
         key = subscription_key(clean)
-        with self._lock:
-            state = self._subs.get(key)
-            if state is None:
-                state = self._subs[key] = _SubState(clean)
-            state.live = False
-            state.snapshot_due = True
-            if key not in self._pending:
-                self._pending.append(key)
-        return codec.dumps({"method": "subscribe", "subscription": clean})
+        state = self._subs.get(key)
+        if state is None:
+            state = self._subs[key] = _SubState(clean)
+        state.live = False
+        state.snapshot_due = True
+        if key not in self._pending:
+            self._pending.append(key)
+        return _subscribe_frame(clean)
 
     def unsubscribe_message(self, subscription: Mapping[str, Any]) -> Optional[str]:
         """Forget a subscription and return the frame that cancels it (same object, §1)."""
         clean = validate_subscription(subscription)
-        key = subscription_key(clean)
-        with self._lock:
-            self._subs.pop(key, None)
-            if key in self._pending:
-                self._pending.remove(key)
+        self.discard(clean)
         return codec.dumps({"method": "unsubscribe", "subscription": clean})
 
     def discard(self, subscription: Mapping[str, Any]) -> None:
-        """Stop tracking a subscription without sending anything (unsubscribed while the
-        socket was down). Idempotent."""
+        """Stop tracking a subscription without sending anything. Idempotent."""
         key = subscription_key(subscription)
-        with self._lock:
-            self._subs.pop(key, None)
-            if key in self._pending:
-                self._pending.remove(key)
+        self._subs.pop(key, None)
+        if key in self._pending:
+            self._pending.remove(key)
 
     def post_message(self, request_id: int, request: Mapping[str, Any]) -> str:
         """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}`` (§4)."""
         return codec.dumps({"method": "post", "id": request_id, "request": request})
+
+    @property
+    def registered(self) -> list[Subscription]:
+        """Every registered subscription, in the order it was made."""
+        return [state.subscription for state in self._subs.values()]
 
     # ----------------------------------------------------------------- state queries
 
     def is_live(self, subscription: Mapping[str, Any]) -> bool:
         """Whether the server has acknowledged this subscription on the current socket."""
         key = subscription_key(subscription)
-        with self._lock:
-            state = self._subs.get(key)
-            return state is not None and state.live
+        state = self._subs.get(key)
+        return state is not None and state.live
 
     def subscriptions(self) -> dict[str, bool]:
         """Every tracked subscription (by key) and whether it is live on this socket."""
-        with self._lock:
-            return {key: state.live for key, state in self._subs.items()}
+        return {key: state.live for key, state in self._subs.items()}
 
     # ----------------------------------------------------------------- parsing
 
@@ -571,8 +597,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         elif channel == "bbo":
             self._bbo(frame, received_ns)
         elif channel == "pong":
-            with self._lock:
-                self._missed_pongs = 0
+            self._missed_pongs = 0
         elif channel == "subscriptionResponse":
             self._ack(frame)
         elif channel == "error":
@@ -673,15 +698,13 @@ class HyperliquidProtocol(ProtocolBuffers):
         )
 
     def _tracks_type(self, kind: str) -> bool:
-        with self._lock:
-            return any(state.subscription["type"] == kind for state in self._subs.values())
+        return any(state.subscription["type"] == kind for state in self._subs.values())
 
     def _take_snapshot_flag(self, kind: str) -> bool:
-        with self._lock:
-            for state in self._subs.values():
-                if state.subscription["type"] == kind and state.snapshot_due:
-                    state.snapshot_due = False
-                    return True
+        for state in self._subs.values():
+            if state.subscription["type"] == kind and state.snapshot_due:
+                state.snapshot_due = False
+                return True
         return False
 
     # ----------------------------------------------------------------- control frames
@@ -700,26 +723,24 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def _mark_live(self, echo: Mapping[str, Any]) -> Optional[Subscription]:
         """Mark the tracked subscription matching ``echo`` live; pending ones first, in order."""
-        with self._lock:
-            candidates = self._pending + [k for k in self._subs if k not in self._pending]
-            for key in candidates:
-                state = self._subs.get(key)
-                if state is not None and _echo_matches(state.subscription, echo):
-                    state.live = True
-                    state.strikes = 0
-                    if key in self._pending:
-                        self._pending.remove(key)
-                    return state.subscription
+        candidates = self._pending + [k for k in self._subs if k not in self._pending]
+        for key in candidates:
+            state = self._subs.get(key)
+            if state is not None and _echo_matches(state.subscription, echo):
+                state.live = True
+                state.strikes = 0
+                if key in self._pending:
+                    self._pending.remove(key)
+                return state.subscription
         return None
 
     def _oldest_pending(self, *, with_user: bool = False) -> Optional[Subscription]:
         """The subscribe the server is answering when an error echoes nothing (§5.1: limit
         errors are not correlated): acks come in order, so it is the oldest unacked one."""
-        with self._lock:
-            for key in self._pending:
-                state = self._subs.get(key)
-                if state is not None and (not with_user or "user" in state.subscription):
-                    return state.subscription
+        for key in self._pending:
+            state = self._subs.get(key)
+            if state is not None and (not with_user or "user" in state.subscription):
+                return state.subscription
         return None
 
     def _error(self, frame: dict[str, Any], received_ns: int) -> None:
@@ -763,9 +784,9 @@ class HyperliquidProtocol(ProtocolBuffers):
             match = _TOO_MANY_POSTS.search(text)
             if match is not None:
                 request_id = int(match.group(1))
-                if self._posts is not None and self._posts.reject(
-                    request_id, TooManyInFlight(_POST_LIMIT)
-                ):
+                if request_id in self._posts:
+                    self._posts.discard(request_id)
+                    self.reply(request_id, error=TooManyInFlight(_POST_LIMIT))
                     return
                 self._emit_error(text, "too_many_posts", received_ns, frame,
                                  TooManyInFlight(_POST_LIMIT))
@@ -787,11 +808,9 @@ class HyperliquidProtocol(ProtocolBuffers):
         if request is not None and request.get("method") == "post":
             request_id = request.get("id")
             exc = RequestFailed(text, request="post")
-            if (
-                isinstance(request_id, int)
-                and self._posts is not None
-                and self._posts.reject(request_id, exc)
-            ):
+            if isinstance(request_id, int) and request_id in self._posts:
+                self._posts.discard(request_id)
+                self.reply(request_id, error=exc)
                 return
             self._emit_error(text, "parse_error", received_ns, frame, exc)
             return
@@ -799,13 +818,12 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def _forget(self, echo: Mapping[str, Any]) -> Optional[Subscription]:
         """Stop tracking the subscription ``echo`` names; return what we had sent."""
-        with self._lock:
-            for key, state in list(self._subs.items()):
-                if state.subscription == echo or _echo_matches(state.subscription, echo):
-                    del self._subs[key]
-                    if key in self._pending:
-                        self._pending.remove(key)
-                    return state.subscription
+        for key, state in list(self._subs.items()):
+            if state.subscription == echo or _echo_matches(state.subscription, echo):
+                del self._subs[key]
+                if key in self._pending:
+                    self._pending.remove(key)
+                return state.subscription
         return None
 
     def _reject_subscription(
@@ -830,23 +848,22 @@ class HyperliquidProtocol(ProtocolBuffers):
         response = data["response"]
         if not isinstance(response, dict):
             raise ProtocolViolation("post response must be an object", raw=frame)
-        if self._posts is None:
+        if request_id not in self._posts:
+            # Not one of ours on this socket (sent raw, or answered after its caller gave up).
             self._events.append(
                 Message(venue=VENUE, channel="post", data=data, received_ns=received_ns, raw=frame)
             )
             return
+        self._posts.discard(request_id)
         if response.get("type") == "error":
             # §4: an error payload is a string mirroring the HTTP status and description.
             payload = response.get("payload")
-            exc = RequestFailed(
+            self.reply(request_id, error=RequestFailed(
                 payload if isinstance(payload, str) else shorten(payload),
                 request=f"post {request_id}",
-            )
-            delivered = self._posts.reject(request_id, exc)
+            ))
         else:
-            delivered = self._posts.resolve(request_id, response)
-        if not delivered:
-            logger.debug("post response for unknown or expired id %s", request_id)
+            self.reply(request_id, response)
 
     # ----------------------------------------------------------------- errors out
 
@@ -873,6 +890,10 @@ class HyperliquidProtocol(ProtocolBuffers):
                 code="protocol_violation",
             )
         )
+
+
+def _subscribe_frame(subscription: Subscription) -> str:
+    return codec.dumps({"method": "subscribe", "subscription": subscription})
 
 
 def _json_object(text: str) -> Optional[dict[str, Any]]:
@@ -946,17 +967,18 @@ class HyperliquidClient(SubscribingClient):
     ) -> None:
         if not options.get("url"):
             options["url"] = TESTNET_URL if testnet else MAINNET_URL
-        self._posts = PendingRequests(limit=post_limit, what="post")
+        self._post_limit = post_limit
         self._post_timeout = post_timeout
         self._rest_url = rest_url
         self._rest: Optional[HyperliquidInfo] = None
         self._rest_lock = threading.Lock()  # guards _rest creation
-        protocol = HyperliquidProtocol(
-            posts=self._posts, on_rejected=self._rejected, trade_memory=trade_memory
-        )
+        protocol = HyperliquidProtocol(trade_memory=trade_memory)
         self.protocol = protocol
         """The sans-I/O protocol (for ``is_live`` and ``duplicate_trades``)."""
         super().__init__(protocol, **options)
+
+    def _request_limit(self) -> Optional[int]:
+        return self._post_limit
 
     # ----------------------------------------------------------------- raw subscriptions
 
@@ -970,25 +992,30 @@ class HyperliquidClient(SubscribingClient):
         Raises:
             SubscriptionRejected: invalid for its type (a bad coin would make the server drop
                 the whole socket, §5.1).
+            ClientStopped: the client is stopped.
         """
         clean = validate_subscription(subscription)
-        return self._subscribe(subscription_key(clean), clean)
+        added: bool = self._command(lambda protocol: protocol.subscribe(clean))
+        return added
 
     def unsubscribe(self, subscription: Mapping[str, Any]) -> bool:
         """Cancel a subscription made before; False when there was none."""
         clean = validate_subscription(subscription)
-        removed = self._unsubscribe(subscription_key(clean))
-        self.protocol.discard(clean)
+        removed: bool = self._command(lambda protocol: protocol.unsubscribe(clean))
         return removed
 
     def is_live(self, subscription: Mapping[str, Any]) -> bool:
         """Whether the server acknowledged this subscription on the current socket."""
-        return self.protocol.is_live(subscription)
+        live: bool = self._connection.command(lambda protocol: protocol.is_live(subscription))
+        return live
 
-    # Reader thread: the server refused a subscription for good.
-    def _rejected(self, subscription: Subscription) -> None:
-        with self._subs_lock:
-            self._subscriptions.pop(subscription_key(subscription), None)
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """The subscriptions made (and not refused), in the order they were made."""
+        registered: list[Subscription] = self._connection.command(
+            lambda protocol: protocol.registered
+        )
+        return registered
 
     # ----------------------------------------------------------------- market data
 
@@ -1189,28 +1216,30 @@ class HyperliquidClient(SubscribingClient):
                 wait for a free slot when ``post_limit`` are in flight and ``block``).
             block: at the in-flight limit, wait for a slot (True) or raise at once.
 
+        A post made while the socket is reconnecting waits for the next socket (within
+        ``timeout``).
+
         Raises:
             TooManyInFlight: the in-flight limit is reached.
-            NotConnected: the socket is not open right now.
+            RequestTimeout: no socket came up within ``timeout``.
+            ClientStopped: the client is stopped.
             ValueError: ``request`` is not ``{"type": "info"|"action", "payload": …}``.
 
         The Future fails with ``RequestFailed`` (the venue's error), ``RequestTimeout``,
-        ``TooManyInFlight`` (the server's own limit) or ``ClientStopped`` (socket lost or
-        client stopped before the answer).
+        ``TooManyInFlight`` (the server's own limit), ``ConnectionLost`` (the socket dropped
+        before the answer) or ``ClientStopped``.
         """
         if not isinstance(request, Mapping) or request.get("type") not in ("info", "action"):
             raise ValueError('a post request is {"type": "info" | "action", "payload": {...}}')
         if "payload" not in request:
             raise ValueError("a post request needs a 'payload'")
         wait = self._post_timeout if timeout is DEFAULT else timeout
-        request_id = self._posts.new_id()
-        future = self._posts.add(request_id, timeout=wait, block=block)
-        try:
-            self._send(self.protocol.post_message(request_id, request))
-        except WSClientError as exc:
-            self._posts.reject(request_id, exc)
-            raise
-        return future
+        if self._stopped.is_set():
+            raise ClientStopped("the client is stopped")
+        return self._connection.request(
+            lambda protocol, request_id: protocol.post(request_id, request),
+            timeout=wait, block=block, what="post",
+        )
 
     def post(
         self,
@@ -1267,7 +1296,7 @@ class HyperliquidClient(SubscribingClient):
     @property
     def posts_in_flight(self) -> int:
         """Posts sent and not answered yet."""
-        return self._posts.in_flight
+        return self._connection.requests.in_flight
 
     # ----------------------------------------------------------------- REST
 
@@ -1283,13 +1312,7 @@ class HyperliquidClient(SubscribingClient):
 
     # ----------------------------------------------------------------- lifecycle hooks
 
-    def _socket_lost(self, connection: Connection, code: Optional[int], reason: str) -> None:
-        super()._socket_lost(connection, code, reason)
-        # §4: answers are tied to the socket; a request sent on it will never be answered.
-        self._posts.fail_all(ClientStopped("connection lost before the post was answered"))
-
     def _on_stop(self) -> None:
-        self._posts.fail_all(ClientStopped("client stopped"))
         with self._rest_lock:
             if self._rest is not None:
                 self._rest.close()

@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from time import time_ns
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.client import HeaderSource, SubscribingClient
-from wsclients.core.connection import Connection
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
-from wsclients.errors import ProtocolViolation, SubscriptionRejected, WSClientError, shorten
+from wsclients.errors import (
+    ProtocolViolation,
+    SubscriptionRejected,
+    TradevestError,
+    WSClientError,
+    shorten,
+)
 from wsclients.models import Book, BookLevel, ErrorEvent, Message
 
 __all__ = [
@@ -166,22 +171,6 @@ def parse_time_ns(text: str) -> int:
     return seconds * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
 
 
-class TradevestError(WSClientError):
-    """The server's ``ERROR`` message: its text and the ``connectionId`` Tradevest asks for
-    when investigating (venue-docs/tradevest-prices.md)."""
-
-    def __init__(self, error: str, *, connection_id: Optional[str] = None) -> None:
-        super().__init__(error, connection_id)
-        self.error = error
-        self.connection_id = connection_id
-
-    def __str__(self) -> str:
-        text = f"Tradevest error: {shorten(self.error)}"
-        if self.connection_id:
-            text += f" (connectionId {shorten(self.connection_id, 64)})"
-        return text
-
-
 def _decimal(value: Any, what: str) -> Decimal:
     # venues/allium-tradevest.md §4.2: decimals are JSON strings. Integers are exact too;
     # floats are refused rather than silently rounded.
@@ -237,8 +226,8 @@ class TradevestProtocol(ProtocolBuffers):
     of them in a row the protocol asks for a fatal close instead of another attempt (an
     unknown market would otherwise be retried forever). ``max_failures=None`` never gives up.
 
-    Threads: the reader thread calls the ``VenueProtocol`` methods; ``set_markets`` may be
-    called from any thread. ``_lock`` guards the markets and the failure bookkeeping.
+    Single-threaded: the connection serialises every call (``set_markets`` arrives as a
+    command from a user thread).
     """
 
     venue: ClassVar[str] = VENUE
@@ -254,14 +243,13 @@ class TradevestProtocol(ProtocolBuffers):
         super().__init__()
         self._markets = normalize_markets(markets)
         self.max_failures = max_failures
-        # Guards _markets, _failures and the per-socket flags below: set_markets runs on a
-        # user thread while the reader thread opens, reads and closes sockets.
-        self._lock = threading.Lock()
         self._failures = 0
         self._socket_open = False
         """A socket is open (or just ended) and its outcome is not counted yet."""
         self._socket_had_prices = False
         self._sent: Any = _NOT_SENT
+        # Each market's last ladders, for entries that carry one side only.
+        self._last_sides: dict[str, tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]] = {}
         """The markets the live socket subscribed to; _NOT_SENT between sockets."""
 
     # -- configuration -------------------------------------------------------------------
@@ -291,18 +279,16 @@ class TradevestProtocol(ProtocolBuffers):
             SubscriptionRejected: for an invalid market (nothing is changed then).
         """
         normalized = normalize_markets(markets)
-        with self._lock:
-            self._markets = normalized
-            self._failures = 0
-            stale = self._sent is not _NOT_SENT and self._sent != normalized
-            if stale:
-                self._socket_open = False
-            return stale
+        self._markets = normalized
+        self._failures = 0
+        stale = self._sent is not _NOT_SENT and self._sent != normalized
+        if stale:
+            self._socket_open = False
+        return stale
 
-    def socket_closed(self) -> None:
-        """The socket that carried the last subscription has ended (reader thread)."""
-        with self._lock:
-            self._sent = _NOT_SENT
+    def on_close(self, code: Optional[int], reason: str) -> None:
+        """The socket that carried the last subscription has ended."""
+        self._sent = _NOT_SENT
 
     def subscription_message(self) -> str:
         """The ``PRICE_SUBSCRIPTION`` frame for the current markets.
@@ -320,12 +306,12 @@ class TradevestProtocol(ProtocolBuffers):
 
     def on_open(self) -> None:
         """A fresh socket: queue its one ``PRICE_SUBSCRIPTION``."""
-        with self._lock:
-            self._socket_open = True
-            self._socket_had_prices = False
-            self._sent = self._markets
-            self.close_request = None
-            self._outgoing.append(self.subscription_message())
+        self._socket_open = True
+        self._socket_had_prices = False
+        self._sent = self._markets
+        self._last_sides.clear()  # a fresh socket starts from full ladders
+        self._outgoing.append(self.subscription_message())
+        self.open_session()
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events; never raises."""
@@ -362,16 +348,28 @@ class TradevestProtocol(ProtocolBuffers):
 
         Called by the connection on every close. Connect errors before a socket opened are not
         counted here (they are the connection's ``max_attempts`` business), nor is a close
-        asked for by ``set_markets``.
+        asked for by ``set_markets``. An HTTP 400 on the upgrade (listed by the venue for the
+        prices endpoint) is the request's fault: retrying it unchanged cannot help, so it is
+        fatal at once, with the server's body in the message.
         """
-        with self._lock:
-            self._count_socket_end()
-            return self._exhausted()
+        if code == _BAD_REQUEST and exc is not None and hasattr(exc, "resp_body"):
+            body = getattr(exc, "resp_body", b"") or b""
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+            self._events.append(ErrorEvent.from_exception(
+                SubscriptionRejected(
+                    "PRICE_SUBSCRIPTION upgrade",
+                    f"HTTP 400 Bad Request: {shorten(text) or 'no body'}",
+                    code=_BAD_REQUEST,
+                ),
+                venue=VENUE, received_ns=time_ns(), fatal=True, code=_BAD_REQUEST,
+            ))
+            return True
+        self._count_socket_end()
+        return self._exhausted()
 
     # -- internals -----------------------------------------------------------------------
 
     def _count_socket_end(self) -> None:
-        # Caller holds _lock.
         if self._socket_open:
             self._socket_open = False
             if not self._socket_had_prices:
@@ -427,24 +425,35 @@ class TradevestProtocol(ProtocolBuffers):
                 continue
             parsed_any = True
             if not asks and not bids:
-                continue  # the once-a-second keep-alive (venue-docs/tradevest-prices.md)
+                continue  # the once-a-second keep-alive: nothing changed
+            # Best first, whatever order the server used (the sample is already so).
+            bid_side = tuple(sorted(bids, key=lambda level: level.price, reverse=True))
+            ask_side = tuple(sorted(asks, key=lambda level: level.price))
+            # The venue sends empty arrays when "no price change", so an entry with one side
+            # empty says nothing about that side: keep the last one seen, and mark the Book
+            # as not a full snapshot (docs/venues/tradevest.rst#tradevest-messages).
+            last = self._last_sides.get(market.symbol, ((), ()))
+            one_sided = not bids or not asks
+            if not bids:
+                bid_side = last[0]
+            if not asks:
+                ask_side = last[1]
+            self._last_sides[market.symbol] = (bid_side, ask_side)
             self._events.append(
                 Book(
                     venue=VENUE,
                     symbol=market.symbol,
-                    # Best first, whatever order the server used (the sample is already so).
-                    bids=tuple(sorted(bids, key=lambda level: level.price, reverse=True)),
-                    asks=tuple(sorted(asks, key=lambda level: level.price)),
+                    bids=bid_side,
+                    asks=ask_side,
                     timestamp_ns=timestamp_ns,
                     received_ns=received_ns,
-                    is_snapshot=True,
+                    is_snapshot=not one_sided,
                     raw=item,
                 )
             )
         if parsed_any or not entries:
-            with self._lock:
-                self._socket_had_prices = True
-                self._failures = 0
+            self._socket_had_prices = True
+            self._failures = 0
 
     def _receive_error(self, message: dict[str, Any], received_ns: int) -> None:
         text = message.get("error")
@@ -453,10 +462,9 @@ class TradevestProtocol(ProtocolBuffers):
             text if isinstance(text, str) else shorten(text),
             connection_id=connection_id if isinstance(connection_id, str) else None,
         )
-        with self._lock:
-            self._count_socket_end()
-            fatal = self._exhausted()
-            failures = self._failures
+        self._count_socket_end()
+        fatal = self._exhausted()
+        failures = self._failures
         reason = str(error)
         if fatal:
             reason += f"; giving up after {failures} connections in a row without prices"
@@ -494,6 +502,9 @@ def _with_bearer(headers: Any, token: Union[str, Callable[[], str]]) -> HeaderSo
     if callable(token) or callable(headers):
         return build
     return build()  # a fixed token is checked now, before anything connects
+
+
+_BAD_REQUEST = 400
 
 
 def _describe_markets(markets: Optional[tuple[TradevestMarket, ...]]) -> str:
@@ -569,10 +580,6 @@ class TradevestClient(SubscribingClient):
         Raises:
             SubscriptionRejected: for a malformed market; the old markets stay.
         """
-        if self._prices.set_markets(markets):
+        normalized = normalize_markets(markets)  # raises before anything changes
+        if self._command(lambda protocol: protocol.set_markets(normalized)):
             self._reconnect(f"markets changed to {_describe_markets(self._prices.markets)}")
-
-    # Reader thread, when a socket ends.
-    def _socket_lost(self, connection: Connection, code: Optional[int], reason: str) -> None:
-        super()._socket_lost(connection, code, reason)
-        self._prices.socket_closed()

@@ -20,30 +20,34 @@ from __future__ import annotations
 import abc
 import collections
 import logging
+import random
 import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Optional, Union
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
 from wsclients.book import OrderBook
-from wsclients.core import codec, timers
-from wsclients.core.client import Client
-from wsclients.core.connection import Connection, ProtocolStopped
-from wsclients.core.protocol import CloseRequest, ProtocolBuffers
+from wsclients.core import codec
+from wsclients.core.backoff import Backoff
+from wsclients.core.client import Client, StreamSet
+from wsclients.core.connection import Connection
+from wsclients.core.protocol import CloseRequest, Job, ProtocolBuffers
 from wsclients.errors import (
     BookOutOfSync,
+    ClientStopped,
+    ProtocolStopped,
     ProtocolViolation,
     RequestFailed,
     SubscriptionRejected,
     WSClientError,
     shorten,
 )
-from wsclients.models import BookLevel, ErrorEvent, Event, Message, Side, Trade
+from wsclients.models import BookLevel, ErrorEvent, Message, Side, Trade
 from wsclients.venues.vega_rest import VegaRest
 
 __all__ = [
@@ -97,6 +101,18 @@ _PAGED = frozenset({"orders", "positions", "accounts"})
 # ErrorDetail codes: 10000 malformed request (unknown market), 10024 votes without a filter.
 _FATAL_GRPC_CODES = frozenset({3, 5, 12})
 _FATAL_DETAIL_CODES = frozenset({10000, 10024})
+
+# The node refuses more than MaxSubscriptionPerClient concurrent streams per IP (default 250,
+# gRPC code 8 "client reached max subscription allowed"; docs/venues/vega.rst#vega-limits).
+# Retrying at once only meets the same refusal: wait this long at least.
+STREAM_LIMIT = 250
+_STREAM_LIMIT_CODE = 8
+_STREAM_LIMIT_DELAY = 30.0
+
+# Routes whose filters are repeated (plural) fields; the singular spelling is an unknown field
+# on current nodes (v0.71+), dropped silently, so the stream would carry every trade on the
+# network (docs/venues/vega.rst#vega-filters).
+_PLURAL_ONLY = {"trades": {"partyId": "partyIds", "marketId": "marketIds"}}
 
 # venues/vega.md §4.1: the Side enum as it arrives on the wire.
 _SIDES = {1: Side.BUY, 2: Side.SELL}
@@ -211,6 +227,9 @@ def make_stream(path: str, **params: Any) -> VegaStream:
     ``partyId`` and ``batchSize``, sent as the first frame (venues/vega.md §2.7).
     """
     path = path.strip("/")
+    if "?" in path:
+        path, query = path.split("?", 1)
+        params = {**_query_params(path, query), **params}
     if path.startswith("api/v2/stream/"):
         path = path[len("api/v2/stream/") :]
     if path == "event/bus":
@@ -218,6 +237,20 @@ def make_stream(path: str, **params: Any) -> VegaStream:
     stream = VegaStream(path, _encode_params(params))
     _check_stream(stream)
     return stream
+
+
+def _query_params(path: str, query: str) -> dict[str, Any]:
+    """Parameters written into the path (``trades?marketIds=a&marketIds=b``), checked for the
+    malformed keys older examples carry (``?partyId?=…``)."""
+    params: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        clean = key.strip("?")
+        if clean != key or not clean:
+            raise SubscriptionRejected(
+                path, f"malformed query key {key!r}: write {clean or 'name'}=value"
+            )
+        params.setdefault(clean, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in params.items()}
 
 
 def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
@@ -242,7 +275,15 @@ def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
 
 
 def _check_stream(stream: VegaStream) -> None:
-    """Refuse before connecting what the node would accept and never answer."""
+    """Refuse before connecting what the node would accept and never answer (or answer
+    with far more than was asked)."""
+    for singular, plural in _PLURAL_ONLY.get(stream.path, {}).items():
+        if stream.param_values(singular):
+            raise SubscriptionRejected(
+                stream.path,
+                f"{stream.path} filters by {plural} (repeated), not {singular}: since vega "
+                f"v0.71 the node ignores {singular} and would stream every trade on the network",
+            )
     if stream.path in _NEEDS_MARKET_IDS and not stream.param_values("marketIds"):
         # venues/vega.md §1.2: an empty marketIds set matches nothing; silent forever.
         raise SubscriptionRejected(
@@ -326,21 +367,22 @@ class MarketDecimals:
         return _scaled(value, self.position, "size")
 
 
-DecimalsLookup = Callable[[str], MarketDecimals]
-"""Gives a market's decimals; raises (one of ours) when they cannot be had. The client's lookup
-is its per-market cache filled over REST; tests use ``decimals_from_mapping``."""
+DecimalsLookup = Callable[[str], Optional[MarketDecimals]]
+"""Gives a market's decimals, or None while they are not known. It never blocks: the protocol
+asks for unknown ones as a ``Job`` (the client fetches them over REST on its worker) and holds
+what needs them meanwhile. Tests use ``decimals_from_mapping``."""
 
 
 def decimals_from_mapping(known: Mapping[str, MarketDecimals]) -> DecimalsLookup:
     """A lookup over fixed decimals (tests, or users who know their markets)."""
+    return lambda market_id: known.get(market_id)
 
-    def lookup(market_id: str) -> MarketDecimals:
-        try:
-            return known[market_id]
-        except KeyError:
-            raise ProtocolViolation(f"no decimals known for market {market_id}") from None
 
-    return lookup
+# Trades held while their market's decimals load, at most; past it the oldest are dropped
+# and reported (a REST outage must not grow memory without bound).
+_MAX_HELD_TRADES = 10_000
+# A failed decimals fetch is asked again after this long (seconds).
+_DECIMALS_RETRY_AFTER = 5.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,7 +508,8 @@ class _Base(ProtocolBuffers, abc.ABC):
                 code=error.code,
             )
         )
-        self.close_request = CloseRequest(reason, fatal=error.is_fatal)
+        delay = _STREAM_LIMIT_DELAY if error.code == _STREAM_LIMIT_CODE else None
+        self.close_request = CloseRequest(reason, fatal=error.is_fatal, delay=delay)
 
     def _report(self, exc: BaseException, received_ns: int, *, raw: Any) -> None:
         """A non-fatal ``ErrorEvent`` for something we could not parse; ours is kept, anything
@@ -501,10 +544,24 @@ class VegaStreamProtocol(_Base):
         self._snapshot_frames: list[Any] = []
         self._in_snapshot = False
         self._held_updates: list[Message] = []
+        # Trades waiting for their market's decimals, in arrival order (kept across sockets:
+        # they were received, so they are delivered).
+        self._held_trades: collections.deque[tuple[Mapping[str, Any], int]] = (
+            collections.deque()
+        )
+        self._asked: set[str] = set()  # markets whose decimals are being fetched
+        self._retry_at: dict[str, float] = {}  # market → when to ask again after a failure
+        self.dropped_trades = 0
+        """Trades dropped because too many waited for decimals (each drop is reported)."""
 
     def on_open(self) -> None:
-        """A fresh socket: forget any half-read snapshot; queue the event-bus request."""
-        self.close_request = None
+        """A fresh socket: forget any half-read snapshot; queue the event-bus request; ask for
+        the decimals the trades will need now, not on the first trade."""
+        super().on_open()
+        if self.stream.path == "trades":
+            for market_id in self.stream.market_ids:
+                if self._decimals(market_id) is None:
+                    self._ask_decimals(market_id)
         self._snapshot_items = []
         self._snapshot_frames = []
         self._in_snapshot = False
@@ -536,14 +593,72 @@ class VegaStreamProtocol(_Base):
         if not isinstance(trades, list):
             raise ProtocolViolation("trades is not a list", raw=trades)
         for item in trades:
-            try:
-                self._events.append(self._trade(item, received_ns))
-            except Exception as exc:  # noqa: BLE001 - one bad trade must not lose the batch
-                self._report(exc, received_ns, raw=item)
+            if not isinstance(item, Mapping) or not isinstance(item.get("marketId"), str):
+                self._report(ProtocolViolation("trade without a marketId"), received_ns, raw=item)
+                continue
+            market_id = item["marketId"]
+            if self._held_trades or self._decimals(market_id) is None:
+                # Order is kept: once one trade waits, the ones after it wait behind it.
+                self._hold(item, received_ns)
+                if self._decimals(market_id) is None:
+                    self._ask_decimals(market_id)
+                continue
+            self._emit_trade(item, received_ns)
+
+    def _emit_trade(self, item: Mapping[str, Any], received_ns: int) -> None:
+        try:
+            self._events.append(self._trade(item, received_ns))
+        except Exception as exc:  # noqa: BLE001 - one bad trade must not lose the batch
+            self._report(exc, received_ns, raw=item)
+
+    def _hold(self, item: Mapping[str, Any], received_ns: int) -> None:
+        if len(self._held_trades) >= _MAX_HELD_TRADES:
+            oldest, oldest_ns = self._held_trades.popleft()
+            self.dropped_trades += 1
+            self._report(
+                ProtocolViolation(
+                    f"trade dropped: more than {_MAX_HELD_TRADES} trades wait for market "
+                    "decimals"
+                ),
+                oldest_ns, raw=oldest,
+            )
+        self._held_trades.append((item, received_ns))
+
+    def _ask_decimals(self, market_id: str) -> None:
+        if market_id not in self._asked and market_id not in self._retry_at:
+            self._asked.add(market_id)
+            self.ask(Job("decimals", ("decimals", market_id), market_id))
+
+    def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
+        """Decimals arrived (or could not be had): release the trades that waited."""
+        if job.kind != "decimals":
+            return
+        market_id = job.args
+        self._asked.discard(market_id)
+        if error is not None:
+            self._retry_at[market_id] = _now() + _DECIMALS_RETRY_AFTER
+            self._report(error, time.time_ns(), raw=None)
+        self._release()
+
+    def on_tick(self, now: float) -> None:
+        """Ask again for decimals whose fetch failed a while ago."""
+        for market_id, when in list(self._retry_at.items()):
+            if now >= when:
+                del self._retry_at[market_id]
+                if self._decimals(market_id) is None:
+                    self._ask_decimals(market_id)
+
+    def _release(self) -> None:
+        held = self._held_trades
+        while held and self._decimals(held[0][0]["marketId"]) is not None:
+            item, received_ns = held.popleft()
+            self._emit_trade(item, received_ns)
 
     def _trade(self, item: Mapping[str, Any], received_ns: int) -> Trade:
         market_id = item["marketId"]
         decimals = self._decimals(market_id)
+        if decimals is None:
+            raise ProtocolViolation(f"no decimals known for market {market_id}")
         aggressor = item.get("aggressor", 0)
         return Trade(
             venue=VENUE,
@@ -632,13 +747,25 @@ class VegaBookProtocol(_Base):
     """
 
     def __init__(
-        self, market_id: str, *, decimals: DecimalsLookup, depth: Optional[int] = None
+        self,
+        market_id: str,
+        *,
+        decimals: DecimalsLookup,
+        depth: Optional[int] = None,
+        retry: Optional[Backoff] = None,
+        rng: Optional[random.Random] = None,
     ) -> None:
         super().__init__(
             VegaStream("markets/depth/updates", (("marketIds", market_id),)), decimals=decimals
         )
         self.market_id = market_id
         self.depth = depth
+        self._retry = attrs.evolve(retry or Backoff(), max_attempts=None, attempt=0)
+        self._rng = rng or random.Random()
+        self._generation = 0  # counts sockets, so a late snapshot for an old one is ignored
+        self._market_decimals: Optional[MarketDecimals] = None
+        self.resyncs = 0
+        """Snapshots taken again after the first (a gap, a crossed book, a reconnect)."""
         self.snapshot_wanted: Optional[str] = "initial"
         """Why a REST snapshot is needed now, or None while the book is in sync."""
         self._book: Optional[OrderBook] = None
@@ -657,12 +784,44 @@ class VegaBookProtocol(_Base):
 
     def on_open(self) -> None:
         """A fresh socket: updates may have been missed, so the book is rebuilt from a new
-        snapshot (vega#11032: rebuild after any disconnect)."""
-        self.close_request = None
+        snapshot (vega#11032: rebuild after any disconnect), asked for at once."""
+        super().on_open()
+        self._generation += 1
         self._book = None
         self._buffer.clear()
         # A book that was never built is still waiting for its first snapshot.
-        self.snapshot_wanted = "reconnect" if self._synced_once else "initial"
+        self._want_snapshot("reconnect" if self._synced_once else "initial")
+
+    def _want_snapshot(self, why: str) -> None:
+        """Ask the client for a REST snapshot (a ``Job``); the answer comes in ``job_done``."""
+        self.snapshot_wanted = why
+        self.ask(Job("snapshot", (self._generation, why), self.market_id))
+
+    def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
+        """The snapshot (``(MarketDecimals, depth)``) or why it could not be had."""
+        if job.kind != "snapshot" or not isinstance(job.key, tuple):
+            return
+        generation, why = job.key
+        if generation != self._generation or self.snapshot_wanted is None:
+            return  # for a socket that is gone, or already answered
+        received_ns = time.time_ns()
+        if error is not None:
+            self.snapshot_failed(error, received_ns=received_ns)
+            return
+        decimals, depth = result
+        self._market_decimals = decimals
+        self.receive_snapshot(depth, received_ns=received_ns)
+        if self.snapshot_wanted is None and why != "initial":
+            self.resyncs += 1
+
+    def _retry_later(self, reason: str) -> None:
+        """No usable snapshot: try again on a fresh socket after a backoff delay (with
+        jitter), growing while it keeps failing; the socket's updates are of no use until."""
+        self._retry = self._retry.increment()
+        delay = self._retry.delay(self._rng)
+        self.close_request = CloseRequest(
+            f"retrying the {self.market_id} snapshot ({reason})", delay=delay, quiet=True
+        )
 
     def receive_snapshot(self, depth: Mapping[str, Any], *, received_ns: int) -> None:
         """Feed the answer to ``snapshot_wanted``: a REST ``GetLatestMarketDepthResponse``
@@ -689,8 +848,10 @@ class VegaBookProtocol(_Base):
             self._receive_update(update, update_ns)
 
     def snapshot_failed(self, exc: BaseException, *, received_ns: int) -> None:
-        """The client could not fetch the snapshot; reported, and still wanted."""
+        """The client could not fetch the snapshot; reported, and asked again later on a
+        fresh socket."""
         self._report(exc, received_ns, raw=None)
+        self._retry_later("the snapshot could not be fetched")
 
     def _receive_result(self, result: dict[str, Any], frame: Any, received_ns: int) -> None:
         updates = result.get("update", [])
@@ -731,6 +892,7 @@ class VegaBookProtocol(_Base):
         self._book.apply_delta(bids, asks, sequence=sequence)
         self._lenient = False
         self.applied_since_snapshot += 1
+        self._retry = self._retry.reset()  # it chained: resyncs may be immediate again
         if self._book.is_crossed:
             self._resync("crossed", received_ns, got=sequence, reason="crossed book")
             return
@@ -749,18 +911,27 @@ class VegaBookProtocol(_Base):
         """Drop the book and ask for a snapshot; updates from now on are buffered."""
         exc = BookOutOfSync(self.market_id, expected=expected, got=got, reason=reason)
         self._events.append(ErrorEvent.from_exception(exc, venue=VENUE, received_ns=received_ns))
+        never_chained = self.applied_since_snapshot == 0
         self._book = None
         self._buffer.clear()
         if pending is not None:
             self._buffer.append(pending)
         self.snapshot_wanted = why
+        if never_chained:
+            # The last snapshot never chained onto the stream (a REST answer from a node
+            # behind the stream's, say): back off instead of asking again at frame rate.
+            self._retry_later(reason)
+        else:
+            self._want_snapshot(why)
 
     def _levels(self, levels: Any) -> list[BookLevel]:
         """Wire levels → BookLevels; a level with only ``price`` has volume 0 and is removed
         (defaults are omitted on streams, venues/vega.md §3.2)."""
         if not isinstance(levels, list):
             raise ProtocolViolation("price levels are not a list", raw=levels)
-        decimals = self._decimals(self.market_id)
+        decimals = self._market_decimals or self._decimals(self.market_id)
+        if decimals is None:
+            raise ProtocolViolation(f"no decimals known for market {self.market_id}")
         return [
             BookLevel(
                 decimals.price_of(level["price"]),
@@ -798,71 +969,6 @@ def _id_list(value: Ids) -> Optional[list[str]]:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
-
-
-class _BookSocket:
-    """The ``VenueProtocol`` a book socket runs: the pure ``VegaBookProtocol`` plus the I/O it
-    asks for. Runs on the socket's reader thread: after each frame, if the book wants a
-    snapshot, ``fetch`` does the REST call and feeds the answer back (updates meanwhile wait in
-    the socket; the protocol buffers what it has read)."""
-
-    def __init__(
-        self, book: VegaBookProtocol, fetch: Callable[[_BookSocket], None]
-    ) -> None:
-        self.book = book
-        self._fetch = fetch
-        self.connection: Optional[Connection] = None
-        """The socket, known from its first open (the retry reconnects it)."""
-        self.waiting_retry = False
-        """Set after a failed snapshot: a timer reconnects later, so frames do not refetch."""
-        self.retry_timer: Optional[timers.Timer] = None
-        self.failures = 0
-
-    def cancel_retry(self) -> None:
-        timer, self.retry_timer = self.retry_timer, None
-        if timer is not None:
-            timer.cancel()
-
-    @property
-    def close_request(self) -> Optional[CloseRequest]:
-        return self.book.close_request
-
-    @close_request.setter
-    def close_request(self, value: Optional[CloseRequest]) -> None:
-        self.book.close_request = value
-
-    def on_open(self) -> None:
-        self.waiting_retry = False
-        self.book.on_open()
-
-    def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
-        self.book.receive_text(data, received_ns=received_ns)
-        if self.book.applied_since_snapshot:
-            self.failures = 0  # the last snapshot chained: resyncs may be immediate again
-        if self.book.snapshot_wanted is not None and not self.waiting_retry:
-            self._fetch(self)
-
-    def events_received(self) -> list[Event]:
-        return self.book.events_received()
-
-    def data_to_send(self) -> list[str]:
-        return self.book.data_to_send()
-
-    def ping_message(self) -> Optional[str]:
-        return self.book.ping_message()
-
-    def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
-        return self.book.is_fatal(code, exc)
-
-
-@attrs.define(eq=False)
-class _Socket:
-    """One subscription's socket and what belongs to it."""
-
-    subscription: Subscription
-    connection: Optional[Connection] = None
-    """None only while ``_add`` creates it."""
-    book: Optional[_BookSocket] = None
 
 
 class VegaClient(Client):
@@ -915,10 +1021,8 @@ class VegaClient(Client):
         self._decimals_lock = threading.Lock()
         self._decimals: dict[str, MarketDecimals] = dict(decimals or {})
         self._decimal_failures: dict[str, tuple[float, WSClientError]] = {}
-        # Guards _sockets and _socket_count; never held while a socket starts or stops.
-        self._subs_lock = threading.Lock()
-        self._sockets: dict[Subscription, _Socket] = {}
-        self._socket_count = 0
+        self._streams = StreamSet(self, limit=STREAM_LIMIT, what="stream")
+        self._books: dict[Subscription, VegaBookProtocol] = {}  # for stats.resyncs
 
     def _error_fails_start(self, error: WSClientError) -> bool:
         """A stream the node refuses for good (unknown market, bad parameter) does not make
@@ -931,8 +1035,7 @@ class VegaClient(Client):
     @property
     def subscriptions(self) -> list[Subscription]:
         """The live subscriptions, in the order they were made."""
-        with self._subs_lock:
-            return list(self._sockets)
+        return self._streams.keys()  # type: ignore[return-value]
 
     def subscribe(self, path: str, **params: Any) -> VegaStream:
         """Open any stream route with these query parameters (the escape hatch).
@@ -1077,15 +1180,8 @@ class VegaClient(Client):
 
     def unsubscribe(self, subscription: Subscription) -> bool:
         """Close the subscription's socket. False if it was not subscribed. Idempotent."""
-        with self._subs_lock:
-            socket = self._sockets.pop(subscription, None)
-        if socket is None:
-            return False
-        if socket.book is not None:
-            socket.book.cancel_retry()
-        if socket.connection is not None:
-            self._close_connection(socket.connection)
-        return True
+        self._books.pop(subscription, None)
+        return self._streams.close(subscription)
 
     # -- decimals --------------------------------------------------------------------------
 
@@ -1118,108 +1214,43 @@ class VegaClient(Client):
             self._decimal_failures.pop(market_id, None)
         return decimals
 
+    def known_decimals(self, market_id: str) -> Optional[MarketDecimals]:
+        """The market's decimals when already known; never blocks (the protocols' lookup)."""
+        return self._decimals.get(market_id)
+
     # -- internals -------------------------------------------------------------------------
 
     def _add(self, subscription: Subscription) -> None:
-        with self._subs_lock:
-            if subscription in self._sockets:
-                return
-            self._socket_count += 1
-            number = self._socket_count
-        path = subscription.path
-        name = f"{self.venue}-{path.replace('/', '-')}-{number}"
-        book: Optional[_BookSocket] = None
-        protocol: Any
+        if self._stopped.is_set():
+            raise ClientStopped("the client is stopped")
+        protocol: Union[VegaBookProtocol, VegaStreamProtocol]
         if isinstance(subscription, VegaBookSubscription):
-            book = _BookSocket(
-                VegaBookProtocol(
-                    subscription.market_id, decimals=self.market_decimals,
-                    depth=subscription.depth,
-                ),
-                self._fetch_snapshot,
+            protocol = VegaBookProtocol(
+                subscription.market_id, decimals=self.known_decimals,
+                depth=subscription.depth, retry=self._backoff,
             )
-            protocol, url = book, book.book.stream.url(self._stream_base)
         else:
-            protocol = VegaStreamProtocol(subscription, decimals=self.market_decimals)
-            url = subscription.url(self._stream_base)
-        # The entry exists before the socket can open, so the on_open hook always finds it.
-        socket = _Socket(subscription, book=book)
-        with self._subs_lock:
-            self._sockets[subscription] = socket
-        try:
-            socket.connection = self._open_connection(
-                url, protocol, name=name,
-                on_open=lambda connection: self._socket_opened(subscription, connection),
-            )
-        except BaseException:
-            with self._subs_lock:
-                self._sockets.pop(subscription, None)
-            raise
+            protocol = VegaStreamProtocol(subscription, decimals=self.known_decimals)
+        url = protocol.stream.url(self._stream_base)
+        name = f"{self.venue}-{subscription.path.replace('/', '-')}"
+        if self._streams.open(subscription, url, protocol, name=name) is not None and isinstance(
+            protocol, VegaBookProtocol
+        ):
+            self._books[subscription] = protocol
 
-    # Reader thread, after protocol.on_open(), before the socket counts as connected.
-    def _socket_opened(self, subscription: Subscription, connection: Connection) -> None:
-        with self._subs_lock:
-            socket = self._sockets.get(subscription)
-        if socket is None:
-            return
-        if socket.book is not None:
-            socket.book.connection = connection
-            socket.book.cancel_retry()
-            self._fetch_snapshot(socket.book)
-            return
-        # Fetch the decimals the trades will need now, not on the first trade.
-        if isinstance(subscription, VegaStream) and subscription.path == "trades":
-            for market_id in subscription.market_ids:
-                try:
-                    self.market_decimals(market_id)
-                except WSClientError:
-                    pass  # reported with the first trade that needs them
+    def _run_job(self, connection: Connection, job: Job) -> Any:
+        """Worker thread: decimals and book snapshots over REST, off the sockets' readers."""
+        market_id = job.args
+        if job.kind == "decimals":
+            return self.market_decimals(market_id)
+        if job.kind == "snapshot":
+            return self.market_decimals(market_id), self.rest.depth(market_id)
+        return super()._run_job(connection, job)
 
-    # Reader thread of a book socket.
-    def _fetch_snapshot(self, book_socket: _BookSocket) -> None:
-        book = book_socket.book
-        reason = book.snapshot_wanted
-        if reason is None:
-            return
-        if reason in ("gap", "crossed") and book.applied_since_snapshot == 0:
-            # The last snapshot never chained onto the stream (a REST answer from a node
-            # behind the stream's, say): back off instead of asking again at frame rate.
-            self._retry_snapshot(book_socket)
-            return
-        try:
-            depth = self.rest.depth(book.market_id)
-        except WSClientError as exc:
-            book.snapshot_failed(exc, received_ns=time.time_ns())
-        else:
-            book.receive_snapshot(depth, received_ns=time.time_ns())
-        if book.snapshot_wanted is None:
-            if reason != "initial":
-                self._count_resync()
-            return
-        self._retry_snapshot(book_socket)
-
-    def _retry_snapshot(self, book_socket: _BookSocket) -> None:
-        """No usable snapshot: try again later on a fresh socket (the protocol buffers
-        meanwhile), after the client's backoff, doubling while it keeps failing."""
-        book_socket.waiting_retry = True
-        connection = book_socket.connection
-        if connection is None or self._stopped.is_set():
-            return
-        backoff = self._backoff
-        delay = min(backoff.max_delay, max(backoff.min_delay, 0.01) * 2**book_socket.failures)
-        book_socket.failures += 1
-        book_socket.cancel_retry()
-        market_id = book_socket.book.market_id
-        book_socket.retry_timer = timers.call_later(
-            delay, lambda: connection.reconnect_now(f"retrying the {market_id} snapshot")
-        )
+    def _resync_count(self) -> int:
+        return sum(book.resyncs for book in list(self._books.values()))
 
     def _on_stop(self) -> None:
-        with self._subs_lock:
-            sockets = list(self._sockets.values())
-        for socket in sockets:
-            if socket.book is not None:
-                socket.book.cancel_retry()
         self.rest.close()
 
     def _rest_proxies(self) -> Optional[dict[str, str]]:
@@ -1238,5 +1269,5 @@ class VegaClient(Client):
         return bool(sslopt.get("cert_reqs", ssl.CERT_REQUIRED) != ssl.CERT_NONE)
 
 
-# A failed decimals fetch is not retried sooner than this (seconds).
-_DECIMALS_RETRY_AFTER = 5.0
+def _now() -> float:
+    return time.monotonic()
