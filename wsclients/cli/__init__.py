@@ -1,9 +1,10 @@
 """The ``wsclients`` command: a demo on a local fake venue, and live tails of real venues.
 
 Each venue's commands live in ``wsclients/cli/<venue>.py``, which provides
-``add_tail_parser(subparsers)``, optionally ``add_book_parser(subparsers)``, and
-``run_demo(args)``. ``wsclients/cli/redis.py`` adds ``publish`` (a feed process writing to
-Redis Streams) and ``tail redis``. This module only assembles them.
+``add_tail_parser(subparsers)``, optionally ``add_book_parser(subparsers)`` and
+``add_commands(commands)`` (top-level commands of its own, e.g. ``wsclients allium get``), and
+``run_demo(args)``. ``wsclients/cli/redis.py`` adds ``publish`` (a feed process writing
+to Redis Streams) and ``tail redis``. This module only assembles them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from wsclients.cli import redis as redis_commands
 
 __all__ = ["build_parser", "main"]
 
-VENUES = ("hyperliquid", "vega", "tradevest")
+VENUES = ("hyperliquid", "vega", "tradevest", "cadenza", "centrifugo", "allium")
 """Venues with commands, in the order ``--help`` lists them; the first is the demo default."""
 
 
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_book = getattr(module, "add_book_parser", None)
         if add_book is not None:
             add_book(book_venues)
+        add_commands = getattr(module, "add_commands", None)
+        if add_commands is not None:
+            add_commands(commands)
     redis_commands.add_tail_parser(tail_venues)
     redis_commands.add_publish_parser(commands)
     return parser

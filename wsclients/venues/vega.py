@@ -544,11 +544,9 @@ class VegaStreamProtocol(_Base):
         self._snapshot_frames: list[Any] = []
         self._in_snapshot = False
         self._held_updates: list[Message] = []
-        # Trades waiting for their market's decimals, in arrival order (kept across sockets:
-        # they were received, so they are delivered).
-        self._held_trades: collections.deque[tuple[Mapping[str, Any], int]] = (
-            collections.deque()
-        )
+        # Trades waiting for their market's decimals, per market in arrival order (kept
+        # across sockets: they were received, so they are delivered).
+        self._held: dict[str, collections.deque[tuple[Mapping[str, Any], int]]] = {}
         self._asked: set[str] = set()  # markets whose decimals are being fetched
         self._retry_at: dict[str, float] = {}  # market → when to ask again after a failure
         self.dropped_trades = 0
@@ -597,11 +595,11 @@ class VegaStreamProtocol(_Base):
                 self._report(ProtocolViolation("trade without a marketId"), received_ns, raw=item)
                 continue
             market_id = item["marketId"]
-            if self._held_trades or self._decimals(market_id) is None:
-                # Order is kept: once one trade waits, the ones after it wait behind it.
-                self._hold(item, received_ns)
-                if self._decimals(market_id) is None:
-                    self._ask_decimals(market_id)
+            if self._decimals(market_id) is None:
+                # Trades of one market keep their order: they wait together for its decimals
+                # while other markets' trades go on.
+                self._hold(market_id, item, received_ns)
+                self._ask_decimals(market_id)
                 continue
             self._emit_trade(item, received_ns)
 
@@ -611,18 +609,19 @@ class VegaStreamProtocol(_Base):
         except Exception as exc:  # noqa: BLE001 - one bad trade must not lose the batch
             self._report(exc, received_ns, raw=item)
 
-    def _hold(self, item: Mapping[str, Any], received_ns: int) -> None:
-        if len(self._held_trades) >= _MAX_HELD_TRADES:
-            oldest, oldest_ns = self._held_trades.popleft()
+    def _hold(self, market_id: str, item: Mapping[str, Any], received_ns: int) -> None:
+        held = self._held.setdefault(market_id, collections.deque())
+        if len(held) >= _MAX_HELD_TRADES:
+            oldest, oldest_ns = held.popleft()
             self.dropped_trades += 1
             self._report(
                 ProtocolViolation(
-                    f"trade dropped: more than {_MAX_HELD_TRADES} trades wait for market "
-                    "decimals"
+                    f"trade dropped: more than {_MAX_HELD_TRADES} trades of {market_id} wait "
+                    "for the market's decimals"
                 ),
                 oldest_ns, raw=oldest,
             )
-        self._held_trades.append((item, received_ns))
+        held.append((item, received_ns))
 
     def _ask_decimals(self, market_id: str) -> None:
         if market_id not in self._asked and market_id not in self._retry_at:
@@ -630,15 +629,30 @@ class VegaStreamProtocol(_Base):
             self.ask(Job("decimals", ("decimals", market_id), market_id))
 
     def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
-        """Decimals arrived (or could not be had): release the trades that waited."""
+        """Decimals arrived (or could not be had): release the trades that waited. A market
+        the node does not know will never have decimals: its trades are reported and
+        dropped; any other failure is asked again after a pause."""
         if job.kind != "decimals":
             return
         market_id = job.args
         self._asked.discard(market_id)
-        if error is not None:
-            self._retry_at[market_id] = _now() + _DECIMALS_RETRY_AFTER
-            self._report(error, time.time_ns(), raw=None)
-        self._release()
+        if error is None:
+            self._release(market_id)
+            return
+        now_ns = time.time_ns()
+        if _is_unknown_market(error):
+            dropped = self._held.pop(market_id, collections.deque())
+            self.dropped_trades += len(dropped)
+            self._report(
+                ProtocolViolation(
+                    f"{len(dropped)} trade(s) of market {market_id} dropped: its decimals "
+                    f"cannot be had ({error})"
+                ),
+                now_ns, raw=None,
+            )
+            return
+        self._retry_at[market_id] = _now() + _DECIMALS_RETRY_AFTER
+        self._report(error, now_ns, raw=None)
 
     def on_tick(self, now: float) -> None:
         """Ask again for decimals whose fetch failed a while ago."""
@@ -648,10 +662,8 @@ class VegaStreamProtocol(_Base):
                 if self._decimals(market_id) is None:
                     self._ask_decimals(market_id)
 
-    def _release(self) -> None:
-        held = self._held_trades
-        while held and self._decimals(held[0][0]["marketId"]) is not None:
-            item, received_ns = held.popleft()
+    def _release(self, market_id: str) -> None:
+        for item, received_ns in self._held.pop(market_id, ()):
             self._emit_trade(item, received_ns)
 
     def _trade(self, item: Mapping[str, Any], received_ns: int) -> Trade:
@@ -1271,3 +1283,10 @@ class VegaClient(Client):
 
 def _now() -> float:
     return time.monotonic()
+
+
+def _is_unknown_market(error: BaseException) -> bool:
+    """A REST answer that says the market does not exist (HTTP 404, or no market object)."""
+    return (isinstance(error, RequestFailed) and error.status in (400, 404)) or isinstance(
+        error, ProtocolViolation
+    )
