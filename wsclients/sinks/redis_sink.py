@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional, Union
 import attrs
 
 from wsclients.core.backoff import Backoff
+from wsclients.core.deadline import Deadline
 from wsclients.models import Event
 from wsclients.sinks._redis import (
     DEFAULT_REDIS_URL,
@@ -199,7 +200,7 @@ class RedisStreamSink:
         self._overflowing = False
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._flush_deadline = 0.0
+        self._flush_deadline = Deadline(0.0)  # replaced by stop()
         self._thread: Optional[threading.Thread] = None
         self._client: Any = None
         self._keys: dict[tuple[str, str, Optional[str], Optional[str]], str] = {}
@@ -247,7 +248,7 @@ class RedisStreamSink:
     def stop(self, timeout: float = 2.0) -> None:
         """Write what is buffered (for up to ``timeout`` seconds, while Redis answers),
         then end the writer thread and close the connection. Idempotent; any thread."""
-        self._flush_deadline = time.monotonic() + timeout
+        self._flush_deadline = Deadline(timeout)
         self._stop.set()
         self._wake.set()
         thread = self._thread
@@ -299,7 +300,7 @@ class RedisStreamSink:
                 if self._client is None:
                     if self._stop.is_set() and (
                         failed_while_stopping or not self._buffer
-                        or time.monotonic() >= self._flush_deadline
+                        or self._flush_deadline.expired
                     ):
                         break  # one try to flush on stop, no backoff loop
                     try:
@@ -321,7 +322,7 @@ class RedisStreamSink:
                         break
                     self._wake.wait()
                     continue
-                if self._stop.is_set() and time.monotonic() > self._flush_deadline:
+                if self._stop.is_set() and self._flush_deadline.expired:
                     self._give_back(batch)
                     break
                 try:

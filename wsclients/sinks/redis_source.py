@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional, Union
 import attrs
 
 from wsclients.core.backoff import Backoff
+from wsclients.core.deadline import Deadline
 from wsclients.core.hub import EventQueue, Hub
 from wsclients.errors import ClientStopped, ConnectFailed, ProtocolViolation
 from wsclients.models import ConnectionState, ErrorEvent, Event, Status
@@ -219,14 +220,14 @@ class RedisStreamSource:
             already = self._stop.is_set()
             self._stop.set()
         thread = self._thread
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
             if thread.is_alive():
                 logger.warning("redis source: reader thread still running after stop()")
         if already:
             return
-        self._hub.stop(max(0.05, min(1.0, deadline - time.monotonic())), drain=True)
+        self._hub.stop(min(1.0, deadline.remaining(0.05) or 0.05), drain=True)
 
     def run_forever(self) -> None:
         """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly."""
