@@ -266,7 +266,8 @@ def test_subscription_and_user_limits() -> None:
 
 
 def test_message_rate_limit_error() -> None:
-    """'Cannot send more than N messages per minute.' arrives as a non-fatal ErrorEvent."""
+    """'Cannot send more than N messages per minute.' arrives as a non-fatal ErrorEvent
+    naming the refused subscription."""
     with FakeHyperliquid(max_messages_per_minute=1) as fake:
         client = client_for(fake)
         try:
@@ -275,7 +276,8 @@ def test_message_rate_limit_error() -> None:
             client.subscribe_trades("ETH")
             err = next_event(client, is_error("rate_limited"))
             assert isinstance(err, ErrorEvent) and not err.fatal
-            assert err.message == "Cannot send more than 1 messages per minute."
+            assert err.message.startswith("Cannot send more than 1 messages per minute.")
+            assert '"coin":"ETH"' in err.message and "sending it again in 60 s" in err.message
         finally:
             client.stop()
 

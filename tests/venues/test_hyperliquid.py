@@ -29,6 +29,12 @@ from wsclients.venues.hyperliquid import (
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hyperliquid"
 USER = "0xb7b6f3cea3f66bf525f5d8f965f6dbf6d9b017b2"
 MS = 1_000_000
+# Types whose every push is their whole state (the README's rule: a push that replaces state
+# is a snapshot).
+FULL_STATE = {
+    "allMids", "webData3", "twapStates", "clearinghouseState", "openOrders", "spotState",
+    "allDexsClearinghouseState", "allDexsAssetCtxs", "activeAssetCtx", "activeAssetData",
+}
 
 
 def lines(name: str) -> list[str]:
@@ -212,7 +218,9 @@ def test_every_channel_shape(line: str) -> None:
     assert msg.channel == expected
     assert msg.data == frame["data"] and msg.raw == frame
     data = frame["data"]
-    assert msg.is_snapshot == (isinstance(data, dict) and data.get("isSnapshot") is True)
+    replaces_state = expected in FULL_STATE or (
+        isinstance(data, dict) and data.get("isSnapshot") is True)
+    assert msg.is_snapshot == replaces_state
     if isinstance(data, dict) and "coin" in data:
         assert msg.symbol == data["coin"]
     elif isinstance(data, dict) and "user" in data:
