@@ -519,10 +519,9 @@ class HyperliquidProtocol(ProtocolBuffers):
         self._socket_counted = False
 
     def on_tick(self, now: float) -> None:
-        """Refill the message budget, send what waited for it, retry refused subscriptions
+        """Send what waited for the message budget, retry refused subscriptions
         whose window has passed, and send the next suspect alone when the socket is quiet."""
         self._now = now
-        self._budget.refill(now)
         if self._retry:
             due: list[str] = []
             waiting: list[tuple[Optional[float], str]] = []

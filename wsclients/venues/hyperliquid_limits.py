@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections import deque
-from typing import Optional
+from typing import Callable, Optional
 
 import attrs
 
@@ -35,37 +35,42 @@ MAX_NEW_CONNECTIONS_PER_MINUTE = 30
 
 
 class MessageBudget:
-    """A token bucket: ``limit`` frames per ``window`` seconds, refilled continuously.
+    """At most ``limit`` frames in any ``window`` seconds: a sliding-window log of send times.
 
-    Clock-free: time only moves when ``refill(now)`` is called (the protocol does it on every
-    timer tick), so a recorded sequence of calls always gives the same answer. It starts full;
-    ``spend()`` may take it below zero (a heartbeat that must go anyway), which delays what
-    waits behind it.
+    A log rather than a refilling bucket because the venue counts a sliding minute: a full
+    bucket emptied and refilled within one minute would send twice the limit. The restore
+    burst after a reconnect still goes out at once as long as it fits. The clock is injected
+    so that tests can drive it; the window is stretched by ``margin`` so that network jitter
+    cannot make the venue see two windows' frames in one.
     """
 
-    def __init__(self, limit: int = MAX_MESSAGES_PER_MINUTE, window: float = 60.0) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_MESSAGES_PER_MINUTE,
+        window: float = 60.0,
+        *,
+        margin: float = 0.02,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("a message budget needs limit >= 1 and window > 0")
         self.limit = limit
         self.window = window
-        self.tokens = float(limit)
-        self._last: Optional[float] = None
-
-    def refill(self, now: float) -> None:
-        """Add the tokens earned since the last call (the first call only starts the clock)."""
-        if self._last is not None and now > self._last:
-            self.tokens = min(
-                float(self.limit), self.tokens + (now - self._last) * self.limit / self.window
-            )
-        self._last = now
+        self._span = window * (1.0 + margin)
+        self._clock = clock
+        self._sent: deque[float] = deque()
 
     def available(self) -> bool:
         """Whether one more frame fits now."""
-        return self.tokens >= 1.0
+        now = self._clock()
+        sent = self._sent
+        while sent and sent[0] <= now - self._span:
+            sent.popleft()
+        return len(sent) < self.limit
 
     def spend(self) -> None:
-        """One frame sent."""
-        self.tokens -= 1.0
+        """One frame sent now (a heartbeat may go over the limit; what waits goes later)."""
+        self._sent.append(self._clock())
 
 
 class ConnectionBudget:
