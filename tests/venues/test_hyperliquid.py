@@ -923,3 +923,11 @@ def test_full_state_pushes_are_snapshots_candles_are_not() -> None:
     ]
     events = feed(HyperliquidProtocol(), *(json.dumps(f) for f in frames))
     assert [e.is_snapshot for e in events if isinstance(e, Message)] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("coin", ["PURR/USDC", "@107"])
+def test_active_asset_data_on_a_spot_coin_is_refused(coin: str) -> None:
+    """activeAssetData is documented for perps only: spot names are refused up front."""
+    with pytest.raises(SubscriptionRejected, match="perp"):
+        validate_subscription({"type": "activeAssetData", "user": USER, "coin": coin})
+    assert validate_subscription({"type": "activeAssetData", "user": USER, "coin": "xyz:XYZ100"})

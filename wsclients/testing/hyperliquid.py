@@ -170,7 +170,7 @@ class FakeHyperliquid(FakeServer):
         self.max_connections = max_connections
         self.max_new_connections_per_minute = max_new_connections_per_minute
         self.connection_window = connection_window
-        self._backfilled: set[str] = set()  # coins whose backfill was sent once
+        self._backfilled: set[str] = set()  # coins subscribed to once (backfill sent)
         self._accepted: deque[float] = deque()  # when upgrades were accepted (one IP)
         self.coins = tuple(coins)
         self.spot_coins = tuple(spot_coins)
@@ -588,10 +588,10 @@ class FakeHyperliquid(FakeServer):
         if kind == "trades":
             with self._lock:
                 recent = list(self._recent.get(coin, ()))
-                if recent and not self.backfill_on_resubscribe:
-                    if coin in self._backfilled:
-                        return []
-                    self._backfilled.add(coin)
+                first = coin not in self._backfilled
+                self._backfilled.add(coin)
+            if not first and not self.backfill_on_resubscribe:
+                return []
             return [{"channel": "trades", "data": recent}] if recent else []
         if kind == "l2Book":
             bids, asks = self.book_of(coin)

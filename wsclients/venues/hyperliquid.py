@@ -260,6 +260,9 @@ def validate_subscription(subscription: Mapping[str, Any]) -> Subscription:
                 value = None
         if value != default or isinstance(value, bool) != isinstance(default, bool):
             result[name] = value
+    if kind == "activeAssetData" and ("/" in result["coin"] or result["coin"].startswith("@")):
+        # §2 row 16: perps only; what the venue answers for a spot coin is not documented.
+        raise SubscriptionRejected(subscription, "activeAssetData is for perp coins only")
     return result
 
 
@@ -511,9 +514,11 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def on_close(self, code: Optional[int], reason: str) -> None:
         """Posts and unsent frames are tied to their socket (answers never come on another
-        one)."""
+        one); nothing is live any more."""
         self._posts.clear()
         self._queue.clear()
+        for state in self._subs.values():
+            state.live = False
         if self._socket_counted and self._connections is not None:
             self._connections.closed()
         self._socket_counted = False
