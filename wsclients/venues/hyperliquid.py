@@ -654,10 +654,10 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def _emit(self, kind: str, key: Optional[str], text: str) -> None:
         if kind == "subscribe":
-            if key not in self._subs:
+            if key is None or key not in self._subs:
                 return  # forgotten while it waited
             if key not in self._pending:
-                self._pending.append(key)  # type: ignore[arg-type]
+                self._pending.append(key)
         self._budget.spend()
         self._outgoing.append(text)
 
