@@ -421,6 +421,7 @@ def test_post_timeout_and_disconnect(fake: FakeHyperliquid, client: HyperliquidC
     fake.wait_for_connections(2)
     until(lambda: client.state is ConnectionState.CONNECTED)
     last = client.info_async({"type": "allMids"}, timeout=5 * T)
+    until(lambda: len(fake.connections) == 2 and "post" in str(fake.connections[1].received))
     client.stop()
     with pytest.raises(ClientStopped):
         last.result(3 * T)
