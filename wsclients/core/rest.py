@@ -16,6 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from wsclients.core.redact import redact_url
 from wsclients.errors import (
     AuthenticationFailed,
     ConnectFailed,
@@ -83,7 +84,8 @@ class RestSession:
             url = path
         else:
             url = self.base_url + "/" + path.lstrip("/")
-        what = f"{method} {url}"
+        shown = redact_url(url)
+        what = f"{method} {shown}"
         try:
             response = self._session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
@@ -91,10 +93,10 @@ class RestSession:
         except requests.exceptions.RetryError as exc:
             raise RateLimited(str(exc), request=what) from exc
         except requests.RequestException as exc:
-            raise ConnectFailed(url, reason=str(exc)) from exc
+            raise ConnectFailed(shown, reason=redact_text(str(exc), url, shown)) from exc
         status = response.status_code
         if status in (401, 403):
-            raise AuthenticationFailed(url, code=status, reason=_error_text(response))
+            raise AuthenticationFailed(shown, code=status, reason=_error_text(response))
         if status == 429:
             raise RateLimited(_error_text(response), status=status, request=what)
         if status >= 400:
@@ -111,7 +113,12 @@ class RestSession:
         self._session.close()
 
     def __repr__(self) -> str:
-        return f"<RestSession {self.base_url}>"
+        return f"<RestSession {redact_url(self.base_url)}>"
+
+
+def redact_text(text: str, url: str, shown: str) -> str:
+    """``text`` (a library's error message) with ``url`` replaced by its redacted form."""
+    return text.replace(url, shown)
 
 
 def _error_text(response: requests.Response) -> str:
