@@ -689,7 +689,10 @@ class Connection:
         now = time.monotonic()
         count = self.messages + self.control_frames
         stale = self._stale_timeout
-        if count != self._seen_count:
+        # A reader waiting for the user (overflow="block") is not reading: silence then
+        # says nothing about the server, and its pongs wait unread behind the backlog.
+        held_since = self._hub.last_blocked()
+        if count != self._seen_count or held_since >= self._last_seen:
             self._seen_count = count
             self._last_seen = now
         elif stale is not None and now - self._last_seen > stale:
@@ -703,6 +706,7 @@ class Connection:
             if not self._connected.is_set():
                 return
             protocol = self.protocol
+            protocol.reader_held_up = held_since >= self._last_ping
             try:
                 protocol.on_tick(now)
                 message = protocol.ping_message() if ping_due else None

@@ -101,6 +101,10 @@ class VenueProtocol(Protocol):
     session_up: bool
     heartbeat: Optional[Heartbeat]
     attention: bool
+    reader_held_up: bool
+    """True while the reader has waited for room in a full ``overflow="block"`` queue since the
+    last heartbeat: replies (pongs) may sit unread behind the user's backlog, so a missing
+    one proves nothing about the server. Set by the connection before each tick."""
 
     def reset_socket_state(self) -> None:
         """Per-socket flags back to their start (called right before ``on_open``)."""
@@ -166,6 +170,7 @@ class ProtocolBuffers:
         self.session_up = False
         self.heartbeat: Optional[Heartbeat] = None
         self.attention = False
+        self.reader_held_up = False
         self._events: list[Event] = []
         self._outgoing: list[str] = []
         self._replies: list[Reply] = []

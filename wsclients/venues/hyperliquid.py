@@ -456,6 +456,8 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def ping_message(self) -> Optional[str]:
         """``{"method":"ping"}`` (§3); asks for a reconnect when pongs stopped coming."""
+        if self.reader_held_up:  # the pongs may wait unread behind the user's backlog
+            self._missed_pongs = 0
         self._missed_pongs += 1
         missed = self._missed_pongs - 1
         if missed >= self._max_missed_pongs and self.close_request is None:
