@@ -21,7 +21,6 @@ import abc
 import collections
 import logging
 import random
-import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -37,6 +36,7 @@ from wsclients.core.backoff import Backoff
 from wsclients.core.client import Client, StreamSet
 from wsclients.core.connection import Connection
 from wsclients.core.protocol import CloseRequest, Job, ProtocolBuffers
+from wsclients.core.rest import tls_options
 from wsclients.errors import (
     BookOutOfSync,
     ClientStopped,
@@ -976,7 +976,7 @@ class VegaClient(Client):
         self._stream_base = stream_base_url(self.url)
         self.rest = VegaRest(
             rest_base_url(self.url), timeout=rest_timeout, retries=rest_retries,
-            proxies=self._rest_proxies(), verify=self._rest_verify(),
+            proxies=self._rest_proxies(), **tls_options(self._ws_options.get("sslopt")),
         )
         """The REST companion on the same node (markets, depth, trades, orders …)."""
         # Guards _decimals and _decimal_failures (never held during a REST call).
@@ -1225,10 +1225,6 @@ class VegaClient(Client):
         proxy = f"{scheme}://{host}" + (f":{port}" if port else "")
         return {"http": proxy, "https": proxy}
 
-    def _rest_verify(self) -> bool:
-        """TLS verification stays on unless ``sslopt`` turned it off for the sockets."""
-        sslopt = self._ws_options.get("sslopt") or {}
-        return bool(sslopt.get("cert_reqs", ssl.CERT_REQUIRED) != ssl.CERT_NONE)
 
 
 def _now() -> float:
