@@ -32,6 +32,7 @@ import attrs
 
 from wsclients.book import OrderBook
 from wsclients.core import codec
+from wsclients.core.amounts import checked_amount
 from wsclients.core.backoff import Backoff
 from wsclients.core.client import Client, StreamSet
 from wsclients.core.connection import Connection
@@ -291,6 +292,19 @@ def _wire_int(value: Any, what: str) -> int:
     return int(_int_text(value, what))
 
 
+_MAX_DIGITS = 78  # uint256, the widest integer the node sends (prices), has 78 digits
+
+
+def _unsigned(value: Any, what: str) -> Any:
+    """Prices and sizes are unsigned on Vega (venues docs: ``price`` string of a uint,
+    ``size``/``volume`` uint64): a sign or more digits than a uint256 is a broken frame."""
+    if isinstance(value, str) and (value[:1] == "-" or len(value) > _MAX_DIGITS):
+        raise ProtocolViolation(f"{what} is not an unsigned integer string", raw=value[:40])
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ProtocolViolation(f"{what} is negative", raw=value)
+    return value
+
+
 def _scaled(value: Any, places: int, what: str) -> Decimal:
     """``int(value) / 10**places`` exactly (no context rounding); places may be negative,
     and then the result is a plain integer (``20``, not ``2E+1``)."""
@@ -322,12 +336,12 @@ class MarketDecimals:
         return cls(price, position)
 
     def price_of(self, value: Any) -> Decimal:
-        """A wire price as a real price."""
-        return _scaled(value, self.price, "price")
+        """A wire price as a real price (an unsigned integer string on the wire)."""
+        return checked_amount(_scaled(_unsigned(value, "price"), self.price, "price"), "price")
 
     def size_of(self, value: Any) -> Decimal:
-        """A wire size or volume as a real size."""
-        return _scaled(value, self.position, "size")
+        """A wire size or volume as a real size (uint64 on the wire)."""
+        return checked_amount(_scaled(_unsigned(value, "size"), self.position, "size"), "size")
 
 
 DecimalsLookup = Callable[[str], Optional[MarketDecimals]]
