@@ -360,6 +360,10 @@ def decimals_from_mapping(known: Mapping[str, MarketDecimals]) -> DecimalsLookup
 _MAX_HELD_TRADES = 10_000
 # A failed decimals fetch is asked again after this long (seconds).
 _DECIMALS_RETRY_AFTER = 5.0
+# How long the pages of one snapshot may take to end with ``lastPage``, and how many updates
+# may wait for it: past either, the snapshot is taken again (a fresh socket) and it is said.
+SNAPSHOT_TIMEOUT = 30.0
+_MAX_HELD_UPDATES = 10_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,11 +518,17 @@ class VegaStreamProtocol(_Base):
       them (integer strings, int enums).
     """
 
-    def __init__(self, stream: VegaStream, *, decimals: DecimalsLookup) -> None:
+    def __init__(
+        self, stream: VegaStream, *, decimals: DecimalsLookup,
+        snapshot_timeout: float = SNAPSHOT_TIMEOUT,
+    ) -> None:
         super().__init__(stream, decimals=decimals)
         self._snapshot_items: list[Any] = []
         self._snapshot_frames: list[Any] = []
         self._in_snapshot = False
+        self._snapshot_timeout = snapshot_timeout
+        self._snapshot_since = 0.0  # monotonic time of the first page of the snapshot
+        self._abandoned = False  # this socket's snapshot was given up: ignore its pages
         self._held_updates: list[Message] = []
         # Trades waiting for their market's decimals, in arrival order (kept across sockets:
         # they were received, so they are delivered).
@@ -541,6 +551,7 @@ class VegaStreamProtocol(_Base):
         self._snapshot_items = []
         self._snapshot_frames = []
         self._in_snapshot = False
+        self._abandoned = False
         self._held_updates = []
         if self.stream.request is not None:
             self._outgoing.append(self.stream.request)
@@ -617,7 +628,12 @@ class VegaStreamProtocol(_Base):
         self._release()
 
     def on_tick(self, now: float) -> None:
-        """Ask again for decimals whose fetch failed a while ago."""
+        """Ask again for decimals whose fetch failed a while ago; give up on a snapshot whose
+        last page does not come."""
+        if self._in_snapshot and now - self._snapshot_since > self._snapshot_timeout:
+            self._resnapshot(
+                f"no lastPage within {self._snapshot_timeout:g} s of the first snapshot page"
+            )
         for market_id, when in list(self._retry_at.items()):
             if now >= when:
                 del self._retry_at[market_id]
@@ -652,11 +668,15 @@ class VegaStreamProtocol(_Base):
         """venues/vega.md §2.3: pages of up to 50, ``lastPage`` only on the last; an empty
         snapshot is ``{"snapshot":{"lastPage":true}}``."""
         path = self.stream.path
+        if self._abandoned:  # closing for a new snapshot: nothing here can be delivered
+            return
         if "snapshot" in result:
             page = result["snapshot"]
             if not isinstance(page, Mapping):
                 raise ProtocolViolation("snapshot is not an object", raw=page)
-            self._in_snapshot = True
+            if not self._in_snapshot:
+                self._in_snapshot = True
+                self._snapshot_since = _now()
             self._snapshot_items.extend(_page_items(page))
             self._snapshot_frames.append(frame)
             if page.get("lastPage"):
@@ -679,7 +699,28 @@ class VegaStreamProtocol(_Base):
                 received_ns=received_ns, raw=frame,
             )
             # The snapshot is complete before the first update is delivered.
-            (self._held_updates if self._in_snapshot else self._events).append(message)
+            if not self._in_snapshot:
+                self._events.append(message)
+            elif len(self._held_updates) < _MAX_HELD_UPDATES:
+                self._held_updates.append(message)
+            else:
+                self._resnapshot(f"more than {_MAX_HELD_UPDATES} updates wait for lastPage")
+
+    def _resnapshot(self, why: str) -> None:
+        """An incomplete snapshot: drop it and what waited on it, say so, and take a new
+        one on a fresh socket (the node sends the snapshot when a stream opens)."""
+        if self.close_request is not None:
+            return
+        held = len(self._held_updates)
+        self._snapshot_items, self._snapshot_frames, self._held_updates = [], [], []
+        self._in_snapshot = False
+        self._abandoned = True
+        reason = f"{self.stream.path} snapshot incomplete ({why}); taking it again"
+        self._report(
+            ProtocolViolation(f"{reason}; {held} held update(s) dropped"), time.time_ns(),
+            raw=None,
+        )
+        self.close_request = CloseRequest(reason, quiet=True)
 
 
 def _page_items(page: Mapping[str, Any]) -> list[Any]:
