@@ -9,6 +9,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,42 @@ def test_stop_right_after_start_ends_a_hanging_upgrade(delay: float) -> None:
         client.stop(timeout=5)
         assert time.monotonic() - started < 0.5 * T
         assert client.state is ConnectionState.CLOSED
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose TCP connects hang: its listener's backlog is full and never accepted."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    held = []
+    for _ in range(2):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        held.append(filler)
+    time.sleep(0.05)
+    yield port
+    for filler in held:
+        filler.close()
+    listener.close()
+
+
+def test_the_deadline_covers_the_tcp_connect(unanswered_port: int) -> None:
+    """A TCP connect that hangs ends at the one deadline."""
+    started = time.monotonic()
+    with pytest.raises(websocket.WebSocketTimeoutException, match="TCP connect"):
+        upgrade(f"ws://127.0.0.1:{unanswered_port}/", timeout=0.3)
+    assert time.monotonic() - started < 0.3 + 0.5 * T
+
+
+def test_stop_ends_a_hanging_tcp_connect(unanswered_port: int) -> None:
+    """stop() during a TCP connect that would hang for connect_timeout returns at once."""
+    client = EchoClient(url=f"ws://127.0.0.1:{unanswered_port}/", connect_timeout=30, **FAST)
+    client.start(wait=False)
+    time.sleep(0.2)
+    started = time.monotonic()
+    client.stop(timeout=5)
+    assert time.monotonic() - started < 0.5 * T
+    assert client.state is ConnectionState.CLOSED

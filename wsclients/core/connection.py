@@ -200,11 +200,11 @@ class Connection:
     def stop(self, timeout: float = 2.0) -> bool:
         """Close the socket and end the reader thread. Idempotent, safe from any thread.
 
-        The socket is shut down at once, which wakes a reader blocked in ``recv``; an upgrade
-        under way sees the stop within a tenth of a second (core/handshake.py), and a backoff
-        wait is cut short; returns True when the thread ended within ``timeout``. A TCP
-        connect still under way ends by itself at its ``connect_timeout`` (it cannot be
-        interrupted); the thread is a daemon meanwhile.
+        The socket is shut down at once, which wakes a reader blocked in ``recv``; a TCP
+        connect or an upgrade under way sees the stop within a tenth of a second
+        (core/handshake.py), and a backoff wait is cut short; returns True when the thread
+        ended within ``timeout``. Through a proxy, or while DNS answers, the connect ends by
+        itself at its ``connect_timeout``; the thread is a daemon meanwhile.
         """
         self._stop.set()
         self._wakeup.set()

@@ -13,14 +13,17 @@ socket of the process. Here:
 - a 3xx is never followed: it is an error naming the (redacted) target;
 - no cookie is stored or sent unless the caller passes one (``cookie=``).
 
-Opening the socket itself (DNS, TCP, an HTTP or SOCKS proxy, the TLS wrap) stays
-websocket-client's (``websocket._http.connect``), so every proxy and ``sslopt`` option keeps
-working; only the TLS handshake is driven here, under the same deadline.
+Without a proxy the TCP connect is ours too (non-blocking, under the deadline, cancellable);
+through a proxy, opening the socket (an HTTP CONNECT tunnel or SOCKS, and DNS) stays
+websocket-client's (``websocket._http.connect``), bounded by the timeout per step. The TLS
+wrap is websocket-client's in both cases, so every ``sslopt`` option keeps working; only the
+TLS handshake is driven here, under the same deadline.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import logging
 import os
@@ -31,10 +34,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
 import websocket
+from websocket._http import _ssl_socket, proxy_info
 from websocket._http import connect as _open_transport
-from websocket._http import proxy_info
-from websocket._socket import sock_opt
-from websocket._url import parse_url
+from websocket._socket import DEFAULT_SOCKET_OPTION, sock_opt
+from websocket._url import get_proxy_info, parse_url
 
 from wsclients.core.deadline import Deadline
 from wsclients.core.redact import redact_url
@@ -202,7 +205,19 @@ def open_websocket(
     proxy = proxy_info(  # type: ignore[no-untyped-call]
         **{k: options[k] for k in _PROXY_OPTIONS if options.get(k) is not None}
     )
-    sock, _ = _open_transport(url, transport, proxy, None)
+    proxy_host, _, _ = get_proxy_info(
+        hostname, is_secure, proxy.proxy_host, proxy.proxy_port, proxy.auth, proxy.no_proxy
+    )
+    if proxy_host:  # options or the environment (http_proxy, https_proxy) name one
+        sock, _ = _open_transport(url, transport, proxy, None)
+    else:
+        sock = _connect_tcp(hostname, port, deadline, timeout, cancelled)
+        if is_secure:
+            try:
+                sock = _ssl_socket(sock, transport.sslopt, hostname)
+            except BaseException:
+                sock.close()
+                raise
     try:
         sock.setblocking(False)
         exchange = _Exchange(sock, deadline, timeout, cancelled)
@@ -228,6 +243,43 @@ def open_websocket(
     ws.connected = True
     logger.debug("upgraded %s (subprotocol %s)", redact_url(url), subprotocol)
     return ws, rest
+
+
+def _connect_tcp(
+    hostname: str, port: int, deadline: Deadline, timeout: float,
+    cancelled: Callable[[], bool],
+) -> socket.socket:
+    """A connected TCP socket to the first address that answers, under the deadline."""
+    addresses = socket.getaddrinfo(hostname, port, 0, socket.SOCK_STREAM, socket.SOL_TCP)
+    if not addresses:
+        raise websocket.WebSocketAddressException(f"host not found: {hostname}:{port}")
+    last_error: Optional[BaseException] = None
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            for option in DEFAULT_SOCKET_OPTION:
+                sock.setsockopt(*option)
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                raise OSError(code, os.strerror(code))
+            if code:
+                _Exchange(sock, deadline, timeout, cancelled).wait(
+                    selectors.EVENT_WRITE, "TCP connect"
+                )
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+            sock.settimeout(timeout)
+            return sock
+        except (websocket.WebSocketTimeoutException, HandshakeCancelled):
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+    assert last_error is not None
+    raise last_error
 
 
 def _request(
