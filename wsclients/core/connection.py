@@ -6,9 +6,10 @@ needs a second thread per socket for pings, its ``reconnect=`` has a fixed delay
 silently (venues/peers.md §4 B5), and its per-frame callback wrapper and ``select`` cost
 throughput. Reading frames ourselves gives one thread per socket, timers on the one shared
 timer thread (``core/timers.py``), and a per-frame path of a few attribute updates.
-websocket-client does the handshake, TLS, proxies and every send; after the handshake the
-reader takes frames from the socket a buffer at a time (``core/frames.py``), not three system
-calls per frame as ``recv_data_frame`` does.
+The upgrade is ours (``core/handshake.py``: one deadline, bounded reads, no redirects, no
+cookie jar); websocket-client does proxies, the TLS wrap and every send; after the upgrade
+the reader takes frames from the socket a buffer at a time (``core/frames.py``), not three
+system calls per frame as ``recv_data_frame`` does.
 
 What the venue says and wants comes through a sans-I/O ``VenueProtocol``; this module never
 learns a venue's name. Events go to the ``Hub``; nothing here calls user code under a lock.
