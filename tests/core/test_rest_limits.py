@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import T
 from wsclients.core.rest import RestSession, tls_options
 from wsclients.errors import ClientStopped, ConnectFailed, RateLimited
+from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.vega import VegaClient
 
 pytestmark = pytest.mark.timeout(30)
@@ -43,6 +44,8 @@ class Server:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body.encode())
+
+            do_POST = do_GET  # noqa: N815 - http.server's naming
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -134,6 +137,19 @@ def test_vega_rest_trusts_the_sockets_ca() -> None:
         with pytest.raises(ConnectFailed):
             untrusted.rest.get("markets")
         untrusted.stop()
+    finally:
+        server.close()
+
+
+def test_hyperliquid_rest_trusts_the_sockets_ca() -> None:
+    """HyperliquidClient.rest uses sslopt's CA too."""
+    server = Server(200, tls=True)
+    try:
+        port = server.url.rsplit(":", 1)[1]
+        client = HyperliquidClient(url=f"wss://127.0.0.1:{port}/ws",
+                                   sslopt={"ca_certs": str(TLS / "localhost.crt")})
+        assert client.rest.info({"type": "allMids"}) == {"ok": 1}
+        client.stop()
     finally:
         server.close()
 

@@ -24,6 +24,7 @@ from wsclients.core.amounts import checked_amount
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
 from wsclients.core.pending import wait_result
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
+from wsclients.core.rest import tls_options
 from wsclients.errors import (
     ClientStopped,
     ProtocolViolation,
@@ -1313,7 +1314,10 @@ class HyperliquidClient(SubscribingClient):
             if self._rest is None:
                 from wsclients.venues.hyperliquid_rest import HyperliquidInfo, rest_url_for
 
-                self._rest = HyperliquidInfo(self._rest_url or rest_url_for(self.url))
+                self._rest = HyperliquidInfo(  # the sockets' trust (sslopt) for REST too
+                    self._rest_url or rest_url_for(self.url),
+                    **tls_options(self._ws_options.get("sslopt")),
+                )
             return self._rest
 
     # ----------------------------------------------------------------- lifecycle hooks
