@@ -101,3 +101,21 @@ def test_block_policy_keeps_a_healthy_hyperliquid_socket() -> None:
             assert len(fake.connections) == 1 and client.state is ConnectionState.CONNECTED
         finally:
             client.stop()
+
+
+def test_centrifugo_ping_watchdog_waits_while_the_reader_is_held_up() -> None:
+    """Server pings that sit unread behind the user's backlog do not trip the watchdog; once
+    the reader is free again the server has a full period before it does."""
+    from tests.venues.test_centrifugo import connected
+
+    protocol = connected(result={"ping": 2, "pong": True}, max_server_ping_delay=1)
+    protocol.on_tick(10.0)
+    protocol.reader_held_up = True
+    for now in (12.0, 14.0, 16.0, 18.0):
+        protocol.on_tick(now)
+    assert protocol.close_request is None
+    protocol.reader_held_up = False
+    protocol.on_tick(20.9)
+    assert protocol.close_request is None
+    protocol.on_tick(21.1)
+    assert protocol.close_request is not None and "no ping" in protocol.close_request.reason

@@ -33,7 +33,14 @@ import websocket
 
 from wsclients.core import timers
 from wsclients.core.deadline import Deadline
-from wsclients.core.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader
+from wsclients.core.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_TEXT,
+    FrameReader,
+    parse_close,
+)
 from wsclients.core.handshake import (
     BufferedSocket,
     HandshakeCancelled,
@@ -50,6 +57,7 @@ from wsclients.errors import (
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    FrameRejected,
     MessageTooLarge,
     NotConnected,
     ProtocolStopped,
@@ -161,6 +169,7 @@ class Connection:
         self._seen_count = -1
         self._last_seen = 0.0
         self._last_ping = 0.0
+        self._last_tick = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -210,7 +219,7 @@ class Connection:
         self._stop.set()
         self._wakeup.set()
         self._cancel_timer()
-        # Before the socket closes: a waiting request hears "stopped", not "connection lost".
+        # Before the socket closes, so that waiting requests hear "stopped", not "lost".
         self.requests.fail_all(ClientStopped("the connection was stopped"))
         ws = self._ws
         if ws is not None:
@@ -301,7 +310,9 @@ class Connection:
                     raise ClientStopped(f"{what}: the connection is closed")
                 raise RequestTimeout(f"{what} (waiting for the connection)", timeout)
             if future is None:
-                future = self.requests.add(request_id, timeout=deadline.remaining(), block=block)
+                future = self.requests.add(
+                    request_id, timeout=deadline.remaining(), block=block, what=what
+                )
             try:
                 _, sent = self._command(lambda protocol: build(protocol, request_id))
             except BaseException:
@@ -633,6 +644,14 @@ class Connection:
                     flush()
                     self._hub.report(exc)
                     continue
+                except FrameRejected as exc:  # RFC 6455 §7.1.7: fail the connection, reconnect
+                    flush()
+                    self._hub.report(exc)
+                    try:
+                        ws.send_close(exc.close_code, exc.reason.encode())
+                    except (websocket.WebSocketException, OSError):
+                        pass  # the socket is gone already; it ends all the same
+                    return exc.close_code, exc.reason
                 if opcode in _DATA_OPCODES:
                     self.messages += 1
                     self.bytes += len(data)
@@ -660,7 +679,7 @@ class Connection:
                             raise ProtocolClose.of(verdict)
                 elif opcode == OP_CLOSE:
                     ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
-                    return _close_frame(data)
+                    return parse_close(data)  # validated by the reader already
                 else:
                     self.control_frames += 1
                     if opcode == OP_PING:
@@ -675,6 +694,7 @@ class Connection:
         self._seen_count = -1
         self._last_seen = now
         self._last_ping = now
+        self._last_tick = now
         periods = [p for p in (self._ping_interval, self._stale_timeout and self._stale_timeout / 2)
                    if p]
         # At least once a second: protocols check their deadlines on every tick.
@@ -709,7 +729,10 @@ class Connection:
             if not self._connected.is_set():
                 return
             protocol = self.protocol
-            protocol.reader_held_up = held_since >= self._last_ping
+            # Held up since the previous tick (0.2 s slack: a waiting reader marks the time
+            # every 0.1 s).
+            protocol.reader_held_up = held_since >= self._last_tick - 0.2
+            self._last_tick = now
             try:
                 protocol.on_tick(now)
                 message = protocol.ping_message() if ping_due else None
@@ -938,13 +961,6 @@ def _close_quietly(ws: websocket.WebSocket, *, send_close: bool, release: bool =
             ws.shutdown()  # type: ignore[no-untyped-call]
         except Exception:
             pass
-
-
-def _close_frame(data: bytes) -> tuple[Optional[int], str]:
-    if len(data) >= 2:
-        code = int.from_bytes(data[:2], "big")
-        return code, data[2:].decode("utf-8", "replace")
-    return None, ""
 
 
 def _status_reason(exc: websocket.WebSocketBadStatusException) -> str:

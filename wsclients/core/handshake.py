@@ -235,7 +235,7 @@ def open_websocket(
         raise
     ws = websocket.WebSocket(
         sslopt=sslopt,
-        skip_utf8_validation=True,  # codec.loads validates UTF-8 itself
+        skip_utf8_validation=True,  # our frame reader validates UTF-8 itself
         enable_multithread=True,  # websocket-client's send lock: pongs, pings and user
     )  # sends come from different threads
     sock.settimeout(timeout)

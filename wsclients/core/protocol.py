@@ -102,9 +102,10 @@ class VenueProtocol(Protocol):
     heartbeat: Optional[Heartbeat]
     attention: bool
     reader_held_up: bool
-    """True while the reader has waited for room in a full ``overflow="block"`` queue since the
-    last heartbeat: replies (pongs) may sit unread behind the user's backlog, so a missing
-    one proves nothing about the server. Set by the connection before each tick."""
+    """True when the reader waited for room in a full ``overflow="block"`` queue since the
+    previous tick: replies (pongs) and server pings may sit unread behind the user's backlog,
+    so a missing one proves nothing about the server. Set by the connection before each
+    ``on_tick``."""
 
     def reset_socket_state(self) -> None:
         """Per-socket flags back to their start (called right before ``on_open``)."""
