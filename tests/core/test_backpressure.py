@@ -119,3 +119,23 @@ def test_centrifugo_ping_watchdog_waits_while_the_reader_is_held_up() -> None:
     assert protocol.close_request is None
     protocol.on_tick(21.1)
     assert protocol.close_request is not None and "no ping" in protocol.close_request.reason
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
+def test_delivered_plus_dropped_equals_published(policy: str) -> None:
+    """Trades and statuses mixed in a flood: every event is either delivered or counted as
+    dropped (the urgent lane included), the overflow report on top."""
+    hub = Hub(venue="t", callbacks={})
+    q = hub.queue(maxsize=10, overflow=policy)
+    status = Status(venue="t", state=ConnectionState.RECONNECTING, url="ws://x", received_ns=1)
+    sent = 0
+    for batch in range(300):
+        events: list[Any] = [make_trade(batch * 10 + i) for i in range(9)] + [status]
+        hub.publish(events)
+        sent += len(events)
+    delivered = []
+    while q.qsize():
+        delivered.append(q.get(timeout=0))
+    reports = [e for e in delivered if is_overflow(e)]
+    assert len(reports) == 1
+    assert len(delivered) - len(reports) + q.dropped == sent

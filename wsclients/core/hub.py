@@ -116,7 +116,10 @@ class EventQueue:
             kept = max(room, 0)
             items.extend(events[:kept])  # what fits keeps its order
             rest = events[kept:]
-            self._urgent.extend(e for e in rest if e.kind in _CONTROL_KINDS)
+            control = [e for e in rest if e.kind in _CONTROL_KINDS]
+            # The lane is bounded too: what it pushes out is a drop like any other.
+            self.dropped += max(0, len(self._urgent) + len(control) - _URGENT_MAX)
+            self._urgent.extend(control)
             data = [e for e in rest if e.kind not in _CONTROL_KINDS]
             if data:
                 self._put_many_data(data, 0)
