@@ -90,7 +90,7 @@ def test_block_policy_keeps_a_healthy_hyperliquid_socket() -> None:
             fake.wait_for_subscriptions(1)
             sent = [fake.publish_trade("ETH", str(100 + i), "1")["tid"] for i in range(40)]
             time.sleep(1.0)  # nobody reads: the reader waits on the full queue
-            got = []
+            got: list[Any] = []
             while len(got) < len(sent):
                 event = next_event(client, lambda e: isinstance(e, (Trade, Status)))
                 assert not isinstance(event, Status) or \

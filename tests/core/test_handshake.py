@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websocket
 
 from tests.conftest import T
 from tests.core.echo import EchoClient, trade
-from tests.core.rawserver import RawServer, switching
+from tests.core.rawserver import Handler, RawServer, switching
 from tests.helpers import next_of
 from wsclients import ConnectionState, Status, Trade
 from wsclients.core.handshake import (
@@ -30,7 +31,8 @@ from wsclients.core.handshake import (
 pytestmark = pytest.mark.timeout(30)
 
 TLS = Path(__file__).resolve().parent.parent / "fixtures" / "tls"
-FAST = {"backoff_min": 0.01, "backoff_max": 0.05, "ping_interval": None, "stale_timeout": None}
+FAST: dict[str, Any] = {"backoff_min": 0.01, "backoff_max": 0.05, "ping_interval": None,
+                        "stale_timeout": None}
 SECRET = "Authorization: Bearer s3cr3t-token"
 
 
@@ -41,7 +43,8 @@ def upgrade(url: str, timeout: float = 5.0, **options: object) -> websocket.WebS
     return ws
 
 
-def redirect_to(location: str):  # type: ignore[no-untyped-def]
+def redirect_to(location: str) -> Handler:
+    """A handler answering 302 to ``location``."""
     def handler(sock: socket.socket, head: bytes, stop: threading.Event) -> None:
         sock.sendall(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n"
                      "Content-Length: 0\r\n\r\n".encode())
@@ -111,7 +114,7 @@ def many_lines(sock: socket.socket, head: bytes, stop: threading.Event) -> None:
 
 
 @pytest.mark.parametrize("handler", [endless_headers, huge_line, many_lines])
-def test_oversized_response_heads_fail_fast(handler) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_response_heads_fail_fast(handler: Handler) -> None:
     """An endless head, a 4 MiB header line or too many lines end the upgrade in well
     under a second, long before the deadline, with bounded memory."""
     with RawServer(handler) as server:
