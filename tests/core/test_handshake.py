@@ -139,6 +139,24 @@ def test_a_drip_fed_response_hits_the_one_deadline() -> None:
     assert 0.45 < elapsed < 0.5 + 0.5 * T
 
 
+def test_a_client_leaves_connecting_when_the_upgrade_drips() -> None:
+    """A client facing a drip-fed upgrade reports the timeout and retries after
+    connect_timeout instead of staying in CONNECTING."""
+    def drip(sock: socket.socket, head: bytes, stop: threading.Event) -> None:
+        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\n")
+        while not stop.wait(0.05):
+            sock.sendall(b"X-Drip: 1\r\n")
+
+    with RawServer(drip) as server:
+        client = EchoClient(url=server.url, connect_timeout=0.3, **FAST)
+        try:
+            client.start(wait=False)
+            status = next_of(client, Status, state=ConnectionState.RECONNECTING)
+        finally:
+            client.stop()
+    assert "did not complete within 0.3 s" in status.reason
+
+
 def test_an_error_body_is_read_only_up_to_its_cap() -> None:
     """A 503 announcing a 20 MiB body costs at most MAX_ERROR_BODY bytes and no wait."""
     def big_error(sock: socket.socket, head: bytes, stop: threading.Event) -> None:
