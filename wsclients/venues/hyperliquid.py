@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
 import attrs
 
 from wsclients.core import codec
-from wsclients.core.amounts import checked_amount
+from wsclients.core.amounts import PLAUSIBLE_HIGH, PLAUSIBLE_LOW, checked_amount
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
 from wsclients.core.pending import wait_result
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
@@ -362,13 +362,25 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
         raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
     px = item["px"]
     sz = item["sz"]
+    try:
+        # Decimal strings of plausible amounts pass in two comparisons each (about half the
+        # cost of _decimal); anything else goes through _decimal's checks and messages.
+        price = Decimal(px) if type(px) is str else _decimal(px, "price")
+        if not PLAUSIBLE_LOW <= price < PLAUSIBLE_HIGH:
+            price = _decimal(px, "price")
+        size = Decimal(sz) if type(sz) is str else _decimal(sz, "size")
+        if not PLAUSIBLE_LOW <= size < PLAUSIBLE_HIGH:
+            size = _decimal(sz, "size")
+    except ArithmeticError:  # not a number at all, or a NaN compared
+        price = _decimal(px, "price")
+        size = _decimal(sz, "size")
     # new_trade takes Trade's fields in order (venue, symbol, price, size, side, trade_id,
     # timestamp_ns, received_ns, raw): about half the cost of the keyword constructor.
     return new_trade(
         VENUE,
         coin,
-        _decimal(px, "price"),
-        _decimal(sz, "size"),
+        price,
+        size,
         side,
         # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
         f"{time_ms}:{tid}",
