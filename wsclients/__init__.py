@@ -18,17 +18,21 @@ from wsclients.errors import (
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    CorruptRecording,
     MessageTooLarge,
     NotConnected,
     ProtocolStopped,
     ProtocolViolation,
     QueueOverflow,
     RateLimited,
+    RecordedFailure,
+    RecordingFailed,
     RequestFailed,
     RequestTimeout,
     SubscriptionRejected,
     TooManyInFlight,
     TradevestError,
+    UnknownVenue,
     WSClientError,
 )
 from wsclients.models import (
@@ -42,6 +46,7 @@ from wsclients.models import (
     Status,
     Trade,
 )
+from wsclients.recording import Recorder, ReplayClient, replay
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
@@ -69,6 +74,10 @@ __all__ = [
     "plot",
     "to_dataframe",
     "to_dataframes",
+    # record and replay
+    "Recorder",
+    "ReplayClient",
+    "replay",
     # errors
     "AuthenticationFailed",
     "BookOutOfSync",
@@ -76,16 +85,20 @@ __all__ = [
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "CorruptRecording",
     "MessageTooLarge",
     "NotConnected",
     "ProtocolStopped",
     "ProtocolViolation",
     "QueueOverflow",
     "RateLimited",
+    "RecordedFailure",
+    "RecordingFailed",
     "RequestFailed",
     "RequestTimeout",
     "SubscriptionRejected",
     "TooManyInFlight",
+    "UnknownVenue",
     "WSClientError",
     # models
     "Book",

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Collection, Hashable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
 
 import attrs
 
@@ -32,6 +33,9 @@ from wsclients.core.protocol import Job, VenueProtocol
 from wsclients.core.worker import Worker
 from wsclients.errors import ClientStopped, ConnectFailed, SubscriptionRejected, WSClientError
 from wsclients.models import ConnectionState, Event
+
+if TYPE_CHECKING:
+    from wsclients.recording.recorder import Recorder
 
 __all__ = [
     "DEFAULT", "Client", "HeaderSource", "Seconds", "Stats", "StreamSet", "SubscribingClient",
@@ -141,6 +145,8 @@ class Client:
         proxy_type: Optional[str] = None,
         connect_timeout: float = 10.0,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
+        # Recording
+        record: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None:
         if backoff_min < 0 or backoff_max < backoff_min:
             raise ValueError("need 0 <= backoff_min <= backoff_max")
@@ -198,6 +204,9 @@ class Client:
         self._shutdown_done = threading.Event()
         self._resyncs = 0
         self._worker = Worker(self.venue)
+        self._recorder: Optional[Recorder] = None
+        if record is not None:
+            self.record(record)
 
     # -- for subclasses ----------------------------------------------------------------
 
@@ -244,6 +253,7 @@ class Client:
         with self._lock:
             if self._stopped.is_set():
                 raise ClientStopped("the client is stopped")
+            connection.recorder = self._recorder
             self._connections.append(connection)
             if self._started:
                 connection.start()
@@ -268,8 +278,14 @@ class Client:
         result = None if error is not None else done.result()
         if isinstance(error, ClientStopped) or self._stopped.is_set():
             return
+        def answer(protocol: Any) -> None:
+            recorder = connection.recorder
+            if recorder is not None:  # under the lock: in order with the frames
+                recorder.job(connection, job, result, error)
+            protocol.job_done(job, result, error)
+
         try:
-            connection.command(lambda protocol: protocol.job_done(job, result, error))
+            connection.command(answer)
         except Exception:
             logger.exception("%s: handing back %s failed", self.venue, job.kind)
 
@@ -332,6 +348,8 @@ class Client:
             if self._stopped.is_set():
                 raise ClientStopped("a stopped client cannot start again; make a new one")
             if not self._started:
+                if self._recorder is not None:
+                    self._recorder.start(self)  # an unwritable file fails start() here
                 self._started = True
                 self._hub.start()
                 self._on_start()
@@ -381,6 +399,9 @@ class Client:
             logger.exception("%s: stop hook failed", self.venue)
         for connection in connections:
             connection.stop(max(0.05, deadline - time.monotonic()))
+        recorder = self._recorder
+        if recorder is not None:  # after the sockets: their CLOSED statuses are recorded
+            recorder.stop(max(0.05, deadline - time.monotonic()))
         self._worker.stop(max(0.0, min(0.5, deadline - time.monotonic())))
         # Let queued callbacks (the final CLOSED status among them) run for a moment; a slow
         # backlog is cut off so that stop() stays prompt.
@@ -466,6 +487,52 @@ class Client:
         """Read the default queue into a list for ``seconds`` (or ``max_events``, or until
         the client stops): ``wsclients.collect.collect_events(self, …)``, which see."""
         return collect_events(self, seconds, kinds=kinds, max_events=max_events)
+
+    # -- recording ---------------------------------------------------------------------
+
+    def record(
+        self, path: Union[str, os.PathLike[str]], *, queue_size: int = 100_000
+    ) -> Recorder:
+        """Record the wire to ``path`` (JSON lines; gzip when it ends in ``.gz``) until the
+        returned ``Recorder`` is stopped or this client stops.
+
+        Every received frame with its ``received_ns``, each socket's opens, closes, status
+        changes and live subscriptions, and the answers to blocking work (REST snapshots)
+        are written on a thread of the recorder's own; ``wsclients.replay(path)`` plays
+        them back through this venue's parsers. Write errors become ``ErrorEvent`` s.
+
+        Raises:
+            ValueError: this client is recording already.
+            ClientStopped: the client is stopped.
+            OSError: the client runs and the file cannot be created.
+        """
+        from wsclients.recording.recorder import Recorder
+
+        with self._lock:
+            if self._stopped.is_set():
+                raise ClientStopped("the client is stopped")
+            if self._recorder is not None:
+                raise ValueError(f"already recording to {self._recorder.path}")
+            recorder = Recorder(
+                path, venue=self.venue, report=self._hub.report, queue_size=queue_size
+            )
+            if self._started:
+                recorder.start(self)
+            recorder.on_stop = self._recording_ended
+            self._recorder = recorder
+            connections = list(self._connections)
+        for connection in connections:
+            connection.command(_attacher(connection, recorder))
+        return recorder
+
+    def _recording_ended(self, recorder: Recorder) -> None:
+        with self._lock:
+            if self._recorder is recorder:
+                self._recorder = None
+            connections = list(self._connections)
+        for connection in connections:
+            if connection.recorder is recorder:
+                connection.recorder = None
 
     # -- introspection -----------------------------------------------------------------
 
@@ -607,6 +674,18 @@ class StreamSet:
     def __len__(self) -> int:
         with self._lock:
             return len(self._sockets)
+
+
+def _attacher(connection: Connection, recorder: Recorder) -> Callable[[Any], None]:
+    """A command that attaches ``recorder`` under the connection's lock: recorded from the
+    next frame on; a socket already open is recorded as joined, with what is live on it."""
+
+    def attach(_protocol: Any) -> None:
+        connection.recorder = recorder
+        if connection.is_open:
+            recorder.opened(connection, time.time_ns(), joined=True)
+
+    return attach
 
 
 def _not_connected_reason(timeout: Optional[float], cause: Optional[BaseException]) -> str:

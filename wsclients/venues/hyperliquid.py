@@ -35,6 +35,7 @@ from wsclients.errors import (
 from wsclients.models import Book, BookLevel, ErrorEvent, Message, Side, Trade
 
 if TYPE_CHECKING:
+    from wsclients.recording.registry import ReplayContext, VenueRecording
     from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Subscription",
     "book_from_l2",
     "decode_fast_asset_ctxs",
+    "recording",
     "subscription_key",
     "trade_from_item",
     "validate_subscription",
@@ -1331,3 +1333,39 @@ def _info_data(response: Any) -> Any:
         return response["payload"]["data"]
     except (KeyError, TypeError) as exc:
         raise ProtocolViolation("info answer without payload.data", raw=response) from exc
+
+
+# ----------------------------------------------------------------- record and replay
+
+
+def recording() -> VenueRecording:
+    """How Hyperliquid sockets are recorded and rebuilt (``wsclients.recording.registry``):
+    the description is the list of registered subscription objects; a replayed protocol has
+    them registered before ``on_open`` so acks and duplicate dropping behave as live."""
+    from wsclients.recording.registry import VenueRecording
+
+    return VenueRecording(
+        venue=VENUE,
+        describe=lambda protocol: [dict(s) for s in protocol.registered],
+        build=_replay_protocol,
+        resubscribe=_replay_resubscribe,
+        client_config=lambda client: {"trade_memory": client.protocol._trade_memory},
+    )
+
+
+def _replay_protocol(subscriptions: Any, context: ReplayContext) -> HyperliquidProtocol:
+    config = context.config if isinstance(context.config, dict) else {}
+    protocol = HyperliquidProtocol(trade_memory=int(config.get("trade_memory", 2000)))
+    _replay_resubscribe(protocol, subscriptions)
+    return protocol
+
+
+def _replay_resubscribe(protocol: HyperliquidProtocol, subscriptions: Any) -> None:
+    """Bring the registry to the recorded set, in the recorded order."""
+    wanted = [validate_subscription(s) for s in subscriptions or []]
+    keys = {subscription_key(s) for s in wanted}
+    for subscription in protocol.registered:
+        if subscription_key(subscription) not in keys:
+            protocol.unsubscribe(subscription)
+    for subscription in wanted:
+        protocol.subscribe(subscription)

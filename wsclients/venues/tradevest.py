@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.client import HeaderSource, SubscribingClient
@@ -34,6 +34,9 @@ from wsclients.errors import (
 )
 from wsclients.models import Book, BookLevel, ErrorEvent, Message
 
+if TYPE_CHECKING:
+    from wsclients.recording.registry import ReplayContext, VenueRecording
+
 __all__ = [
     "DEFAULT_URL",
     "PRETEST_URL",
@@ -45,6 +48,7 @@ __all__ = [
     "TradevestProtocol",
     "normalize_markets",
     "parse_time_ns",
+    "recording",
 ]
 
 VENUE = "tradevest"
@@ -551,3 +555,44 @@ class TradevestClient(SubscribingClient):
         normalized = normalize_markets(markets)  # raises before anything changes
         if self._command(lambda protocol: protocol.set_markets(normalized)):
             self._reconnect(f"markets changed to {_describe_markets(self._prices.markets)}")
+
+
+# -- record and replay --------------------------------------------------------------------
+
+
+def recording() -> VenueRecording:
+    """How Tradevest sockets are recorded and rebuilt (``wsclients.recording.registry``):
+    the description is the markets the socket subscribed to (None: every market)."""
+    from wsclients.recording.registry import VenueRecording
+
+    return VenueRecording(
+        venue=VENUE,
+        describe=_describe_for_recording,
+        build=_replay_protocol,
+        resubscribe=_replay_markets,
+        client_config=lambda client: {"max_failures": client._prices.max_failures},
+    )
+
+
+def _describe_for_recording(protocol: TradevestProtocol) -> Optional[list[dict[str, str]]]:
+    markets = protocol.markets
+    return None if markets is None else [market.to_json() for market in markets]
+
+
+def _from_description(description: Any) -> Optional[list[TradevestMarket]]:
+    if description is None:
+        return None
+    return [TradevestMarket(m["currency"], m["cryptoSymbol"]) for m in description]
+
+
+def _replay_protocol(description: Any, context: ReplayContext) -> TradevestProtocol:
+    config = context.config if isinstance(context.config, dict) else {}
+    return TradevestProtocol(
+        _from_description(description), max_failures=config.get("max_failures", 5)
+    )
+
+
+def _replay_markets(protocol: TradevestProtocol, description: Any) -> None:
+    markets = normalize_markets(_from_description(description))
+    if markets != protocol.markets:
+        protocol.set_markets(markets)
