@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Optional
 
 from wsclients._version import __version__
+from wsclients.cli.recording import add_record_parser, add_replay_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_book = getattr(module, "add_book_parser", None)
         if add_book is not None:
             add_book(book_venues)
+    add_record_parser(commands, modules.values())
+    add_replay_parser(commands)
     return parser
 
 

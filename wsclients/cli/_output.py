@@ -132,10 +132,16 @@ def run_client_loop(
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    output = getattr(args, "output", None)
+    recorder: Any = None
+    if output is not None:  # `wsclients record`: the file gets the stream, stdout the errors
+        show = {"error"}
     try:
         try:
+            if output is not None:
+                recorder = client.record(output)
             client.start()
-        except WSClientError as exc:
+        except (WSClientError, OSError) as exc:
             print(f"wsclients: {exc}", file=sys.stderr)
             return 1
         while not stop_requested.is_set():
@@ -159,4 +165,6 @@ def run_client_loop(
         client.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if recorder is not None:
+            print(f"wsclients: recorded {recorder.records} records to {output}", file=sys.stderr)
     return 1 if fatal else 0
