@@ -279,10 +279,15 @@ class Client:
         if isinstance(error, ClientStopped) or self._stopped.is_set():
             return
         def answer(protocol: Any) -> None:
+            received_ns = time.time_ns()
             recorder = connection.recorder
             if recorder is not None:  # under the lock: in order with the frames
-                recorder.job(connection, job, result, error)
-            protocol.job_done(job, result, error)
+                recorder.job(connection, job, result, error, received_ns)
+            done_at = getattr(protocol, "job_done_at", None)
+            if done_at is not None:
+                done_at(job, result, error, received_ns=received_ns)
+            else:
+                protocol.job_done(job, result, error)
 
         try:
             connection.command(answer)

@@ -39,6 +39,7 @@ class RecordingSink(Protocol):
         """A command ran on the protocol (a subscription may have changed)."""
 
     def job(
-        self, connection: Any, job: Job, result: Any, error: Optional[BaseException]
+        self, connection: Any, job: Job, result: Any, error: Optional[BaseException],
+        received_ns: int,
     ) -> None:
         """Blocking work finished; ``job_done`` hands this answer to the protocol next."""

@@ -176,11 +176,12 @@ class Recorder:
                                     "subscriptions": description})
 
     def job(
-        self, connection: Any, job: Job, result: Any, error: Optional[BaseException]
+        self, connection: Any, job: Job, result: Any, error: Optional[BaseException],
+        received_ns: int,
     ) -> None:
         """A blocking-work answer, about to be handed to the protocol."""
         record: dict[str, Any] = {
-            "type": "job", "ns": time.time_ns(), "kind": job.kind,
+            "type": "job", "ns": received_ns, "kind": job.kind,
             "key": _jsonable(job.key), "args": _jsonable(job.args),
         }
         if error is not None:

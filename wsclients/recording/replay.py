@@ -11,11 +11,11 @@ at each close. Frames the protocol wants to send go nowhere; recorded ``Status``
 published as they were.
 
 What comes out is what came out live: the same ``Trade``/``Book``/``Message`` events with the
-same ``received_ns`` and ``raw``, Hyperliquid's duplicate trades dropped the same way, Vega
-books rebuilt from the very REST snapshots the live client fetched. Differences, by design:
+same ``received_ns`` (the frame's, or for what a protocol builds from a REST answer, the
+answer's — handed in through ``job_done_at``) and ``raw``; Hyperliquid's duplicate trades
+dropped the same way; Vega books rebuilt from the very REST snapshots the live client
+fetched. Differences, by design:
 
-- events a protocol makes from a blocking-work answer carry the replay's clock (Vega's
-  snapshot ``Book`` takes ``time.time_ns()`` when the answer arrives);
 - timers do not run (``on_tick``): a deadline a protocol would have checked (Hyperliquid's
   missed pongs, Vega's decimals retry) is not re-lived; the closes and reopens that followed
   are in the file and are replayed;
@@ -324,8 +324,16 @@ class ReplayClient(Client):
                                     str(failure.get("message", "")))
         else:
             result = self._support.decode_result(job, record.get("result"), self._context)
-        self._call(socket.protocol, "job_done", int(record["ns"]), pending,
-                   lambda protocol: protocol.job_done(job, result, error))
+        received_ns = int(record["ns"])
+
+        def answer(protocol: Any) -> None:
+            done_at = getattr(protocol, "job_done_at", None)
+            if done_at is not None:
+                done_at(job, result, error, received_ns=received_ns)
+            else:
+                protocol.job_done(job, result, error)
+
+        self._call(socket.protocol, "job_done", received_ns, pending, answer)
 
     def _close(self, record: dict[str, Any], pending: list[Event]) -> None:
         socket = self._socket(record, pending)

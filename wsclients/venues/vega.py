@@ -597,13 +597,19 @@ class VegaStreamProtocol(_Base):
 
     def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
         """Decimals arrived (or could not be had): release the trades that waited."""
+        self.job_done_at(job, result, error, received_ns=time.time_ns())
+
+    def job_done_at(
+        self, job: Job, result: Any, error: Optional[BaseException], *, received_ns: int
+    ) -> None:
+        """``job_done``, a failure reported at ``received_ns``."""
         if job.kind != "decimals":
             return
         market_id = job.args
         self._asked.discard(market_id)
         if error is not None:
             self._retry_at[market_id] = _now() + _DECIMALS_RETRY_AFTER
-            self._report(error, time.time_ns(), raw=None)
+            self._report(error, received_ns, raw=None)
         self._release()
 
     def on_tick(self, now: float) -> None:
@@ -765,12 +771,17 @@ class VegaBookProtocol(_Base):
 
     def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
         """The snapshot (``(MarketDecimals, depth)``) or why it could not be had."""
+        self.job_done_at(job, result, error, received_ns=time.time_ns())
+
+    def job_done_at(
+        self, job: Job, result: Any, error: Optional[BaseException], *, received_ns: int
+    ) -> None:
+        """``job_done``; the snapshot ``Book`` is received at ``received_ns``."""
         if job.kind != "snapshot" or not isinstance(job.key, tuple):
             return
         generation, why = job.key
         if generation != self._generation or self.snapshot_wanted is None:
             return  # for a socket that is gone, or already answered
-        received_ns = time.time_ns()
         if error is not None:
             self.snapshot_failed(error, received_ns=received_ns)
             return
