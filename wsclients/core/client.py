@@ -530,6 +530,14 @@ class Client:
             connection.command(_attacher(connection, recorder))
         return recorder
 
+    def _record_learned(self, learned: Any) -> None:
+        """Tell the recording (if any) what the client just learnt that its protocols
+        consult outside any frame (e.g. market decimals fetched over REST for all
+        sockets); a replay hands it to the venue's ``learned`` hook at this point."""
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.learned(learned)
+
     def _recording_ended(self, recorder: Recorder) -> None:
         with self._lock:
             if self._recorder is recorder:

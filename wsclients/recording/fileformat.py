@@ -9,11 +9,12 @@ the protocol saw them::
                     "venue":"hyperliquid","started_ns":…,"config":null}
     open           {"type":"open","ns":…,"conn":"hyperliquid","url":"wss://…/ws",
                     "subscriptions":[{"type":"trades","coin":"BTC"}],"joined":false}
-    frame          {"type":"frame","ns":…,"conn":"hyperliquid","data":"{\"channel\":…}"}
+    frame          {"type":"frame","conn":"hyperliquid","ns":…,"data":"{\"channel\":…}"}
                    (``"b64"`` instead of ``"data"`` for a frame that is not UTF-8)
     subscriptions  {"type":"subscriptions","ns":…,"conn":"hyperliquid","subscriptions":[…]}
     job            {"type":"job","ns":…,"conn":"vega-1","kind":"snapshot","key":[1,"initial"],
                     "args":"<market>","result":{…}}   (or "error":{"type":…,"message":…})
+    learned        {"type":"learned","ns":…,"learned":{"decimals":{"<market>":[5,3]}}}
     close          {"type":"close","ns":…,"conn":"hyperliquid","code":1006,"reason":"…"}
     status         {"type":"status","ns":…,"conn":"hyperliquid","url":"wss://…",
                     "state":"connected","attempt":0,"delay":null,"code":null,"reason":""}
@@ -32,7 +33,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any, Union, cast
+from typing import IO, Any, Callable, Union, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from wsclients.core import codec
@@ -42,6 +43,7 @@ __all__ = [
     "FORMAT",
     "VERSION",
     "frame_line",
+    "frame_prefix",
     "open_for_reading",
     "open_for_writing",
     "read_header",
@@ -49,6 +51,15 @@ __all__ = [
     "record_line",
     "redact_url",
 ]
+
+_json_bytes: Callable[[Any], bytes]
+try:
+    from orjson import dumps as _json_bytes
+except ImportError:  # pragma: no cover - exercised only without the "fast" extra
+
+    def _json_bytes(value: Any) -> bytes:
+        return codec.dumps(value).encode("utf-8")
+
 
 FORMAT = "wsclients-recording"
 VERSION = 1
@@ -81,16 +92,16 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def open_for_writing(path: Source) -> IO[str]:
-    """A text file for the lines; gzip when the name ends in ``.gz``.
+def open_for_writing(path: Source) -> IO[bytes]:
+    """A binary file for the lines (UTF-8 bytes); gzip when the name ends in ``.gz``.
 
     Raises:
         OSError: the file cannot be created.
     """
     name = os.fspath(path)
     if name.endswith(".gz"):
-        return gzip.open(name, "wt", encoding="utf-8", compresslevel=_GZIP_LEVEL)
-    return open(name, "w", encoding="utf-8")
+        return cast(IO[bytes], gzip.open(name, "wb", compresslevel=_GZIP_LEVEL))
+    return open(name, "wb")
 
 
 def open_for_reading(path: Source) -> IO[bytes]:
@@ -101,24 +112,28 @@ def open_for_reading(path: Source) -> IO[bytes]:
     return open(name, "rb")
 
 
-def record_line(record: dict[str, Any]) -> str:
+def record_line(record: dict[str, Any]) -> bytes:
     """One record as its line (newline included)."""
-    return codec.dumps(record) + "\n"
+    return _json_bytes(record) + b"\n"
 
 
-def frame_line(conn: str, data: Union[str, bytes], received_ns: int) -> str:
-    """A ``frame`` record's line, built without an intermediate dict (the common record)."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
+def frame_prefix(conn: str) -> bytes:
+    """What every ``frame`` line of socket ``conn`` starts with (built once per socket)."""
+    return b'{"type":"frame","conn":' + _json_bytes(conn) + b',"ns":'
+
+
+def frame_line(prefix: bytes, data: Union[str, bytes], received_ns: int) -> bytes:
+    """A ``frame`` record's line (the common record: a few C calls, no dict); ``prefix``
+    from ``frame_prefix``."""
+    if isinstance(data, str):
+        text = data
+    else:
         try:
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
-            encoded = base64.b64encode(bytes(data)).decode("ascii")
-            return (f'{{"type":"frame","ns":{received_ns},"conn":{codec.dumps(conn)},'
-                    f'"b64":"{encoded}"}}\n')
-    else:
-        text = data
-    return (f'{{"type":"frame","ns":{received_ns},"conn":{codec.dumps(conn)},'
-            f'"data":{codec.dumps(text)}}}\n')
+            encoded = base64.b64encode(bytes(data))
+            return b"%s%d,\"b64\":\"%s\"}\n" % (prefix, received_ns, encoded)
+    return b"%s%d,\"data\":%s}\n" % (prefix, received_ns, _json_bytes(text))
 
 
 def frame_data(record: dict[str, Any]) -> Union[str, bytes]:

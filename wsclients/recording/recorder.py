@@ -26,6 +26,7 @@ from wsclients.recording.fileformat import (
     VERSION,
     Source,
     frame_line,
+    frame_prefix,
     open_for_writing,
     record_line,
     redact_url,
@@ -62,6 +63,8 @@ class Recorder:
         self.venue = venue
         self.records = 0
         """Records written so far."""
+        self.frames = 0
+        """Of those, received frames."""
         self.dropped = 0
         """Records dropped because the writer fell ``queue_size`` records behind."""
         self.error: Optional[RecordingFailed] = None
@@ -76,7 +79,8 @@ class Recorder:
         self._items: collections.deque[tuple[Any, ...]] = collections.deque()
         self._ids: dict[Any, str] = {}  # connection → its id in the file
         self._described: dict[str, Any] = {}  # conn id → the last description written
-        self._file: Optional[IO[str]] = None
+        self._prefixes: dict[Any, bytes] = {}  # connection → its frame lines' start (writer)
+        self._file: Optional[IO[bytes]] = None
         self._thread: Optional[threading.Thread] = None
         self._stopping = threading.Event()
         self._stopped = threading.Event()
@@ -196,12 +200,17 @@ class Recorder:
                                    "message": f"not recordable: {exc}"}
         self._note(connection, record)
 
+    def learned(self, learned: Any) -> None:
+        """The client learnt something all its protocols consult (any thread)."""
+        self._note(None, {"type": "learned", "ns": time.time_ns(), "learned": learned})
+
     # -- helpers -------------------------------------------------------------------------
 
     def _note(self, connection: Any, record: dict[str, Any]) -> None:
         if self._stopping.is_set():
             return
-        record["conn"] = self._id(connection)
+        if connection is not None:
+            record["conn"] = self._id(connection)
         if len(self._items) < self._maxsize:
             self._items.append((record,))
         else:
@@ -255,27 +264,32 @@ class Recorder:
     def _write_waiting(self) -> bool:
         """Write every record waiting now; False when writing failed."""
         items = self._items
-        ids = self._ids
-        lines: list[str] = []
+        prefixes = self._prefixes
+        lines: list[bytes] = []
         append = lines.append
         take = items.popleft
+        frames = 0
         for _ in range(len(items)):
             item = take()
             if len(item) == 3:
                 connection, data, received_ns = item
-                conn = ids.get(connection) or self._id(connection)
-                append(frame_line(conn, data, received_ns))
+                prefix = prefixes.get(connection)
+                if prefix is None:
+                    prefix = prefixes[connection] = frame_prefix(self._id(connection))
+                append(frame_line(prefix, data, received_ns))
+                frames += 1
             else:
                 append(record_line(item[0]))
         file = self._file
         assert file is not None
         try:
-            file.write("".join(lines))
+            file.write(b"".join(lines))
             file.flush()
         except (OSError, ValueError) as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
             return False
         self.records += len(lines)
+        self.frames += frames
         self._check_drops()
         return True
 

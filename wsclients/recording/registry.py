@@ -30,6 +30,9 @@ What each field is for:
 - ``encode_result(job, result)`` / ``decode_result(job, value, context)``: blocking-work
   answers (Vega's REST snapshots and decimals) as JSON and back, so a replayed protocol gets
   the very answers the live one got.
+- ``learned(context, value)``: replay side — what the client recorded with
+  ``Client._record_learned(value)`` when it learnt something every protocol consults outside
+  any frame (Vega: decimals fetched for one socket are seen by all), at the same point.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class VenueRecording:
     client_config: Callable[[Any], Any] = _nothing
     encode_result: Callable[[Job, Any], Any] = _same
     decode_result: Callable[[Job, Any, ReplayContext], Any] = _same_decoded
+    learned: Optional[Callable[[ReplayContext, Any], None]] = None
 
 
 _lock = threading.Lock()  # guards the two dicts below

@@ -251,6 +251,8 @@ class ReplayClient(Client):
             self._resubscribe(record, pending)
         elif kind == "job":
             self._job(record, pending)
+        elif kind == "learned" and self._support.learned is not None:
+            self._support.learned(self._context, record["learned"])
         # header, end and types from later versions: nothing to replay
 
     def _socket(self, record: dict[str, Any], pending: list[Event]) -> Optional[_Socket]:

@@ -1186,6 +1186,8 @@ class VegaClient(Client):
                     time.monotonic() + _DECIMALS_RETRY_AFTER, exc
                 )
             raise
+        # Recorded before the protocols can see them: a replay never knows them later.
+        self._record_learned({"decimals": {market_id: _encode_decimals(decimals)}})
         with self._decimals_lock:
             self._decimals[market_id] = decimals
             self._decimal_failures.pop(market_id, None)
@@ -1270,6 +1272,7 @@ def recording() -> VenueRecording:
         describe=_describe_for_recording,
         build=_replay_protocol,
         client_config=_client_config,
+        learned=_replay_learned,
         encode_result=_encode_result,
         decode_result=_decode_result,
     )
@@ -1297,6 +1300,13 @@ def _replay_decimals(context: ReplayContext) -> dict[str, MarketDecimals]:
         known = {m: MarketDecimals(int(p), int(q)) for m, (p, q) in given.items()}
         context.state["decimals"] = known
     return known
+
+
+def _replay_learned(context: ReplayContext, learned: Any) -> None:
+    """Decimals the client fetched (for any socket): every protocol's lookup sees them."""
+    known = _replay_decimals(context)
+    for market_id, (price, position) in (learned.get("decimals") or {}).items():
+        known[market_id] = MarketDecimals(int(price), int(position))
 
 
 def _replay_protocol(description: Any, context: ReplayContext) -> Union[
