@@ -12,13 +12,17 @@ from wsclients.core.client import Stats
 from wsclients.core.hub import EventQueue
 from wsclients.dataframe import to_dataframe, to_dataframes
 from wsclients.errors import (
+    AlliumRequestFailed,
+    AlliumTooManyInFlight,
     AuthenticationFailed,
     BookOutOfSync,
     CallbackFailed,
+    CentrifugoError,
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
     CorruptRecording,
+    FrameRejected,
     MessageTooLarge,
     NotConnected,
     ProtocolStopped,
@@ -47,6 +51,15 @@ from wsclients.models import (
     Trade,
 )
 from wsclients.recording import Recorder, ReplayClient, replay
+from wsclients.venues.allium import AlliumApiClient, AlliumStreamClient, F
+from wsclients.venues.cadenza.channels import (
+    DOCUMENTED_CHANNELS,
+    UNIFIED_CHANNELS,
+    ChannelTemplates,
+)
+from wsclients.venues.cadenza.client import CadenzaClient
+from wsclients.venues.centrifugo.client import CentrifugoClient
+from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
@@ -58,6 +71,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "__version__",
     # clients
+    "AlliumApiClient",
+    "AlliumStreamClient",
+    "F",
+    "CadenzaClient",
+    "CentrifugoClient",
     "HyperliquidClient",
     "HyperliquidInfo",
     "TradevestClient",
@@ -65,6 +83,9 @@ __all__ = [
     "VegaClient",
     "VegaRest",
     # building blocks
+    "ChannelTemplates",
+    "DOCUMENTED_CHANNELS",
+    "UNIFIED_CHANNELS",
     "BookSide",
     "EventQueue",
     "OrderBook",
@@ -79,13 +100,17 @@ __all__ = [
     "ReplayClient",
     "replay",
     # errors
+    "AlliumRequestFailed",
+    "AlliumTooManyInFlight",
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
+    "CentrifugoError",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
     "CorruptRecording",
+    "FrameRejected",
     "MessageTooLarge",
     "NotConnected",
     "ProtocolStopped",
@@ -107,6 +132,8 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "Message",
+    "Publication",
+    "RecoveryFailed",
     "Side",
     "Status",
     "Trade",
