@@ -25,8 +25,9 @@ from tests.recording_scenarios import FAST, SCENARIOS, Capture, count, ticks
 from wsclients.errors import QueueOverflow, RecordingFailed
 from wsclients.models import ErrorEvent, Event, Trade
 from wsclients.recording import read_header, read_records
-from wsclients.testing import FakeHyperliquid
+from wsclients.testing import FakeHyperliquid, FakeVegaNode
 from wsclients.venues.hyperliquid import HyperliquidClient
+from wsclients.venues.vega import VegaClient
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -192,3 +193,27 @@ def test_header_names_venue_and_config(tmp_path: Path) -> None:
     assert "snapshot" in {r["kind"] for r in records if r["type"] == "job"}
     learned = [r["learned"] for r in records if r["type"] == "learned"]
     assert learned and all(list(x["decimals"].values())[0] == [1, 3] for x in learned)
+
+
+def test_a_failed_rest_answer_replays_as_it_failed(tmp_path: Path) -> None:
+    """Vega decimals answered 404 (an unknown market): live and replay report the same
+    dropped trades, at the same received times — the failure comes back as the
+    RequestFailed with its HTTP status that the protocol decides on."""
+    path = tmp_path / "unknown.jsonl"
+    with FakeVegaNode(seed=3) as node:
+        market = node.market_ids[0]
+        node.fail_rest(f"market/{market}", times=1000, status=404)
+        client = VegaClient(node.url, record=path, **FAST)
+        capture = Capture(client)
+        client.subscribe_trades(market)
+        with client:
+            node.wait_for_streams("trades")
+            node.step(2)
+            capture.until(lambda e: any(
+                "cannot be had" in x.message and not x.message.startswith("0 ")
+                for x in e if isinstance(x, ErrorEvent)))
+    live = [(e.message, e.received_ns) for e in capture.rest()
+            if isinstance(e, ErrorEvent) and "cannot be had" in e.message]
+    again = [(e.message, e.received_ns) for e in replayed(path)
+             if isinstance(e, ErrorEvent)]
+    assert again == live and any(not m.startswith("0 ") for m, _ in live), live

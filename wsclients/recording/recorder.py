@@ -189,7 +189,7 @@ class Recorder:
             "key": _jsonable(job.key), "args": _jsonable(job.args),
         }
         if error is not None:
-            record["error"] = {"type": type(error).__name__, "message": str(error)}
+            record["error"] = _error_fields(error)
         else:
             try:
                 encode = self._support.encode_result if self._support else _as_is
@@ -337,6 +337,17 @@ class Recorder:
                 on_stop(self)
             except Exception:  # noqa: BLE001
                 logger.exception("%s: recorder stop hook failed", self.venue)
+
+
+def _error_fields(error: BaseException) -> dict[str, Any]:
+    """A blocking-work failure as JSON: its class and text, and the fields a protocol may
+    decide on (an HTTP status, say) so that the replay can rebuild it."""
+    fields: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    for name in ("reason", "status", "request"):
+        value = getattr(error, name, None)
+        if isinstance(value, (str, int)):
+            fields[name] = value
+    return fields
 
 
 def _as_is(job: Job, result: Any) -> Any:

@@ -42,7 +42,13 @@ from typing import Any, ClassVar, Optional, Union
 
 from wsclients.core.client import Client, Stats
 from wsclients.core.protocol import Job, VenueProtocol
-from wsclients.errors import CorruptRecording, ProtocolViolation, RecordedFailure, WSClientError
+from wsclients.errors import (
+    CorruptRecording,
+    ProtocolViolation,
+    RecordedFailure,
+    RequestFailed,
+    WSClientError,
+)
 from wsclients.models import ConnectionState, ErrorEvent, Event, Status
 from wsclients.recording.fileformat import Source, frame_data, read_header, read_records
 from wsclients.recording.registry import ReplayContext, VenueRecording, venue_recording
@@ -322,8 +328,7 @@ class ReplayClient(Client):
         result: Any = None
         failure = record.get("error")
         if isinstance(failure, dict):
-            error = RecordedFailure(str(failure.get("type", "Error")),
-                                    str(failure.get("message", "")))
+            error = _rebuilt_error(failure)
         else:
             result = self._support.decode_result(job, record.get("result"), self._context)
         received_ns = int(record["ns"])
@@ -407,6 +412,26 @@ def _open_protocol(protocol: VenueProtocol) -> None:
     protocol.on_open()
     if not protocol.needs_session:
         protocol.open_session()
+
+
+def _rebuilt_error(failure: dict[str, Any]) -> BaseException:
+    """A recorded blocking-work failure, as the protocol saw it where that matters: a
+    ``RequestFailed`` (with its HTTP status) or a ``ProtocolViolation`` come back as such,
+    anything else as a ``RecordedFailure`` naming the original class."""
+    name = str(failure.get("type") or "Error")
+    message = str(failure.get("message") or "")
+    reason = failure.get("reason")
+    if "status" in failure or name == "RequestFailed":
+        status = failure.get("status")
+        request = failure.get("request")
+        return RequestFailed(
+            str(reason if reason is not None else message),
+            status=status if isinstance(status, int) else None,
+            request=request if isinstance(request, str) else None,
+        )
+    if name == "ProtocolViolation" and isinstance(reason, str):
+        return ProtocolViolation(reason)
+    return RecordedFailure(name, message)
 
 
 def _tuples(value: Any) -> Any:
