@@ -236,3 +236,17 @@ def test_fixture_copy_replays_without_gzip(tmp_path: Path) -> None:
     with gzip.open(FIXTURES / "hyperliquid.jsonl.gz", "rb") as source, plain.open("wb") as out:
         shutil.copyfileobj(source, out)
     assert replayed(plain) == replayed(FIXTURES / "hyperliquid.jsonl.gz")
+
+
+@pytest.mark.parametrize("options", [{"speed": 0.01}, {"queue_size": 1}])
+def test_stop_mid_replay_is_prompt(options: dict[str, Any]) -> None:
+    """stop() during a paced pause, or while a full queue nobody reads holds the replay
+    back, returns at once and leaves no thread."""
+    client = wsclients.replay(FIXTURES / "hyperliquid.jsonl.gz", **options)
+    client.start()
+    time.sleep(0.2)
+    assert not client.finished.is_set()
+    started = time.monotonic()
+    client.stop()
+    assert time.monotonic() - started < 1.0
+    assert client.finished.is_set() and client.state is wsclients.ConnectionState.CLOSED

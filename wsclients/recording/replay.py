@@ -135,17 +135,16 @@ class ReplayClient(Client):
         )
         self._thread.start()
 
-    def _on_stop(self) -> None:
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(2.0)
-
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop replaying; callbacks not yet run are dropped, queued events stay readable."""
+        """Stop replaying; callbacks not yet run are dropped, queued events stay readable.
+        Returns promptly, even mid-pause or while a full queue holds the replay back."""
         if self._stopped.is_set() and not self._shutdown_done.is_set():
             # The replay ended and is draining its callbacks: cut that short.
             self._hub.stop(timeout, drain=False)
-        super().stop(timeout)
+        super().stop(timeout)  # closes the queues, which frees a replay blocked on one
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def run_forever(self) -> None:
         """Start and block until the whole file has played and every callback has run (or
@@ -205,8 +204,10 @@ class ReplayClient(Client):
                 self._publish(pending)
             self.finished.set()
         # The end of the file is the end of the client: queues close once drained, so
-        # events() loops end, and every callback runs before run_forever returns.
-        self._shutdown(drain=True, timeout=3600.0)
+        # events() loops end, and every callback runs before run_forever returns. (After a
+        # stop() the stopping thread does that, and joins this one.)
+        if not self._stopped.is_set():
+            self._shutdown(drain=True, timeout=3600.0)
 
     def _play(self, pending: list[Event]) -> None:
         speed = self.speed
