@@ -30,6 +30,7 @@ from wsclients.core.deadline import Deadline
 from wsclients.core.hub import EventQueue, Hub, check_overflow
 from wsclients.core.options import ConnectionOptions
 from wsclients.core.protocol import Job, VenueProtocol
+from wsclients.core.redact import redact_url
 from wsclients.core.worker import Worker
 from wsclients.errors import ClientStopped, ConnectFailed, SubscriptionRejected, WSClientError
 from wsclients.models import ConnectionState, Event
@@ -589,8 +590,8 @@ class Client:
         return f"<{type(self).__name__} venue={self.venue} url={self._display_url()} {self.state}>"
 
     def _display_url(self) -> str:
-        """The URL as shown to people; venues with secrets in the URL override it."""
-        return self.url
+        """The URL as shown to people: userinfo and query values hidden."""
+        return redact_url(self.url)
 
 
 class SubscribingClient(Client):

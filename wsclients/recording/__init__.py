@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from wsclients.recording.fileformat import read_header, read_records, redact_url
+from wsclients.recording.fileformat import read_header, read_records
 from wsclients.recording.recorder import Recorder
 from wsclients.recording.registry import (
     ReplayContext,
@@ -28,7 +28,6 @@ __all__ = [
     "VenueRecording",
     "read_header",
     "read_records",
-    "redact_url",
     "register_venue",
     "replay",
     "venue_recording",

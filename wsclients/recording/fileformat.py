@@ -21,8 +21,9 @@ the protocol saw them::
     end            {"type":"end","ns":…,"records":1234,"dropped":0}
 
 ``open.joined`` is true when recording began on a socket that was already open. URLs are
-stored with passwords and secret-looking query values (token, key, signature …) replaced by
-``***``. Readers skip types they do not know, so later versions may add some.
+stored as ``wsclients.core.redact.redact_url`` shows them (no userinfo, every query value
+``***``): they say where the socket went; what it carried is in ``subscriptions``.
+Readers skip types they do not know, so later versions may add some.
 """
 
 from __future__ import annotations
@@ -30,11 +31,9 @@ from __future__ import annotations
 import base64
 import gzip
 import os
-import re
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any, Callable, Union, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from wsclients.core import codec
 from wsclients.errors import CorruptRecording
@@ -49,7 +48,6 @@ __all__ = [
     "read_header",
     "read_records",
     "record_line",
-    "redact_url",
 ]
 
 _json_bytes: Callable[[Any], bytes]
@@ -64,32 +62,8 @@ except ImportError:  # pragma: no cover - exercised only without the "fast" extr
 FORMAT = "wsclients-recording"
 VERSION = 1
 
-_SECRET_NAME = re.compile(
-    r"(token|key|secret|signature|sig|password|passwd|pass|auth|jwt|credential|session)",
-    re.IGNORECASE,
-)
 _GZIP_LEVEL = 5  # a writer thread that keeps up with a busy socket; 9 buys little more
 Source = Union[str, "os.PathLike[str]"]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password and secret-looking query values replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if _SECRET_NAME.search(k) else v) for k, v in pairs], safe="*"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def open_for_writing(path: Source) -> IO[bytes]:

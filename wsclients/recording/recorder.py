@@ -19,6 +19,7 @@ import time
 from typing import IO, Any, Callable, Optional, Union
 
 from wsclients.core.protocol import Job
+from wsclients.core.redact import redact_url
 from wsclients.errors import QueueOverflow, RecordingFailed, UnknownVenue
 from wsclients.models import Status
 from wsclients.recording.fileformat import (
@@ -29,7 +30,6 @@ from wsclients.recording.fileformat import (
     frame_prefix,
     open_for_writing,
     record_line,
-    redact_url,
 )
 from wsclients.recording.registry import VenueRecording, venue_recording
 
