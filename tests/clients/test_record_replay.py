@@ -3,7 +3,10 @@
 Comparison rules (documented in ``wsclients/recording/replay.py``): trades, books, messages
 and statuses are equal field for field, ``received_ns`` included (a replayed event carries
 the received time of the frame, or of the REST answer, it came from) and ``raw`` included;
-errors the connection itself reported (``ConnectionLost``) are not in the file.
+errors the connection itself reported (``ConnectionLost``) are not in the file. Order: each
+socket's events come in the same order; across sockets a replay follows the order in which
+the frames were received, while live each reader hands its events over in batches, so two
+sockets' events may interleave differently — the comparison is per stream.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tests.conftest import T
 from tests.helpers import wait_until
 from tests.recording_scenarios import FAST, SCENARIOS, Capture, count, ticks
 from wsclients.errors import QueueOverflow, RecordingFailed
-from wsclients.models import ErrorEvent, Event, Trade
+from wsclients.models import ErrorEvent, Event, Message, Status, Trade
 from wsclients.recording import read_header, read_records
 from wsclients.testing import FakeHyperliquid, FakeVegaNode
 from wsclients.venues.hyperliquid import HyperliquidClient
@@ -34,14 +37,21 @@ pytestmark = pytest.mark.timeout(30)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def comparable(events: list[Event]) -> list[Any]:
-    """What must match between live and replay (see the module docstring)."""
-    out: list[Any] = []
+def comparable(events: list[Event]) -> dict[str, list[Any]]:
+    """What must match between live and replay, stream by stream (see the module
+    docstring): statuses by socket URL, trades, books by symbol, messages by channel."""
+    streams: dict[str, list[Any]] = {}
     for event in events:
         if event.kind == "error":
             continue
-        out.append((event, getattr(event, "raw", None)))
-    return out
+        if isinstance(event, Status):
+            key = f"status {event.url}"
+        elif isinstance(event, Message):
+            key = f"message {event.channel}"
+        else:
+            key = f"{event.kind} {getattr(event, 'symbol', '')}"
+        streams.setdefault(key, []).append((event, getattr(event, "raw", None)))
+    return streams
 
 
 def replayed(path: Path, **options: Any) -> list[Event]:

@@ -14,7 +14,10 @@ What comes out is what came out live: the same ``Trade``/``Book``/``Message`` ev
 same ``received_ns`` (the frame's, or for what a protocol builds from a REST answer, the
 answer's — handed in through ``job_done_at``) and ``raw``; Hyperliquid's duplicate trades
 dropped the same way; Vega books rebuilt from the very REST snapshots the live client
-fetched. Differences, by design:
+fetched. Each socket's events come in the same order as live; across sockets a replay
+follows the order in which the frames were received (live, each reader hands its events to
+the hub in batches, so two sockets' events may interleave a little differently).
+Differences, by design:
 
 - timers do not run (``on_tick``): a deadline a protocol would have checked (Hyperliquid's
   missed pongs, Vega's decimals retry) is not re-lived; the closes and reopens that followed
