@@ -16,6 +16,10 @@ to a small lane of their own that ``get()`` serves first, so the overflow report
 of a reconnect) reaches ``on_error``/``on_status`` and ``get()`` while the flood goes on. Under
 ``block`` the hub remembers when a publisher last waited (``Hub.last_blocked``): a socket's
 heartbeat must not take a reader held up by the user for a dead server.
+
+Sinks (``add_sink``) see every published batch after the queues and callbacks have theirs:
+a sink forwards events elsewhere (``wsclients.sinks.RedisStreamSink``) on a thread of its
+own, so its ``accept`` only buffers and must never block the publishing thread.
 """
 
 from __future__ import annotations
@@ -25,14 +29,16 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any, Callable, Literal, Optional
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Literal, Optional, Protocol
 
 from wsclients.core.deadline import Deadline
 from wsclients.errors import CallbackFailed, QueueOverflow
 from wsclients.models import ErrorEvent, Event
 
-__all__ = ["EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "check_overflow"]
+__all__ = [
+    "EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "Sink", "check_overflow",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +54,21 @@ _URGENT_MAX = 1000
 
 EVENT_KINDS = frozenset({"trade", "book", "message", "status", "error"})
 """Every event's ``kind``."""
+
+
+class Sink(Protocol):
+    """Something that forwards a client's events elsewhere (``Hub.add_sink``).
+
+    ``accept`` runs on the publishing thread (a socket's reader): it must only hand the
+    batch over and return, never wait on I/O. ``start`` and ``stop`` bracket its own thread;
+    both are idempotent.
+    """
+
+    def accept(self, events: Sequence[Event]) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
 
 
 def check_overflow(policy: str) -> None:
@@ -311,6 +332,8 @@ class Hub:
             )
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        self._sinks: tuple[Sink, ...] = ()  # copy-on-write, like _queues, under _queues_lock
+        self.sink_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -363,6 +386,11 @@ class Hub:
             self._inbox._put_many(events)
         elif self._inline and self._callbacks:
             self._run_callbacks(events)
+        for sink in self._sinks:
+            try:
+                sink.accept(events)
+            except Exception:
+                self._sink_failed(sink)
 
     def publish_one(self, event: Event) -> None:
         """``publish([event])``."""
@@ -433,6 +461,38 @@ class Hub:
         if self._inbox is not None:
             total += self._inbox.dropped
         return total
+
+    # -- sinks -------------------------------------------------------------------------
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The sinks fed by ``publish``, in the order they were added."""
+        return self._sinks
+
+    def add_sink(self, sink: Sink) -> None:
+        """Hand every batch published from now on to ``sink.accept``. Adding it twice
+        changes nothing. The caller starts and stops the sink."""
+        with self._queues_lock:
+            if all(s is not sink for s in self._sinks):
+                self._sinks = (*self._sinks, sink)
+
+    def remove_sink(self, sink: Sink) -> bool:
+        """Stop feeding ``sink`` (it is not stopped); False if it was not added."""
+        with self._queues_lock:
+            kept = tuple(s for s in self._sinks if s is not sink)
+            removed = len(kept) != len(self._sinks)
+            self._sinks = kept
+        return removed
+
+    def _sink_failed(self, sink: Sink) -> None:
+        # Counted, and logged with its traceback the first time only: a broken sink fails on
+        # every batch, and one log line per batch would drown the reader it must not slow.
+        # Never published as an ErrorEvent, which would go back into the failing sink.
+        self.sink_errors += 1
+        if self.sink_errors == 1:
+            logger.exception("%s: sink %r failed (counted from now on)", self._name, sink)
+        else:
+            logger.debug("%s: sink %r failed again", self._name, sink, exc_info=True)
 
     # -- dispatching -------------------------------------------------------------------
 
