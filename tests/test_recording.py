@@ -244,3 +244,16 @@ def test_stop_mid_replay_is_prompt(options: dict[str, Any]) -> None:
     client.stop()
     assert time.monotonic() - started < 1.0
     assert client.finished.is_set() and client.state is wsclients.ConnectionState.CLOSED
+
+
+def test_collect_and_to_dataframe_on_a_replay() -> None:
+    """The notebook path works on a file: collect() gathers the whole recording, and the
+    trades make one DataFrame row each."""
+    with wsclients.replay(FIXTURES / "hyperliquid.jsonl.gz") as client:
+        trades = client.collect(kinds={"trade"})
+    assert trades and all(isinstance(t, Trade) for t in trades)
+    assert len(trades) == len([e for e in replayed(FIXTURES / "hyperliquid.jsonl.gz")
+                               if isinstance(e, Trade)])
+    pytest.importorskip("pandas")
+    frame = wsclients.to_dataframe(trades)
+    assert len(frame) == len(trades)
