@@ -135,6 +135,9 @@ class Trade:
     """The venue's trade time, nanoseconds since the epoch (UTC)."""
     received_ns: int
     """When the frame carrying it was read from the socket."""
+    is_snapshot: bool = False
+    """True for a past trade the venue sent as history when the subscription began (a
+    backfill), not a new print."""
     raw: Any = attrs.field(default=None, repr=False, eq=False)
     """The decoded venue item this event was built from."""
 

@@ -1,7 +1,8 @@
 """``wsclients tail tradevest prices EUR/BTC EUR/ETH`` and the Tradevest demo.
 
-Markets are written ``CURRENCY/CRYPTO`` (the venue's ``currency`` / ``cryptoSymbol`` pair) or
-as the symbol events carry (``BTC-EUR``); none means every market. ``--url`` must name the
+Markets are written as the API takes them: ``CURRENCY/CRYPTO`` (the venue's ``currency`` /
+``cryptoSymbol`` pair, upper case) or as the symbol events carry (``BTC-EUR``); none means
+every market. ``--url`` must name the
 server: no production host is documented (venues/allium-tradevest.md §4.1), so the default is
 the Test server. The token can come from ``$TRADEVEST_TOKEN`` rather than the command line,
 where other users of the machine could read it.
@@ -16,20 +17,11 @@ from typing import Any, Optional
 
 from wsclients.cli._output import add_output_options, run_client_loop
 from wsclients.errors import SubscriptionRejected
-from wsclients.venues.tradevest import TradevestClient, TradevestMarket
+from wsclients.venues.tradevest import TradevestClient
 
-__all__ = ["add_tail_parser", "parse_market", "run_demo"]
+__all__ = ["add_tail_parser", "run_demo"]
 
 TOKEN_VARIABLE = "TRADEVEST_TOKEN"
-
-
-def parse_market(text: str) -> Any:
-    """``EUR/BTC`` → ``("EUR", "BTC")``; ``BTC-EUR`` is passed on as is. Case is ignored."""
-    text = text.strip().upper()
-    if "/" in text:
-        currency, _, crypto = text.partition("/")
-        return (currency, crypto)
-    return text
 
 
 def _headers(pairs: Optional[list[str]]) -> dict[str, str]:
@@ -60,7 +52,7 @@ def add_tail_parser(subparsers: Any) -> None:
         "markets",
         nargs="*",
         metavar="MARKET",
-        help="CURRENCY/CRYPTO such as EUR/BTC, or BTC-EUR; none: every market",
+        help="CURRENCY/CRYPTO such as EUR/BTC (or the event symbol BTC-EUR); none: every market",
     )
     prices.add_argument(
         "--url",
@@ -94,7 +86,7 @@ def _run_prices(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get(TOKEN_VARIABLE) or None
     try:
         client = TradevestClient(
-            [parse_market(text) for text in args.markets],
+            args.markets,
             url=args.url,
             token=token,
             headers=_headers(args.headers),
@@ -114,6 +106,6 @@ def run_demo(args: argparse.Namespace) -> int:
     with FakeTradevest(price_interval=0.3) as fake:
         print(f"fake Tradevest prices server on {fake.url}", flush=True)
         client = TradevestClient(
-            [TradevestMarket("EUR", "BTC"), TradevestMarket("EUR", "ETH")], url=fake.url
+            ["EUR/BTC", "EUR/ETH"], url=fake.url
         )
         return run_client_loop(client, args, kinds={"book", "error"})

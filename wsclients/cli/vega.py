@@ -109,7 +109,7 @@ def add_tail_parser(subparsers: Any) -> None:
 
 def _tail(subscribe: Subscribe) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        client = VegaClient(args.url)
+        client = VegaClient(url=args.url)
         try:
             subscribe(client, args)
         except SubscriptionRejected as exc:
@@ -135,7 +135,7 @@ def add_book_parser(subparsers: Any) -> None:
 
 
 def _run_book(args: argparse.Namespace) -> int:
-    client = VegaClient(args.url)
+    client = VegaClient(url=args.url)
     client.subscribe_book(args.market_id, depth=args.depth)
     return run_client_loop(client, args, kinds={"book", "error"})
 
@@ -148,7 +148,7 @@ def run_demo(args: argparse.Namespace) -> int:
     with FakeVegaNode() as node:
         node.start_blocks(0.2)
         print(f"fake Vega data node on {node.url}", flush=True)
-        client = VegaClient(node.url)
+        client = VegaClient(url=node.url)
         client.subscribe_trades(node.market_ids)
         client.subscribe_book(node.market_ids[0], depth=5)
         try:

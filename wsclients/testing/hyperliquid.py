@@ -110,7 +110,9 @@ class FakeHyperliquid(FakeServer):
         invalid_subscription: ``"drop"`` (mainnet, §5.1) or ``"error"`` (OBS's
             ``Invalid subscription: …``).
         greeting: send the legacy ``Websocket connection established.`` text first.
-        post_delay: seconds before a post is answered (the in-flight window).
+
+    Posts are answered at once; ``hold_posts()`` / ``release_posts()`` keep them in flight
+    for as long as a test needs.
     """
 
     def __init__(
@@ -196,6 +198,7 @@ class FakeHyperliquid(FakeServer):
         self._streaming.set()
 
     def stop_streaming(self) -> None:
+        """Stop the live market (``stream=True``); the server itself keeps running."""
         self._streaming.clear()
 
     # ----------------------------------------------------------------- records

@@ -19,6 +19,8 @@ from concurrent.futures import Future
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
 
+import attrs
+
 from wsclients.core import codec
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
 from wsclients.core.pending import wait_result
@@ -418,6 +420,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         # Reader thread only: recent trade ids per coin, kept across reconnects for dedupe.
         self._seen: dict[str, tuple[deque[str], set[str]]] = {}
         self._last_received_ns = 0
+        self._trade_keys: dict[str, str] = {}  # coin → its trades subscription's key
         self.duplicate_trades = 0
         """Trades dropped because they were already delivered (backfill after resubscribe)."""
 
@@ -611,6 +614,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         items = frame["data"]
         if not isinstance(items, list):
             raise ProtocolViolation("trades data must be a list", raw=frame)
+        backfill = bool(items) and self._backfill_due(items[0])
         for item in items:
             try:
                 trade = self._trade(item, received_ns)
@@ -618,7 +622,28 @@ class HyperliquidProtocol(ProtocolBuffers):
                 self._report(exc, received_ns, item)
                 continue
             if trade is not None:
+                if backfill:
+                    trade = attrs.evolve(trade, is_snapshot=True)
                 self._events.append(trade)
+
+    def _backfill_due(self, item: Any) -> bool:
+        """Whether this is the first ``trades`` frame of its coin since the subscription was
+        (re)sent: the recent trades the server sends as history then (§2 row 9)."""
+        coin = item.get("coin") if isinstance(item, dict) else None
+        if not isinstance(coin, str):
+            return False
+        key = self._trade_keys.get(coin)
+        if key is None:
+            try:
+                key = subscription_key({"type": "trades", "coin": coin})
+            except SubscriptionRejected:
+                return False
+            self._trade_keys[coin] = key
+        state = self._subs.get(key)
+        if state is None or not state.snapshot_due:
+            return False
+        state.snapshot_due = False
+        return True
 
     def _trade(self, item: dict[str, Any], received_ns: int) -> Optional[Trade]:
         trade = trade_from_item(item, received_ns)
@@ -927,8 +952,9 @@ class HyperliquidClient(SubscribingClient):
         book = hl.info({"type": "l2Book", "coin": "ETH"})   # over the socket, blocking
         hl.stop()
 
-    Events: ``trades`` → ``Trade`` (aggressor side; backfill re-sent after a reconnect is
-    dropped), ``l2Book``/``bbo`` → snapshot ``Book``; everything else → ``Message`` whose
+    Events: ``trades`` → ``Trade`` (aggressor side; the recent trades the server sends after
+    each subscribe are marked ``is_snapshot=True``, and those already delivered are dropped),
+    ``l2Book``/``bbo`` → snapshot ``Book``; everything else → ``Message`` whose
     ``channel`` is the subscription type (``userEvents``, ``activeAssetCtx`` even where the
     wire says ``user`` / ``activeSpotAssetCtx``) and whose ``is_snapshot`` is the venue's
     ``isSnapshot`` (missing = False). ``fastAssetCtxs`` arrives decoded. Server errors become
@@ -1024,6 +1050,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("trades", coin=coin))
 
     def unsubscribe_trades(self, coin: str) -> bool:
+        """Undo ``subscribe_trades``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("trades", coin=coin))
 
     def subscribe_l2_book(
@@ -1050,6 +1084,14 @@ class HyperliquidClient(SubscribingClient):
         mantissa: Optional[int] = None,
         fast: bool = False,
     ) -> bool:
+        """Undo ``subscribe_l2_book``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_book_sub(coin, n_sig_figs, mantissa, fast))
 
     def subscribe_bbo(self, coin: str) -> bool:
@@ -1057,6 +1099,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("bbo", coin=coin))
 
     def unsubscribe_bbo(self, coin: str) -> bool:
+        """Undo ``subscribe_bbo``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("bbo", coin=coin))
 
     def subscribe_candles(self, coin: str, interval: str) -> bool:
@@ -1064,6 +1114,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("candle", coin=coin, interval=interval))
 
     def unsubscribe_candles(self, coin: str, interval: str) -> bool:
+        """Undo ``subscribe_candles``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("candle", coin=coin, interval=interval))
 
     def subscribe_all_mids(self, *, dex: Optional[str] = None) -> bool:
@@ -1071,6 +1129,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("allMids", dex=dex))
 
     def unsubscribe_all_mids(self, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_all_mids``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("allMids", dex=dex))
 
     def subscribe_active_asset_ctx(self, coin: str) -> bool:
@@ -1078,6 +1144,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("activeAssetCtx", coin=coin))
 
     def unsubscribe_active_asset_ctx(self, coin: str) -> bool:
+        """Undo ``subscribe_active_asset_ctx``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("activeAssetCtx", coin=coin))
 
     def subscribe_all_dexs_asset_ctxs(self) -> bool:
@@ -1085,6 +1159,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("allDexsAssetCtxs"))
 
     def unsubscribe_all_dexs_asset_ctxs(self) -> bool:
+        """Undo ``subscribe_all_dexs_asset_ctxs``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("allDexsAssetCtxs"))
 
     def subscribe_fast_asset_ctxs(self) -> bool:
@@ -1092,14 +1174,31 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("fastAssetCtxs"))
 
     def unsubscribe_fast_asset_ctxs(self) -> bool:
+        """Undo ``subscribe_fast_asset_ctxs``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("fastAssetCtxs"))
 
     # ----------------------------------------------------------------- user streams
 
     def subscribe_notification(self, user: str) -> bool:
+        """Notifications the frontend shows ``user`` (fills, liquidations …)."""
         return self.subscribe(_sub("notification", user=user))
 
     def unsubscribe_notification(self, user: str) -> bool:
+        """Undo ``subscribe_notification``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("notification", user=user))
 
     def subscribe_web_data3(self, user: str) -> bool:
@@ -1107,12 +1206,29 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("webData3", user=user))
 
     def unsubscribe_web_data3(self, user: str) -> bool:
+        """Undo ``subscribe_web_data3``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("webData3", user=user))
 
     def subscribe_twap_states(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Running TWAP orders of ``user`` (of the first perp dex, or of builder ``dex``)."""
         return self.subscribe(_sub("twapStates", user=user, dex=dex))
 
     def unsubscribe_twap_states(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_twap_states``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("twapStates", user=user, dex=dex))
 
     def subscribe_clearinghouse_state(self, user: str, *, dex: Optional[str] = None) -> bool:
@@ -1120,12 +1236,29 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("clearinghouseState", user=user, dex=dex))
 
     def unsubscribe_clearinghouse_state(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_clearinghouse_state``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("clearinghouseState", user=user, dex=dex))
 
     def subscribe_open_orders(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Open orders of ``user`` (of the first perp dex, or of builder ``dex``)."""
         return self.subscribe(_sub("openOrders", user=user, dex=dex))
 
     def unsubscribe_open_orders(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_open_orders``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("openOrders", user=user, dex=dex))
 
     def subscribe_order_updates(self, user: str) -> bool:
@@ -1133,6 +1266,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("orderUpdates", user=user))
 
     def unsubscribe_order_updates(self, user: str) -> bool:
+        """Undo ``subscribe_order_updates``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("orderUpdates", user=user))
 
     def subscribe_user_events(self, user: str) -> bool:
@@ -1140,6 +1281,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("userEvents", user=user))
 
     def unsubscribe_user_events(self, user: str) -> bool:
+        """Undo ``subscribe_user_events``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userEvents", user=user))
 
     def subscribe_user_fills(self, user: str, *, aggregate_by_time: bool = False) -> bool:
@@ -1147,12 +1296,29 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("userFills", user=user, aggregateByTime=aggregate_by_time))
 
     def unsubscribe_user_fills(self, user: str, *, aggregate_by_time: bool = False) -> bool:
+        """Undo ``subscribe_user_fills``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userFills", user=user, aggregateByTime=aggregate_by_time))
 
     def subscribe_user_fundings(self, user: str) -> bool:
+        """Funding payments of ``user``: a snapshot (``is_snapshot``), then new ones."""
         return self.subscribe(_sub("userFundings", user=user))
 
     def unsubscribe_user_fundings(self, user: str) -> bool:
+        """Undo ``subscribe_user_fundings``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userFundings", user=user))
 
     def subscribe_user_non_funding_ledger_updates(self, user: str) -> bool:
@@ -1160,6 +1326,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("userNonFundingLedgerUpdates", user=user))
 
     def unsubscribe_user_non_funding_ledger_updates(self, user: str) -> bool:
+        """Undo ``subscribe_user_non_funding_ledger_updates``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userNonFundingLedgerUpdates", user=user))
 
     def subscribe_active_asset_data(self, user: str, coin: str) -> bool:
@@ -1167,18 +1341,44 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("activeAssetData", user=user, coin=coin))
 
     def unsubscribe_active_asset_data(self, user: str, coin: str) -> bool:
+        """Undo ``subscribe_active_asset_data``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("activeAssetData", user=user, coin=coin))
 
     def subscribe_user_twap_slice_fills(self, user: str) -> bool:
+        """Fills of ``user``'s TWAP slices: a snapshot, then new ones."""
         return self.subscribe(_sub("userTwapSliceFills", user=user))
 
     def unsubscribe_user_twap_slice_fills(self, user: str) -> bool:
+        """Undo ``subscribe_user_twap_slice_fills``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userTwapSliceFills", user=user))
 
     def subscribe_user_twap_history(self, user: str) -> bool:
+        """TWAP orders of ``user`` as they start and end: a snapshot, then changes."""
         return self.subscribe(_sub("userTwapHistory", user=user))
 
     def unsubscribe_user_twap_history(self, user: str) -> bool:
+        """Undo ``subscribe_user_twap_history``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userTwapHistory", user=user))
 
     def subscribe_spot_state(self, user: str, *, is_portfolio_margin: bool = False) -> bool:
@@ -1186,14 +1386,31 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("spotState", user=user, isPortfolioMargin=is_portfolio_margin))
 
     def unsubscribe_spot_state(self, user: str, *, is_portfolio_margin: bool = False) -> bool:
+        """Undo ``subscribe_spot_state``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(
             _sub("spotState", user=user, isPortfolioMargin=is_portfolio_margin)
         )
 
     def subscribe_all_dexs_clearinghouse_state(self, user: str) -> bool:
+        """Positions and margin summary of ``user`` on every perp dex at once."""
         return self.subscribe(_sub("allDexsClearinghouseState", user=user))
 
     def unsubscribe_all_dexs_clearinghouse_state(self, user: str) -> bool:
+        """Undo ``subscribe_all_dexs_clearinghouse_state``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("allDexsClearinghouseState", user=user))
 
     # ----------------------------------------------------------------- post requests
