@@ -317,6 +317,14 @@ class Client:
         """Resyncs counted by the venue's own protocols (added to ``stats.resyncs``)."""
         return 0
 
+    def _has_live_subscriptions(self) -> bool:
+        """Whether anything may still arrive: some socket has not ended for good. Venues
+        that track subscriptions add that at least one is left (the ``wsclients`` command
+        exits when none is)."""
+        with self._lock:
+            connections = list(self._connections)
+        return any(c.state is not ConnectionState.CLOSED for c in connections)
+
     def _on_start(self) -> None:
         """Called by ``start()`` before the sockets start."""
 

@@ -1006,6 +1006,10 @@ class HyperliquidClient(SubscribingClient):
     def _request_limit(self) -> Optional[int]:
         return self._post_limit
 
+    def _has_live_subscriptions(self) -> bool:
+        """The socket is up or coming, and the server has not refused every subscription."""
+        return super()._has_live_subscriptions() and bool(self.subscriptions)
+
     # ----------------------------------------------------------------- raw subscriptions
 
     def subscribe(self, subscription: Mapping[str, Any]) -> bool:
