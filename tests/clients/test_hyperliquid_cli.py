@@ -20,15 +20,15 @@ def test_demo_prints_trades_and_books(capsys: pytest.CaptureFixture[str]) -> Non
     """The demo runs offline and prints trades and top-of-book lines."""
     args = argparse.Namespace(seconds=1.0, json=False, status=False, venue="hyperliquid")
     assert run_demo(args) == 0
-    captured = capsys.readouterr()
-    assert "fake Hyperliquid on ws://127.0.0.1:" in captured.err  # stdout: events only
-    assert " TRADE " in captured.out and " BOOK " in captured.out
+    out = capsys.readouterr().out
+    assert "fake Hyperliquid on ws://127.0.0.1:" in out
+    assert " TRADE " in out and " BOOK " in out
 
 
 def test_wsclients_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
     """Plain ``wsclients demo --seconds N`` is the Hyperliquid one."""
     assert main(["demo", "--seconds", "0.5"]) == 0
-    assert "fake Hyperliquid" in capsys.readouterr().err
+    assert "fake Hyperliquid" in capsys.readouterr().out
 
 
 def test_tail_trades_json(capsys: pytest.CaptureFixture[str]) -> None:

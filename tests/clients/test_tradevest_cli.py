@@ -110,7 +110,7 @@ def test_lower_case_market_exits_2_with_a_hint(capsys: pytest.CaptureFixture[str
 def test_demo_prints_books(capsys: pytest.CaptureFixture[str]) -> None:
     """`wsclients demo --venue tradevest` runs on its own fake server."""
     assert run("demo", "--seconds", str(1.0 * T)) == 0
-    captured = capsys.readouterr()
-    assert captured.err.startswith("fake Tradevest prices server on ws://127.0.0.1:")
-    books = [line for line in captured.out.splitlines() if " BOOK " in line]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("fake Tradevest prices server on ws://127.0.0.1:")
+    books = [line for line in lines[1:] if " BOOK " in line]
     assert {"BTC-EUR", "ETH-EUR"} <= {line.split()[3] for line in books}

@@ -71,6 +71,6 @@ def test_refused_stream_exits_before_connecting(capsys: pytest.CaptureFixture[st
 def test_demo_prints_trades_and_books(capsys: pytest.CaptureFixture[str]) -> None:
     """`wsclients demo --venue vega` runs on its own fake node."""
     assert run("demo", "--seconds", str(1.0 * T)) == 0
-    captured = capsys.readouterr()
-    assert captured.err.startswith("fake Vega data node on http://127.0.0.1:")
-    assert " TRADE " in captured.out and " BOOK " in captured.out
+    out = capsys.readouterr().out
+    assert out.startswith("fake Vega data node on http://127.0.0.1:")
+    assert " TRADE " in out and " BOOK " in out

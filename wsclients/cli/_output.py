@@ -20,8 +20,8 @@ from wsclients.errors import ConnectFailed, WSClientError
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Status, Trade
 
 __all__ = [
-    "LinePrinter", "add_output_options", "clock", "complain", "event_to_json", "format_event",
-    "positive_int", "positive_seconds", "run_client_loop",
+    "LinePrinter", "add_output_options", "banner", "clock", "complain", "event_to_json",
+    "format_event", "positive_int", "positive_seconds", "run_client_loop",
 ]
 
 
@@ -133,6 +133,12 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                         help="stop after this many seconds (default: until Ctrl-C)")
     parser.add_argument("--status", action="store_true",
                         help="also print connection status events")
+
+
+def banner(text: str, args: argparse.Namespace) -> None:
+    """A line about the command itself (where a demo's fake listens): on stdout with the
+    events, but on stderr with ``--json``, so that stdout stays pure JSON lines."""
+    print(text, file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
 
 
 def complain(text: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from wsclients.cli._fake import add_fake_options, serve
 from wsclients.cli._ladder import LadderPrinter
-from wsclients.cli._output import add_output_options, positive_int, run_client_loop
+from wsclients.cli._output import add_output_options, banner, positive_int, run_client_loop
 from wsclients.venues.hyperliquid import CANDLE_INTERVALS, HyperliquidClient
 
 __all__ = [
@@ -166,8 +166,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from wsclients.testing.hyperliquid import FakeHyperliquid  # demo only: the testing extra
 
     with FakeHyperliquid(coins=DEMO_COINS, stream=True, rate=6.0) as fake:
-        print(f"fake Hyperliquid on {fake.url} (simulated market, no network)",
-              file=sys.stderr, flush=True)
+        banner(f"fake Hyperliquid on {fake.url} (simulated market, no network)", args)
         client = HyperliquidClient(url=fake.url)
         for coin in DEMO_COINS:
             client.subscribe_trades(coin)

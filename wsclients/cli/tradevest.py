@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from wsclients.cli._fake import add_fake_options, serve
 from wsclients.cli._ladder import LadderPrinter
-from wsclients.cli._output import add_output_options, positive_int, run_client_loop
+from wsclients.cli._output import add_output_options, banner, positive_int, run_client_loop
 from wsclients.venues.tradevest import TradevestClient
 
 __all__ = ["add_book_parser", "add_fake_parser", "add_tail_parser", "run_demo"]
@@ -150,7 +150,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from wsclients.testing.tradevest import FakeTradevest  # the demo only: the testing extra
 
     with FakeTradevest(price_interval=0.3) as fake:
-        print(f"fake Tradevest prices server on {fake.url}", file=sys.stderr, flush=True)
+        banner(f"fake Tradevest prices server on {fake.url}", args)
         client = TradevestClient(
             ["EUR/BTC", "EUR/ETH"], url=fake.url
         )

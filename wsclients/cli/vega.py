@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 from wsclients.cli._fake import add_fake_options, serve
 from wsclients.cli._ladder import LadderPrinter
-from wsclients.cli._output import add_output_options, positive_int, run_client_loop
+from wsclients.cli._output import add_output_options, banner, positive_int, run_client_loop
 from wsclients.venues.vega import VegaClient
 
 __all__ = ["add_book_parser", "add_fake_parser", "add_tail_parser", "run_demo"]
@@ -171,7 +171,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     with FakeVegaNode() as node:
         node.start_blocks(0.2)
-        print(f"fake Vega data node on {node.url}", file=sys.stderr, flush=True)
+        banner(f"fake Vega data node on {node.url}", args)
         client = VegaClient(url=node.url)
         client.subscribe_trades(node.market_ids)
         client.subscribe_book(node.market_ids[0], depth=5)

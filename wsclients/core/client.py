@@ -469,7 +469,8 @@ class Client:
             InvalidOption: ``timeout`` is not a number of seconds or None.
         """
         check_timeout("timeout", timeout)
-        if timeout is None and not self._started and not self._warned_unstarted:
+        if (timeout is None and not self._started and not self._stopped.is_set()
+                and not self._warned_unstarted):
             self._warned_unstarted = True
             warnings.warn(
                 f"{type(self).__name__}.get() without a timeout on a client that was never "

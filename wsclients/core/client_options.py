@@ -295,6 +295,14 @@ def document_client(cls: type) -> None:
         signature = own.replace(parameters=positional + keyword + common,
                                 return_annotation=inspect.Signature.empty)
         cls.__signature__ = signature  # type: ignore[attr-defined]
+        own_init = cls.__dict__.get("__init__")
+        if own_init is not None and var_keyword:
+            # help() also lists __init__ itself: show the options there too.
+            self_param = list(own.parameters.values())[:1]
+            own_init.__signature__ = signature.replace(
+                parameters=self_param + list(signature.parameters.values()),
+                return_annotation=None,
+            )
     doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
     if "Other Parameters:" not in doc:
         cls.__doc__ = (doc + "\n\n" if doc else "") + options_doc(defaults)
