@@ -81,9 +81,9 @@ def serve(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
+        print(f"{title} on {fake.url} (Ctrl-C stops it)", flush=True)
         if begin is not None:
             begin()
-        print(f"{title} on {fake.url} (Ctrl-C stops it)", flush=True)
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
         while not done.wait(0.2):  # short waits keep Ctrl-C prompt everywhere
             if deadline is not None and time.monotonic() >= deadline:

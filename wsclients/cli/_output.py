@@ -275,10 +275,10 @@ def _print_events(
             printer.show(event)
         if isinstance(event, ErrorEvent) and event.fatal:
             fatal = True
-        if event is None and client.state is ConnectionState.CLOSED:
-            complain("the client stopped" + (" on a fatal error" if fatal else ""))
-            return 1
         if (event is None or event.kind == "error") and not client._has_live_subscriptions():
             complain("no live subscription left (every one was refused or ended)")
+            return 1
+        if event is None and client.state is ConnectionState.CLOSED:
+            complain("the client stopped" + (" on a fatal error" if fatal else ""))
             return 1
     return 1 if fatal else 0
