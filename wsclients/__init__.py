@@ -12,12 +12,15 @@ from wsclients.core.client import Stats
 from wsclients.core.hub import EventQueue
 from wsclients.dataframe import to_dataframe, to_dataframes
 from wsclients.errors import (
+    AlliumRequestFailed,
+    AlliumTooManyInFlight,
     AuthenticationFailed,
     BookOutOfSync,
     CallbackFailed,
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    FrameRejected,
     InvalidOption,
     MessageTooLarge,
     NotConnected,
@@ -43,6 +46,7 @@ from wsclients.models import (
     Status,
     Trade,
 )
+from wsclients.venues.allium import AlliumApiClient, AlliumStreamClient, F
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
@@ -54,6 +58,9 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "__version__",
     # clients
+    "AlliumApiClient",
+    "AlliumStreamClient",
+    "F",
     "HyperliquidClient",
     "HyperliquidInfo",
     "TradevestClient",
@@ -71,12 +78,15 @@ __all__ = [
     "to_dataframe",
     "to_dataframes",
     # errors
+    "AlliumRequestFailed",
+    "AlliumTooManyInFlight",
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "FrameRejected",
     "InvalidOption",
     "MessageTooLarge",
     "NotConnected",

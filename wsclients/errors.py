@@ -10,10 +10,14 @@
     ├── ConnectionLost         an open socket ended without our asking (we reconnect)
     ├── SubscriptionRejected   the venue refused a subscription (or we refused it first)
     ├── ProtocolViolation      a frame we cannot understand (also ValueError)
-    │   └── MessageTooLarge        a message over max_message_size, skipped unread
+    │   ├── FrameRejected          a server frame breaks RFC 6455: fail the socket with its code
+    │   └── MessageTooLarge        a message or inflated payload over its size limit, skipped
     ├── TradevestError         Tradevest's ERROR message, with its connectionId
     ├── RequestFailed          a REST or in-socket request answered with an error
-    │   └── RateLimited            HTTP 429 after the retries
+    │   ├── RateLimited            HTTP 429 after the retries
+    │   └── AlliumRequestFailed    an Allium API request answered ``status: "error"``
+    │       └── AlliumTooManyInFlight  Allium's own "max inflight requests reached" (also
+    │                                  TooManyInFlight)
     ├── RequestTimeout         no answer in time (also TimeoutError)
     ├── TooManyInFlight        the venue's in-flight request limit is reached
     ├── BookOutOfSync          a sequence gap or crossed book: resync needed
@@ -30,15 +34,19 @@ payloads.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any, Optional
 
 __all__ = [
+    "AlliumRequestFailed",
+    "AlliumTooManyInFlight",
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "FrameRejected",
     "InvalidOption",
     "MessageTooLarge",
     "NotConnected",
@@ -52,18 +60,50 @@ __all__ = [
     "TooManyInFlight",
     "TradevestError",
     "WSClientError",
+    "bounded_repr",
     "shorten",
 ]
 
 _MAX_SHOWN = 200
 
 
+def _bounded_repr() -> reprlib.Repr:
+    """A ``repr`` that stops at a fixed depth and item count.
+
+    Venue data can nest a thousand levels deep (a hostile or broken frame): the builtin
+    ``repr`` then raises ``RecursionError``, and a huge list costs its whole size in time
+    even when only 200 characters are kept.
+    """
+    bounded = reprlib.Repr()
+    bounded.maxlevel = 8
+    bounded.maxdict = bounded.maxlist = bounded.maxtuple = 32
+    bounded.maxset = bounded.maxfrozenset = bounded.maxdeque = bounded.maxarray = 32
+    bounded.maxstring = bounded.maxother = bounded.maxlong = _MAX_SHOWN
+    return bounded
+
+
+_REPR = _bounded_repr()
+
+
+def bounded_repr(value: Any) -> str:
+    """``repr(value)`` at most 8 levels and 32 items per level deep, strings cut at 200
+    characters: safe on any venue data, however deep or large."""
+    return _REPR.repr(value)
+
+
 def shorten(value: Any, limit: int = _MAX_SHOWN) -> str:
-    """A printable, bounded rendering of a payload for messages and logs."""
-    if isinstance(value, (bytes, bytearray)):
+    """A printable, bounded rendering of a payload for messages and logs.
+
+    Bounded in time and depth whatever ``value`` holds: text is cut at ``limit`` characters,
+    other values are rendered at most 8 levels and 32 items per level deep (``reprlib``),
+    so deeply nested venue data cannot raise ``RecursionError`` here.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
         text = bytes(value[: limit + 1]).decode("utf-8", "replace")
+    elif isinstance(value, str):
+        text = value
     else:
-        text = value if isinstance(value, str) else repr(value)
+        text = bounded_repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -74,6 +114,11 @@ class WSClientError(Exception):
     """Whether the condition stops a client instead of being retried."""
 
     code: Optional[Any] = None
+
+    def __repr__(self) -> str:
+        # Bounded like shorten(): an argument may be deeply nested venue data, whose builtin
+        # repr raises RecursionError (and an ErrorEvent's repr shows its exception).
+        return f"{type(self).__name__}({', '.join(map(bounded_repr, self.args))})"
 
 
 class ConnectFailed(WSClientError):
@@ -185,15 +230,6 @@ class ProtocolViolation(WSClientError, ValueError):
         return f"{self.reason}: {shorten(self.raw)}"
 
 
-class MessageTooLarge(ProtocolViolation):
-    """A message over the size limit was skipped unread; the stream goes on after it."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"message of {size} bytes exceeds max_message_size={limit}; skipped")
-        self.size = size
-        self.limit = limit
-
-
 class RequestFailed(WSClientError):
     """A request (REST or over the socket) answered with an error."""
 
@@ -214,7 +250,19 @@ class RequestFailed(WSClientError):
 
 
 class RateLimited(RequestFailed):
-    """The venue kept answering 429 after our retries."""
+    """The venue kept answering 429 after our retries, or banned us for a while (a 403 that
+    says when to come back). ``retry_after`` is that wait in seconds, when the venue gave one."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: Optional[int] = None,
+        request: Optional[str] = None,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(reason, status=status, request=request)
+        self.retry_after = retry_after
 
 
 class RequestTimeout(WSClientError, TimeoutError):
@@ -240,6 +288,34 @@ class TooManyInFlight(WSClientError):
 
     def __str__(self) -> str:
         return f"{self.limit} requests already in flight"
+
+
+class AlliumRequestFailed(RequestFailed):
+    """An Allium API request over the socket answered ``{"status": "error", "data": …}``.
+
+    ``message`` is the server's own text (``data``); ``method`` and ``path`` say which request
+    it answers, since one socket carries many at once.
+    """
+
+    def __init__(self, method: str, path: str, message: str) -> None:
+        super().__init__(message, request=f"{method} {path}")
+        self.method = method
+        self.path = path
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"Allium {self.method} {self.path} failed: {shorten(self.message)}"
+
+
+class AlliumTooManyInFlight(AlliumRequestFailed, TooManyInFlight):
+    """Allium refused a request because the connection already has its maximum in flight
+    ("max inflight requests reached, please wait for requests to finish"). The client keeps
+    to the limit itself, so this comes only when the server counts differently; retrying
+    once other requests finished is safe."""
+
+    def __init__(self, method: str, path: str, message: str, *, limit: int = 1000) -> None:
+        super().__init__(method, path, message)
+        self.limit = limit
 
 
 class BookOutOfSync(WSClientError):
@@ -333,3 +409,40 @@ class TradevestError(WSClientError):
         if self.connection_id:
             text += f" (connectionId {shorten(self.connection_id, 64)})"
         return text
+
+
+class FrameRejected(ProtocolViolation):
+    """A server frame breaks RFC 6455, so the connection must be failed (RFC 6455 §7.1.7).
+
+    The reader raises it and reads no further; the connection sends a close frame with
+    ``close_code`` and opens a new socket. ``close_code`` is 1002 (protocol error: reserved
+    bits or opcode, a masked or malformed frame, a bad close frame) or 1007 (text that is not
+    UTF-8), RFC 6455 §7.4.1. ``reason`` is short ASCII, fit for the close frame's reason.
+    """
+
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.close_code = close_code
+        self.code = close_code
+
+    def __str__(self) -> str:
+        return f"frame rejected with close code {self.close_code}: {self.reason}"
+
+
+class MessageTooLarge(ProtocolViolation):
+    """A message (or a payload being inflated) over its size limit was skipped unread.
+
+    The stream goes on after it: nothing of it was held in memory past the limit.
+    """
+
+    def __init__(self, size: int, limit: int, *, what: str = "message") -> None:
+        super().__init__(f"{what} too large")
+        self.size = size
+        self.limit = limit
+        self.what = what
+
+    def __str__(self) -> str:
+        if self.what == "message":
+            return (f"message of {self.size} bytes exceeds max_message_size={self.limit}; "
+                    "skipped")
+        return f"{self.what} exceeds {self.limit} bytes; skipped"

@@ -525,15 +525,16 @@ def test_streaming_fake_feeds_the_client() -> None:
 
 
 def test_junk_frames_do_not_break_the_stream(fake: FakeHyperliquid) -> None:
-    """Invalid UTF-8, non-JSON and unknown channels become non-fatal ErrorEvents on a live
-    socket, and the next trade is still delivered."""
+    """Non-JSON, a JSON array and unknown channels become non-fatal ErrorEvents on a live
+    socket, and the next trade is still delivered. (Text that is not UTF-8 fails the socket
+    with 1007 instead, RFC 6455 §8.1: tests/core/test_frames_rfc.py.)"""
     client = client_for(fake)
     try:
         client.subscribe_trades("BTC")
         client.start(timeout=3 * T)
         fake.wait_for_subscriptions(1)
         conn = fake.connections[0]
-        conn.send_invalid_utf8()
+        conn.send("[1,2]")
         conn.send("{not json")
         conn.send('{"channel":"mystery","data":{}}')
         for _ in range(3):

@@ -155,7 +155,7 @@ def test_malformed_prices_is_an_error_event_and_the_stream_goes_on(fake: FakeTra
         bad = fake.entry(("EUR", "BTC"))
         bad["asks"] = [{"price": "not a number", "quantity": "1"}]
         conn.send(fake.prices_message([bad]))
-        conn.send_invalid_utf8()
+        conn.send("{not json")
         for _ in range(2):
             error = next_event(client, lambda e: isinstance(e, ErrorEvent))
             assert isinstance(error, ErrorEvent) and not error.fatal

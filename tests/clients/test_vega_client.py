@@ -15,6 +15,7 @@ from tests.helpers import next_event
 from wsclients.errors import SubscriptionRejected
 from wsclients.models import Book, ErrorEvent, Event, Message, Side, Trade
 from wsclients.testing import FakeVegaNode
+from wsclients.testing.vega import default_markets
 from wsclients.venues.vega import MarketDecimals, VegaClient
 from wsclients.venues.vega_rest import VegaRest
 
@@ -227,7 +228,8 @@ def test_market_data_and_full_depth_are_messages(
 @pytest.mark.parametrize(
     ("subscribe", "route", "result"),
     [
-        (lambda c: c.subscribe_candles("c1"), "candle/data", {"candle": {"open": "1"}}),
+        (lambda c: c.subscribe_candles("trades_candle_1_minute_" + default_markets()[0].id),
+         "candle/data", {"candle": {"open": "1"}}),
         (lambda c: c.subscribe_margin_levels("p"), "margin/levels",
          {"marginLevels": {"partyId": "p"}}),
         (lambda c: c.subscribe_ledger_movements(), "ledger/movements",

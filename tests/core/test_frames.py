@@ -6,7 +6,7 @@ import struct
 from typing import Optional
 
 import pytest
-from websocket import WebSocketConnectionClosedException, WebSocketProtocolException
+from websocket import WebSocketConnectionClosedException
 
 from wsclients.core.frames import (
     OP_BINARY,
@@ -15,6 +15,7 @@ from wsclients.core.frames import (
     OP_PONG,
     OP_TEXT,
     FrameReader,
+    FrameRejected,
 )
 
 
@@ -109,11 +110,12 @@ def test_binary_fragments_keep_opcode() -> None:
     assert read_all(FrameReader(FakeSocket(stream))) == [(OP_BINARY, b"\x00\x01\x02")]
 
 
-def test_masked_frame_unmasked() -> None:
-    """A masked frame (servers should not, some do) is unmasked."""
-    payload = b'{"channel":"pong"}' * 9
-    stream = frame(payload, mask=b"\x01\x02\xfe\x7f") + frame(b"", mask=b"abcd")
-    assert read_all(FrameReader(FakeSocket(stream))) == [(OP_TEXT, payload), (OP_TEXT, b"")]
+def test_masked_frame_rejected() -> None:
+    """A masked server frame fails the connection (RFC 6455 §5.1: a client must close)."""
+    stream = frame(b'{"channel":"pong"}', mask=b"\x01\x02\xfe\x7f")
+    with pytest.raises(FrameRejected) as info:
+        FrameReader(FakeSocket(stream)).next_frame()
+    assert info.value.close_code == 1002
 
 
 def test_control_frames() -> None:
@@ -136,9 +138,10 @@ def test_control_frames() -> None:
     ],
 )
 def test_protocol_errors(stream: bytes) -> None:
-    """Frames that break RFC 6455 raise websocket-client's protocol error."""
-    with pytest.raises(WebSocketProtocolException):
+    """Frames that break RFC 6455 are rejected with close code 1002."""
+    with pytest.raises(FrameRejected) as info:
         FrameReader(FakeSocket(stream)).next_frame()
+    assert info.value.close_code == 1002
 
 
 @pytest.mark.parametrize("cut", [0, 1, 3, 10])

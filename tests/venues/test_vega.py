@@ -186,29 +186,40 @@ def test_negative_position_decimals_multiply_sizes() -> None:
 
 def test_trades_wait_in_order_for_decimals_being_fetched() -> None:
     """A trade of a market whose decimals are unknown asks for them (a Job for the client's
-    worker) and waits, with every trade after it, instead of being dropped; the answer
-    releases them all in arrival order."""
+    worker) and waits, with that market's later trades, instead of being dropped; other
+    markets' trades go on; the answer releases the waiting ones in arrival order."""
     known: dict[str, MarketDecimals] = dict(DECIMALS)
     protocol = VegaStreamProtocol(make_stream("trades"), decimals=known.get)
-    frame = {
-        "result": {
-            "trades": [
-                {"id": "1", "marketId": "unknown", "price": "1", "size": "1"},
-                {"id": "2", "marketId": "M", "price": "12345", "size": "15", "aggressor": 1},
-            ]
-        }
-    }
-    assert feed(protocol, frame) == []
+
+    def frame(n: int) -> dict[str, Any]:
+        return {"result": {"trades": [
+            {"id": f"u{n}", "marketId": "unknown", "price": "1", "size": "1"},
+            {"id": f"m{n}", "marketId": "M", "price": "12345", "size": "15", "aggressor": 1},
+        ]}}
+
+    (trade,) = feed(protocol, frame(1))
+    assert isinstance(trade, Trade) and trade.trade_id == "m1"
+    assert (trade.price, trade.size, trade.side) == (Decimal("123.45"), Decimal("1.5"), Side.BUY)
     (job,) = protocol.take_jobs()
     assert job.kind == "decimals" and job.args == "unknown"
-    assert feed(protocol, frame) == [] and protocol.take_jobs() == []  # asked once
+    assert [t.trade_id for t in feed(protocol, frame(2))] == ["m2"]
+    assert protocol.take_jobs() == []  # asked once
     known["unknown"] = MarketDecimals(0, 0)
     protocol.job_done(job, known["unknown"], None)
-    trades = protocol.take_events()
-    assert [t.trade_id for t in trades if isinstance(t, Trade)] == ["1", "2", "1", "2"]
-    trade = trades[1]
-    assert isinstance(trade, Trade)
-    assert (trade.price, trade.size, trade.side) == (Decimal("123.45"), Decimal("1.5"), Side.BUY)
+    assert [t.trade_id for t in protocol.take_events()] == ["u1", "u2"]
+
+
+def test_a_market_the_node_does_not_know_drops_its_waiting_trades_once() -> None:
+    """A 404 for the market's decimals: its trades can never be priced; one ErrorEvent says
+    how many were dropped, and nothing waits forever."""
+    protocol = VegaStreamProtocol(make_stream("trades"), decimals={}.get)
+    feed(protocol, {"result": {"trades": [
+        {"id": str(n), "marketId": "ghost", "price": "1", "size": "1"} for n in range(3)]}})
+    (job,) = protocol.take_jobs()
+    protocol.job_done(job, None, RequestFailed("not found", status=404))
+    (error,) = protocol.take_events()
+    assert isinstance(error, ErrorEvent) and "3 trade(s) of market ghost dropped" in error.message
+    assert protocol.dropped_trades == 3
 
 
 def test_a_failed_decimals_fetch_is_reported_and_asked_again() -> None:

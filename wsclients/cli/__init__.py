@@ -2,8 +2,9 @@
 
 Each venue's commands live in ``wsclients/cli/<venue>.py``, which provides
 ``add_tail_parser(subparsers)``, ``run_demo(args)`` and, optionally,
-``add_book_parser(subparsers)`` (``wsclients book``) and ``add_fake_parser(subparsers)``
-(``wsclients fake``). This module only assembles them.
+``add_book_parser(subparsers)`` (``wsclients book``), ``add_fake_parser(subparsers)``
+(``wsclients fake``) and ``add_commands(commands)`` (top-level commands of its own, e.g.
+``wsclients allium get``). This module only assembles them.
 
 Exit codes: 0 done (``--seconds`` ran out, SIGTERM); 1 the venue failed the command (could
 not connect, a fatal error, no live subscription left); 2 the command was wrong (a bad
@@ -28,7 +29,7 @@ from wsclients.errors import WSClientError
 
 __all__ = ["build_parser", "main"]
 
-VENUES = ("hyperliquid", "vega", "tradevest")
+VENUES = ("hyperliquid", "vega", "tradevest", "allium")
 """Venues with commands, in the order ``--help`` lists them; the first is the demo default."""
 
 
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
             add = getattr(module, hook, None)
             if add is not None:
                 add(venues)
+        add_commands = getattr(module, "add_commands", None)
+        if add_commands is not None:
+            add_commands(commands)
     return parser
 
 

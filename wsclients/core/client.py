@@ -553,6 +553,10 @@ class Client:
             states = [c.state for c in self._connections]
         if not states:
             return ConnectionState.CONNECTED
+        # A socket that ended for good (a stream the venue refused) does not make the client
+        # CLOSED while others still run.
+        running: list[ConnectionState] = [s for s in states if s is not ConnectionState.CLOSED]
+        states = running or states
         return max(states, key=_STATE_ORDER.__getitem__)
 
     @property

@@ -32,7 +32,7 @@ import websocket
 
 from wsclients.core import timers
 from wsclients.core.deadline import Deadline
-from wsclients.core.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader
+from wsclients.core.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
 from wsclients.core.hub import Hub
 from wsclients.core.options import ConnectionOptions, Headers
 from wsclients.core.pending import PendingRequests
@@ -42,6 +42,7 @@ from wsclients.errors import (
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    FrameRejected,
     MessageTooLarge,
     NotConnected,
     ProtocolStopped,
@@ -290,7 +291,9 @@ class Connection:
                     raise ClientStopped(f"{what}: the connection is closed")
                 raise RequestTimeout(f"{what} (waiting for the connection)", timeout)
             if future is None:
-                future = self.requests.add(request_id, timeout=deadline.remaining(), block=block)
+                future = self.requests.add(
+                    request_id, timeout=deadline.remaining(), block=block, what=what
+                )
             try:
                 _, sent = self._command(lambda protocol: build(protocol, request_id))
             except BaseException:
@@ -479,7 +482,7 @@ class Connection:
         options = self.options
         ws = websocket.WebSocket(
             sslopt=options.ws_options.get("sslopt"),
-            skip_utf8_validation=True,  # codec.loads validates UTF-8 itself
+            skip_utf8_validation=True,  # our frame reader validates UTF-8 itself
             enable_multithread=True,  # websocket-client's send lock: pongs, pings and
         )  # user sends come from different threads
         self._ws = ws
@@ -625,6 +628,14 @@ class Connection:
                     flush()
                     self._hub.report(exc)
                     continue
+                except FrameRejected as exc:  # RFC 6455 §7.1.7: fail the connection, reconnect
+                    flush()
+                    self._hub.report(exc)
+                    try:
+                        ws.send_close(exc.close_code, exc.reason.encode())
+                    except (websocket.WebSocketException, OSError):
+                        pass  # the socket is gone already; it ends all the same
+                    return exc.close_code, exc.reason
                 if opcode in _DATA_OPCODES:
                     self.messages += 1
                     self.bytes += len(data)
@@ -652,7 +663,7 @@ class Connection:
                             raise ProtocolClose.of(verdict)
                 elif opcode == OP_CLOSE:
                     ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
-                    return _close_frame(data)
+                    return parse_close(data)  # validated by the reader already
                 else:
                     self.control_frames += 1
                     if opcode == OP_PING:
@@ -936,13 +947,6 @@ def _close_quietly(ws: websocket.WebSocket, *, send_close: bool, release: bool =
             ws.shutdown()  # type: ignore[no-untyped-call]
         except Exception:
             pass
-
-
-def _close_frame(data: bytes) -> tuple[Optional[int], str]:
-    if len(data) >= 2:
-        code = int.from_bytes(data[:2], "big")
-        return code, data[2:].decode("utf-8", "replace")
-    return None, ""
 
 
 def _status_reason(exc: websocket.WebSocketBadStatusException) -> str:

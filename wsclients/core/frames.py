@@ -7,20 +7,29 @@ builds several objects on the way, which cost about half the reader's time on a 
 and slices frames out of it, so a burst of small frames costs one system call per few hundred
 frames. It only reads; the caller answers pings and closes (``Connection._read``).
 
-Errors are websocket-client's own exception types, so a connection describes them the same
-way whichever reader raised them.
+It does what RFC 6455 asks of a client receiving server frames: a frame that breaks the
+framing rules (reserved bits or opcodes, a masked frame, a malformed control or close frame,
+a stray or interrupted fragment) or a text message that is not UTF-8 raises
+``FrameRejected`` with the close code the connection must be failed with (§7.1.7, §7.4.1).
+The common frame (a whole, unmasked text frame of ASCII JSON) costs one ``isascii()`` more
+than before these checks (about 10-20 ns a frame); non-ASCII text is decoded once to check it.
+
+A connection closed under the reader raises websocket-client's
+``WebSocketConnectionClosedException``, as websocket-client's own reader did.
 """
 
 from __future__ import annotations
 
+import codecs
 from typing import Callable, Optional, Protocol
 
-from websocket import WebSocketConnectionClosedException, WebSocketProtocolException
+from websocket import WebSocketConnectionClosedException
 
-from wsclients.errors import MessageTooLarge
+from wsclients.errors import FrameRejected, MessageTooLarge
 
 __all__ = [
-    "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG", "OP_TEXT", "FrameReader", "MessageTooLarge",
+    "OP_BINARY", "OP_CLOSE", "OP_CONT", "OP_PING", "OP_PONG", "OP_TEXT", "FrameReader",
+    "FrameRejected", "MessageTooLarge", "parse_close",
 ]
 
 OP_CONT = 0x0
@@ -30,10 +39,45 @@ OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
 
-_CONTROL = frozenset({OP_CLOSE, OP_PING, OP_PONG})
+PROTOCOL_ERROR = 1002
+"""RFC 6455 §7.4.1: the peer broke the protocol."""
+INVALID_DATA = 1007
+"""RFC 6455 §7.4.1: a text message (or close reason) that is not UTF-8."""
+
 _FIN_TEXT = 0x80 | OP_TEXT  # the common case: a whole text frame, no extension bits
 _CHUNK = 256 * 1024
 _EMPTY = b""
+_MAX_CONTROL = 125  # RFC 6455 §5.5: control frame payloads are at most 125 bytes
+
+# RFC 6455 §7.4.1-7.4.2 and the IANA "WebSocket Close Code Number Registry": the codes a peer
+# may put in a close frame. 1004 is reserved; 1005, 1006 and 1015 must never be sent;
+# 1016-2999 are reserved for the RFC and its extensions; 3000-4999 belong to libraries,
+# frameworks and applications.
+_SENDABLE_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)})
+_new_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+
+
+def parse_close(payload: bytes) -> tuple[Optional[int], str]:
+    """The ``(code, reason)`` of a close frame's payload (RFC 6455 §5.5.1, §7.4).
+
+    An empty payload has no code: ``(None, "")`` (the peer's close is then read as 1005).
+
+    Raises:
+        FrameRejected: a 1-byte payload or a code no peer may send (1002), or a reason that
+            is not UTF-8 (1007).
+    """
+    if not payload:
+        return None, ""
+    if len(payload) < 2:
+        raise FrameRejected(PROTOCOL_ERROR, "close frame with a 1-byte payload")
+    code = (payload[0] << 8) | payload[1]
+    if code not in _SENDABLE_CLOSE_CODES and not 3000 <= code <= 4999:
+        raise FrameRejected(PROTOCOL_ERROR, f"invalid close code {code}")
+    try:
+        reason = payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameRejected(INVALID_DATA, "close reason is not valid UTF-8") from None
+    return code, reason
 
 
 class _Socket(Protocol):
@@ -49,14 +93,18 @@ class FrameReader:
         chunk_size: the most bytes asked of one ``recv``.
         before_wait: called right before each ``recv`` (the reader is about to wait for the
             network): the connection hands over the events it has batched so far.
-        max_size: the largest message accepted; a larger one is skipped as it streams in,
-            never held in memory, and reported with ``MessageTooLarge``.
+        max_size: the largest message accepted; a larger one (whole or fragmented) is skipped
+            as it streams in, never held in memory, and reported with ``MessageTooLarge``.
+            RFC 6455 §10.4 leaves the limit and what to do past it to the endpoint; skipping
+            keeps the socket, and the subscriptions on it, alive.
 
-    Not thread-safe: one reader thread owns it.
+    Not thread-safe: one reader thread owns it. After ``FrameRejected`` the caller must fail
+    the connection (RFC 6455 §7.1.7: no further data is processed) and drop the reader.
     """
 
     __slots__ = (
-        "_before_wait", "_buf", "_chunk", "_max_size", "_part_opcode", "_parts", "_pos", "_recv",
+        "_before_wait", "_buf", "_chunk", "_dropping", "_max_size", "_part_opcode",
+        "_part_size", "_parts", "_pos", "_recv", "_utf8",
     )
 
     def __init__(
@@ -73,20 +121,25 @@ class FrameReader:
         self._before_wait = before_wait
         self._buf = _EMPTY
         self._pos = 0
-        self._parts: Optional[list[bytes]] = None  # fragments of a message in progress
+        # The fragmented message in progress (RFC 6455 §5.4): None when there is none.
+        self._parts: Optional[list[bytes]] = None
         self._part_opcode = 0
+        self._part_size = 0
+        self._dropping = False  # the message went over max_size: its fragments are skipped
+        self._utf8: Optional[codecs.IncrementalDecoder] = None  # checks a text message's parts
 
     def next_frame(self) -> tuple[int, bytes]:
         """Block until the next data message or control frame; return ``(opcode, payload)``.
 
         Text and binary messages come back whole (fragments joined, RFC 6455 §5.4); control
         frames (close, ping, pong) as they arrive, also between fragments. Text payloads are
-        raw UTF-8 bytes, not validated here (the JSON decoder validates them).
+        UTF-8 bytes, already validated; a close frame's payload is valid for ``parse_close``.
 
         Raises:
+            FrameRejected: the server broke RFC 6455; fail the connection with its
+                ``close_code`` and read no further.
+            MessageTooLarge: a message over ``max_size`` was skipped; the next call reads on.
             WebSocketConnectionClosedException: the peer closed TCP without a close frame.
-            WebSocketProtocolException: a frame breaks RFC 6455 (reserved bits, unknown opcode,
-                fragmented or oversized control frame, stray continuation).
             OSError: the socket failed (or was shut down by another thread).
         """
         while True:
@@ -96,7 +149,9 @@ class FrameReader:
             need = 2
             if avail >= 2:
                 b1 = buf[pos + 1]
-                length = b1 & 0x7F
+                if b1 & 0x80:  # RFC 6455 §5.1: a client must close on a masked frame
+                    raise FrameRejected(PROTOCOL_ERROR, "masked frame from the server")
+                length = b1
                 header = 2
                 if length == 126:
                     header = 4
@@ -106,63 +161,120 @@ class FrameReader:
                     header = 10
                     if avail >= 10:
                         length = int.from_bytes(buf[pos + 2:pos + 10], "big")
-                if b1 & 0x80:
-                    header += 4  # a masking key (servers must not mask, RFC 6455 §5.1)
+                        if length >> 63:  # RFC 6455 §5.2: the top bit must be 0
+                            raise FrameRejected(PROTOCOL_ERROR, "64-bit length with top bit set")
                 need = header
                 if avail >= header:
-                    if self._max_size is not None and length > self._max_size:
-                        self._pos = pos + header
-                        self._skip(length)
-                        raise MessageTooLarge(length, self._max_size)
+                    b0 = buf[pos]
+                    if b0 != _FIN_TEXT or self._parts is not None:
+                        self._check_header(b0, length)
+                        if self._max_size is not None and self._over_limit(b0, length):
+                            self._skip_frame(pos + header, b0, length)
+                            continue
+                    elif self._max_size is not None and length > self._max_size:
+                        self._skip_frame(pos + header, b0, length)
+                        continue
                     need = header + length
                     if avail >= need:
                         start = pos + header
                         stop = start + length
                         self._pos = stop
-                        b0 = buf[pos]
-                        if b0 == _FIN_TEXT and b1 < 0x80 and self._parts is None:
-                            return OP_TEXT, buf[start:stop]
-                        frame = self._frame(b0, b1, buf[start - 4:start] if b1 & 0x80 else None,
-                                            buf[start:stop])
+                        if b0 == _FIN_TEXT and self._parts is None:
+                            payload = buf[start:stop]
+                            if payload.isascii():
+                                return OP_TEXT, payload
+                            return OP_TEXT, _checked_text(payload)
+                        frame = self._frame(b0, buf[start:stop])
                         if frame is not None:
                             return frame
                         continue
             self._fill(need)
 
-    def _frame(
-        self, b0: int, b1: int, mask: Optional[bytes], payload: bytes
-    ) -> Optional[tuple[int, bytes]]:
-        """Every frame but a whole unmasked text frame; None for a fragment kept for later."""
+    def _check_header(self, b0: int, length: int) -> None:
+        """Reject a frame by its header alone, before any of its payload is read."""
         if b0 & 0x70:
-            raise WebSocketProtocolException("reserved bits set (no extension was negotiated)")
-        if mask is not None:
-            payload = _unmask(mask, payload)
-        fin = b0 & 0x80
+            raise FrameRejected(PROTOCOL_ERROR, "reserved bits set (no extension negotiated)")
         opcode = b0 & 0x0F
-        if opcode in _CONTROL:
-            if not fin or len(payload) > 125:
-                raise WebSocketProtocolException("control frame fragmented or over 125 bytes")
-            return opcode, payload
-        if opcode == OP_CONT:
+        if opcode & 0x08:
+            if opcode > OP_PONG:
+                raise FrameRejected(PROTOCOL_ERROR, f"reserved control opcode {opcode:#x}")
+            if not b0 & 0x80:
+                raise FrameRejected(PROTOCOL_ERROR, "fragmented control frame")
+            if length > _MAX_CONTROL:
+                raise FrameRejected(PROTOCOL_ERROR, "control frame over 125 bytes")
+        elif opcode == OP_CONT:
             if self._parts is None:
-                raise WebSocketProtocolException("continuation frame without a message")
-            self._parts.append(payload)
-            if not fin:
-                return None
-            parts, self._parts = self._parts, None
-            size = sum(map(len, parts))
-            if self._max_size is not None and size > self._max_size:
-                raise MessageTooLarge(size, self._max_size)
-            return self._part_opcode, _EMPTY.join(parts)
-        if opcode not in (OP_TEXT, OP_BINARY):
-            raise WebSocketProtocolException(f"invalid opcode {opcode:#x}")
-        if self._parts is not None:
-            raise WebSocketProtocolException("new message before the last one was finished")
-        if fin:
+                raise FrameRejected(PROTOCOL_ERROR, "continuation frame without a message")
+        elif opcode > OP_BINARY:
+            raise FrameRejected(PROTOCOL_ERROR, f"reserved data opcode {opcode:#x}")
+        elif self._parts is not None:
+            raise FrameRejected(PROTOCOL_ERROR, "new message before the fragmented one ended")
+
+    def _over_limit(self, b0: int, length: int) -> bool:
+        """Whether this data frame takes its message past ``max_size`` (control frames are
+        never skipped: they are small and must be answered)."""
+        assert self._max_size is not None
+        if b0 & 0x08:
+            return False
+        if b0 & 0x0F == OP_CONT:
+            return self._dropping or self._part_size + length > self._max_size
+        return length > self._max_size
+
+    def _skip_frame(self, start: int, b0: int, length: int) -> None:
+        """Skip a data frame's payload (from ``start``) as it streams in, never holding it;
+        raise ``MessageTooLarge`` once its message ends."""
+        assert self._max_size is not None
+        self._pos = start
+        self._skip(length)
+        if b0 & 0x0F != OP_CONT:
+            self._part_opcode = b0 & 0x0F
+            self._part_size = 0
+        self._parts = []
+        self._part_size += length
+        self._dropping = True
+        self._utf8 = None
+        if b0 & 0x80:
+            size = self._part_size
+            self._end_message()
+            raise MessageTooLarge(size, self._max_size)
+
+    def _frame(self, b0: int, payload: bytes) -> Optional[tuple[int, bytes]]:
+        """A whole frame whose header passed ``_check_header``, except the common whole
+        text frame; None for a fragment kept (or dropped) until its message ends."""
+        opcode = b0 & 0x0F
+        if opcode & 0x08:
+            if opcode == OP_CLOSE:
+                parse_close(payload)
             return opcode, payload
-        self._parts = [payload]
-        self._part_opcode = opcode
-        return None
+        fin = b0 & 0x80
+        if opcode != OP_CONT:  # a new message (_check_header: none is in progress)
+            if fin:
+                return opcode, payload if opcode == OP_BINARY else _checked_text(payload)
+            self._parts = []
+            self._part_opcode = opcode
+            self._part_size = 0
+            self._utf8 = _new_utf8_decoder() if opcode == OP_TEXT else None
+        parts = self._parts  # not dropping: the fragments of a dropped message are skipped
+        assert parts is not None
+        parts.append(payload)
+        self._part_size += len(payload)
+        if self._utf8 is not None:
+            # Checked fragment by fragment, so a bad sequence fails fast (RFC 6455 §8.1).
+            try:
+                self._utf8.decode(payload, final=bool(fin))
+            except UnicodeDecodeError:
+                raise FrameRejected(INVALID_DATA, "text message is not valid UTF-8") from None
+        if not fin:
+            return None
+        opcode = self._part_opcode
+        self._end_message()
+        return opcode, _EMPTY.join(parts)
+
+    def _end_message(self) -> None:
+        self._parts = None
+        self._part_size = 0
+        self._dropping = False
+        self._utf8 = None
 
     def _skip(self, count: int) -> None:
         """Discard the next ``count`` bytes, reading them from the socket as they come."""
@@ -208,10 +320,10 @@ class FrameReader:
         self._buf = _EMPTY.join(parts)
 
 
-def _unmask(mask: bytes, payload: bytes) -> bytes:
-    """XOR ``payload`` with the 4-byte ``mask`` (RFC 6455 §5.3), a whole word at a time."""
-    if not payload:
-        return payload
-    n = len(payload)
-    key = int.from_bytes((mask * (n // 4 + 1))[:n], "big")
-    return (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
+def _checked_text(payload: bytes) -> bytes:
+    """``payload`` if it is UTF-8 (RFC 6455 §8.1), else ``FrameRejected`` (1007)."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrameRejected(INVALID_DATA, "text message is not valid UTF-8") from None
+    return payload

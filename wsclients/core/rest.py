@@ -93,10 +93,15 @@ class RestSession:
         except requests.RequestException as exc:
             raise ConnectFailed(url, reason=str(exc)) from exc
         status = response.status_code
+        retry_after = _retry_after(response)
+        if status == 429 or (status == 403 and retry_after is not None):
+            # A 403 that says when to come back is a ban for going too fast (the Vega data
+            # node sends RateLimit-Retry-After with it), not a credentials failure.
+            raise RateLimited(
+                _error_text(response), status=status, request=what, retry_after=retry_after
+            )
         if status in (401, 403):
             raise AuthenticationFailed(url, code=status, reason=_error_text(response))
-        if status == 429:
-            raise RateLimited(_error_text(response), status=status, request=what)
         if status >= 400:
             raise RequestFailed(_error_text(response), status=status, request=what)
         if not response.content:
@@ -112,6 +117,22 @@ class RestSession:
 
     def __repr__(self) -> str:
         return f"<RestSession {self.base_url}>"
+
+
+def _retry_after(response: requests.Response) -> Optional[float]:
+    """Seconds the venue asks us to wait (``Retry-After`` or ``RateLimit-Retry-After``),
+    when it says so in seconds."""
+    for name in ("Retry-After", "RateLimit-Retry-After"):
+        value = response.headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        if seconds >= 0 and seconds == seconds and seconds != float("inf"):
+            return seconds
+    return None
 
 
 def _error_text(response: requests.Response) -> str:

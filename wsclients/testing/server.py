@@ -174,14 +174,17 @@ class FakeConnection:
 
     # Receiving ------------------------------------------------------------------------------
 
-    def recv(self) -> Message | None:
+    def recv(self, timeout: Optional[float] = None) -> Message | None:
         """Block until the client's next message, record it and return it.
 
         Returns ``None`` once the connection is closed. Only the connection's own thread calls
         this (``FakeServer.handle`` does); tests read ``received`` or use the wait helpers.
+
+        Raises:
+            TimeoutError: nothing came within ``timeout`` seconds.
         """
         try:
-            message = self._ws.recv()
+            message = self._ws.recv(timeout)
         except ConnectionClosed:
             return None
         with self.server._cond:

@@ -1,12 +1,19 @@
 """FakeTradevest: a local Tradevest Websocket Prices server for tests and demos.
 
-It follows venue-docs/tradevest-prices.md: the client sends one ``PRICE_SUBSCRIPTION`` (any
-other first message, or any second message, gets ``ERROR`` and a close); the server then
-streams ``PRICES`` built from a seeded ``Market`` — full ask and bid ladders for markets that
-changed, and an entry with empty ladders every ``keepalive_interval`` for markets that did not.
-An unknown market or a malformed request gets ``ERROR`` with a fresh ``connectionId`` UUID,
-then a close. With ``token`` set, an upgrade without ``Authorization: Bearer <token>`` is
-refused with HTTP 403 (the OpenAPI lists 403 for the endpoint; venues/allium-tradevest.md §4.3).
+It follows the venue's page (https://docs.tradevest.ai/websockets/websocket-prices/prices):
+the client sends one ``PRICE_SUBSCRIPTION``; the server then streams ``PRICES`` built from a
+seeded ``Market`` — full ask and bid ladders for markets that changed, and an entry with empty
+ladders every ``keepalive_interval`` for markets that did not ("every second … if no price
+change"). The venue's communication diagram shows one market per ``PRICES`` message; its
+JSON sample shows several in one: ``one_market_per_message=True`` sends the former.
+
+What the venue documents: the single subscription message, the ``PRICES``/``ERROR`` shapes,
+``ERROR`` followed by a close, the keep-alive entries, and HTTP 400/401/403 listed on the
+endpoint. **Assumptions of this fake, not documented by the venue** (see
+docs/venues/tradevest.rst#tradevest-unconfirmed): an ``ERROR`` for any second client message
+or any first message that is not a valid subscription; the close code after ``ERROR``
+(``error_close_code``, 1000); the error texts; an ``ERROR`` for an unsupported market; and
+that a token is checked as ``Authorization: Bearer <token>`` (403 otherwise).
 
 Use::
 
@@ -55,6 +62,8 @@ class FakeTradevest(FakeServer):
         utc_offset_minutes: the offset written in ``time`` (the doc's sample has +02:00).
         error_close_code: the close code that follows an ``ERROR`` message.
         path: the URL path (the OpenAPI's ``/websocket/prices``).
+        one_market_per_message: send each market's entry in a ``PRICES`` message of its own
+            (the venue's diagram) instead of one message per tick (its JSON sample).
     """
 
     def __init__(
@@ -69,6 +78,7 @@ class FakeTradevest(FakeServer):
         utc_offset_minutes: int = 120,
         error_close_code: int = 1000,
         path: str = "/websocket/prices",
+        one_market_per_message: bool = False,
         **options: Any,
     ) -> None:
         super().__init__("tradevest", path=path, **options)
@@ -79,6 +89,7 @@ class FakeTradevest(FakeServer):
         self.depth = depth
         self.seed = seed
         self.error_close_code = error_close_code
+        self.one_market_per_message = one_market_per_message
         self._tz = dt.timezone(dt.timedelta(minutes=utc_offset_minutes))
         # Guarded by the base class's _cond, like every other record.
         self._subscriptions: dict[int, Optional[tuple[Pair, ...]]] = {}
@@ -279,8 +290,10 @@ class FakeTradevest(FakeServer):
     ) -> None:
         if not conn.is_open or conn.is_silent:
             return
-        conn.send(self.prices_message(entries))
+        batches = [[entry] for entry in entries] if self.one_market_per_message else [entries]
+        for batch in batches:
+            conn.send(self.prices_message(batch))
         with self._cond:
-            self._prices_messages += 1
+            self._prices_messages += len(batches)
             self._keepalives += keepalives
             self._cond.notify_all()

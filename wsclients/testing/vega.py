@@ -159,6 +159,12 @@ class _Stream:
     route: str
     query: dict[str, list[str]]
     bus_types: Optional[set[Any]] = None
+    bus_filter: Optional[dict[str, Any]] = None
+    """Event bus only: ``marketId``/``partyId`` from the request frame."""
+    bus_credit: Optional[int] = None
+    """Event bus with a batch size: batches the client has asked for and not received."""
+    stalled: bool = False
+    """The client wrote a frame on a server-streaming route: the node's proxy stops here."""
 
     def values(self, name: str) -> list[str]:
         return self.query.get(name, [])
@@ -182,6 +188,16 @@ class FakeVegaNode(FakeServer):
         seed: Seeds the market walk.
         depth: Book window of each market, in ticks per side.
         block_changes: Levels resized per market per block.
+        max_streams: Concurrent stream sockets allowed (the node's MaxSubscriptionPerClient,
+            default 250 per IP); one more is refused with gRPC code 8 and a drop.
+        max_frame: The proxy's frame limit (64 KiB, its scanner's token size): a larger frame
+            is never delivered and the socket is closed; None turns it off.
+        bus_request_timeout: Seconds the event bus waits for the request frame (and, with a
+            batch size, for each next request) before the stream ends (the node's 5 s).
+        omit_first_previous: The first depth update of each market since the node started has
+            no ``previousSequenceNumber`` (it is 0, and zero values are omitted).
+        mid_block_snapshots: REST depth snapshots carry a sequence number strictly between two
+            updates' (the node reads its book per order, so a snapshot can fall mid-block).
 
     Use ``url`` for the client (``http://127.0.0.1:<port>``: the REST root and, as ``ws://``,
     the stream root). All methods are thread-safe.
@@ -196,9 +212,20 @@ class FakeVegaNode(FakeServer):
         seed: int = 0,
         depth: int = 10,
         block_changes: int = 4,
+        max_streams: Optional[int] = 250,
+        max_frame: Optional[int] = 64 * 1024,
+        bus_request_timeout: float = 5.0,
+        omit_first_previous: bool = False,
+        mid_block_snapshots: bool = False,
         name: str = "vega",
     ) -> None:
         super().__init__(name)
+        self.max_streams = max_streams
+        self.max_frame = max_frame
+        self.bus_request_timeout = bus_request_timeout
+        self.omit_first_previous = omit_first_previous
+        self.mid_block_snapshots = mid_block_snapshots
+        self._updated_once: set[str] = set()
         self.markets: dict[str, FakeVegaMarket] = {m.id: m for m in (markets or default_markets())}
         self._listed = list(self.markets.values()) + [
             FakeVegaMarket(_hex_id("extra", n), f"X{n}/USD", 2, 0,
@@ -368,21 +395,28 @@ class FakeVegaNode(FakeServer):
         (``partyId="…"``: a socket filtered on another party is skipped). How many sockets."""
         frame = _dump({"result": result})
         sent = 0
+        too_big: list[_Stream] = []
         with self._lock:
             for stream in self._streams:
-                if stream.route != route:
+                if stream.route != route or stream.stalled:
                     continue
                 if not all(stream.matches(_camel(k), v) for k, v in match.items()):
                     continue
-                if route == "event/bus" and stream.bus_types is not None:
-                    events = [e for e in result.get("events", [])
-                              if e.get("type") in stream.bus_types]
-                    if not events:
+                text = frame
+                if route == "event/bus":
+                    events = [e for e in result.get("events", []) if _bus_wants(stream, e)]
+                    if not events or stream.bus_credit == 0:
                         continue
-                    stream.conn.send(_dump({"result": {"events": events}}))
-                else:
-                    stream.conn.send(frame)
+                    if stream.bus_credit is not None:
+                        stream.bus_credit -= 1
+                    text = _dump({"result": {"events": events}})
+                if self.max_frame is not None and len(text.encode()) > self.max_frame:
+                    too_big.append(stream)  # the proxy's scanner gives up: nothing arrives
+                    continue
+                stream.conn.send(text)
                 sent += 1
+        for stream in too_big:
+            stream.conn.drop()
         return sent
 
     def wait_for_streams(self, route: str, n: int = 1, *, timeout: float = 5.0) -> None:
@@ -414,17 +448,14 @@ class FakeVegaNode(FakeServer):
         if refusal is not None:
             self._refuse(conn, refusal)
             return
+        with self._lock:
+            full = self.max_streams is not None and len(self._streams) >= self.max_streams
+        if full:
+            self._refuse(conn, _status(8, "client reached max subscription allowed"))
+            return
         stream = _Stream(conn, route, query)
-        if route == "event/bus":
-            first = conn.recv()  # venues/vega.md §2.7: the request is the first frame
-            if first is None:
-                return
-            try:
-                request = json.loads(first)
-                stream.bus_types = set(request.get("type") or [])
-            except (ValueError, AttributeError):
-                self._refuse(conn, _status(3, "InvalidArgument error", 10000, "invalid request"))
-                return
+        if route == "event/bus" and not self._read_bus_request(stream):
+            return
         with self._lock:
             if route in ("orders", "positions", "accounts"):
                 self._send_snapshot(stream)
@@ -432,12 +463,63 @@ class FakeVegaNode(FakeServer):
             self._opened[route] = self._opened.get(route, 0) + 1
             self._changed.notify_all()
         try:
-            while conn.recv() is not None:
-                pass  # client frames are ignored (a real node would even stop reading)
+            if route == "event/bus":
+                self._serve_bus_requests(stream)
+            else:
+                while conn.recv() is not None:
+                    # The proxy writes a client frame into the request body, which a GET
+                    # handler never reads: the write blocks, its read loop stops, and from
+                    # then on nothing is sent and pings get no pong.
+                    with self._lock:
+                        stream.stalled = True
+                    conn.go_silent()
         finally:
             with self._lock:
                 if stream in self._streams:
                     self._streams.remove(stream)
+
+    def _read_bus_request(self, stream: _Stream) -> bool:
+        """The event bus reads its filter from the first frame, within the request timeout
+        (venues: ObserveEventBus is bidirectional; the node's defaultReqTimeout is 5 s)."""
+        conn = stream.conn
+        try:
+            first = conn.recv(self.bus_request_timeout)
+        except TimeoutError:
+            self._refuse(conn, _status(4, "DeadlineExceeded error", 10010, "request timeout"))
+            return False
+        if first is None:
+            return False
+        try:
+            request = json.loads(first)
+            stream.bus_types = set(request.get("type") or [])
+            stream.bus_filter = {k: request[k] for k in ("marketId", "partyId") if request.get(k)}
+            batch = int(request.get("batchSize") or 0)
+        except (ValueError, AttributeError, TypeError):
+            self._refuse(conn, _status(3, "InvalidArgument error", 10000, "invalid request"))
+            return False
+        stream.bus_credit = 1 if batch > 0 else None
+        return True
+
+    def _serve_bus_requests(self, stream: _Stream) -> None:
+        """With a batch size every batch must be asked for by a repeated request frame; none
+        within the timeout ends the stream."""
+        conn = stream.conn
+        while True:
+            if stream.bus_credit is None:
+                if conn.recv() is None:
+                    return
+                continue
+            try:
+                message = conn.recv(self.bus_request_timeout)
+            except TimeoutError:
+                if stream.bus_credit == 0:
+                    conn.drop()
+                    return
+                continue
+            if message is None:
+                return
+            with self._lock:
+                stream.bus_credit += 1
 
     def _refuse(self, conn: FakeConnection, status: Mapping[str, Any]) -> None:
         """Pre-stream failure: the bare status, then a TCP drop with no close frame."""
@@ -459,6 +541,11 @@ class FakeVegaNode(FakeServer):
                                ("partyIds", "one or more party id is invalid")):
                 if not all(_is_vega_id(v) for v in query.get(name, [])):
                     return _status(3, "InvalidArgument error", 10000, what)
+        if route == "candle/data":
+            for candle_id in query.get("candleId", []):
+                if not any(candle_id.endswith(f"_{market_id}") for market_id in self.markets):
+                    return _status(13, "Internal error", 60002,
+                                   "failed to subscribe to candle data")
         if route == "votes" and not (query.get("partyId") or query.get("proposalId")):
             return _status(3, "InvalidArgument error", 10024, "missing proposal id or party id")
         return None
@@ -495,7 +582,10 @@ class FakeVegaNode(FakeServer):
         previous, sequence = self._next_sequence(market_id)
         item = {k: v for k, v in update.items() if v}  # empty sides are omitted
         item["sequenceNumber"] = str(sequence)
-        item["previousSequenceNumber"] = str(previous)
+        first = market_id not in self._updated_once
+        self._updated_once.add(market_id)
+        if not (first and self.omit_first_previous):
+            item["previousSequenceNumber"] = str(previous)
         self.publish("markets/depth/updates", {"update": [item]}, marketIds=market_id)
 
     def _trade_block(self, market: FakeVegaMarket, count: int) -> None:
@@ -675,8 +765,21 @@ class FakeVegaNode(FakeServer):
             "buy": [level(lv) for lv in bids],
             "sell": [level(lv) for lv in asks],
             "lastTrade": None if last is None else _rest_trade(last),
-            "sequenceNumber": str(self._sequence[market_id]),
+            # Mid-block: past the last update's number, short of the next one's.
+            "sequenceNumber": str(self._sequence[market_id] + int(self.mid_block_snapshots)),
         }
+
+
+def _bus_wants(stream: _Stream, event: Mapping[str, Any]) -> bool:
+    """The event bus request's filters: types, then market and party where the event has
+    them."""
+    if stream.bus_types is not None and event.get("type") not in stream.bus_types:
+        return False
+    for key, wanted in (stream.bus_filter or {}).items():
+        value = event.get(key)
+        if value is not None and value != wanted:
+            return False
+    return True
 
 
 class _RestError(Exception):

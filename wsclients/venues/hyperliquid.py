@@ -301,8 +301,9 @@ def _levels(side: Any) -> tuple[BookLevel, ...]:
 
 
 def decode_fast_asset_ctxs(data: str) -> Any:
-    """§2 row 24: ``data`` is base64 of raw DEFLATE (RFC 1951) of a JSON object."""
-    return codec.loads(zlib.decompress(base64.b64decode(data, validate=True), wbits=-15))
+    """§2 row 24: ``data`` is base64 of raw DEFLATE (RFC 1951) of a JSON object, inflated
+    to at most ``codec.MAX_INFLATED_SIZE`` bytes (else ``MessageTooLarge``, a ValueError)."""
+    return codec.loads(codec.inflate_raw(base64.b64decode(data, validate=True)))
 
 
 def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:

@@ -22,6 +22,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from time import time_ns
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
@@ -255,6 +256,8 @@ class TradevestProtocol(ProtocolBuffers):
         """A socket is open (or just ended) and its outcome is not counted yet."""
         self._socket_had_prices = False
         self._sent: Any = _NOT_SENT
+        # Each market's last ladders, for entries that carry one side only.
+        self._last_sides: dict[str, tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]] = {}
         """The markets the live socket subscribed to; _NOT_SENT between sockets."""
 
     # -- configuration -------------------------------------------------------------------
@@ -314,6 +317,7 @@ class TradevestProtocol(ProtocolBuffers):
         self._socket_open = True
         self._socket_had_prices = False
         self._sent = self._markets
+        self._last_sides.clear()  # a fresh socket starts from full ladders
         self._outgoing.append(self.subscription_message())
         self.open_session()
 
@@ -352,15 +356,28 @@ class TradevestProtocol(ProtocolBuffers):
 
         Called by the connection on every close. Connect errors before a socket opened are not
         counted here (they are the connection's ``max_attempts`` business), nor is a close
-        asked for by ``set_markets``.
+        asked for by ``set_markets``. An HTTP 400 on the upgrade (listed by the venue for the
+        prices endpoint) is the request's fault: retrying it unchanged cannot help, so it is
+        fatal at once, with the server's body in the message.
         """
+        if code == _BAD_REQUEST and exc is not None and hasattr(exc, "resp_body"):
+            body = getattr(exc, "resp_body", b"") or b""
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+            self._events.append(ErrorEvent.from_exception(
+                SubscriptionRejected(
+                    "PRICE_SUBSCRIPTION upgrade",
+                    f"HTTP 400 Bad Request: {shorten(text) or 'no body'}",
+                    code=_BAD_REQUEST,
+                ),
+                venue=VENUE, received_ns=time_ns(), fatal=True, code=_BAD_REQUEST,
+            ))
+            return True
         self._count_socket_end()
         return self._exhausted()
 
     # -- internals -----------------------------------------------------------------------
 
     def _count_socket_end(self) -> None:
-        # Caller holds _lock.
         if self._socket_open:
             self._socket_open = False
             if not self._socket_had_prices:
@@ -416,17 +433,29 @@ class TradevestProtocol(ProtocolBuffers):
                 continue
             parsed_any = True
             if not asks and not bids:
-                continue  # the once-a-second keep-alive (venue-docs/tradevest-prices.md)
+                continue  # the once-a-second keep-alive: nothing changed
+            # Best first, whatever order the server used (the sample is already so).
+            bid_side = tuple(sorted(bids, key=lambda level: level.price, reverse=True))
+            ask_side = tuple(sorted(asks, key=lambda level: level.price))
+            # The venue sends empty arrays when "no price change", so an entry with one side
+            # empty says nothing about that side: keep the last one seen, and mark the Book
+            # as not a full snapshot (docs/venues/tradevest.rst#tradevest-messages).
+            last = self._last_sides.get(market.symbol, ((), ()))
+            one_sided = not bids or not asks
+            if not bids:
+                bid_side = last[0]
+            if not asks:
+                ask_side = last[1]
+            self._last_sides[market.symbol] = (bid_side, ask_side)
             self._events.append(
                 Book(
                     venue=VENUE,
                     symbol=market.symbol,
-                    # Best first, whatever order the server used (the sample is already so).
-                    bids=tuple(sorted(bids, key=lambda level: level.price, reverse=True)),
-                    asks=tuple(sorted(asks, key=lambda level: level.price)),
+                    bids=bid_side,
+                    asks=ask_side,
                     timestamp_ns=timestamp_ns,
                     received_ns=received_ns,
-                    is_snapshot=True,
+                    is_snapshot=not one_sided,
                     raw=item,
                 )
             )
@@ -481,6 +510,9 @@ def _with_bearer(headers: Any, token: Union[str, Callable[[], str]]) -> HeaderSo
     if callable(token) or callable(headers):
         return build
     return build()  # a fixed token is checked now, before anything connects
+
+
+_BAD_REQUEST = 400
 
 
 def _describe_markets(markets: Optional[tuple[TradevestMarket, ...]]) -> str:

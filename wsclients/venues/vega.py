@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Optional, Union
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -103,6 +103,18 @@ _PAGED = frozenset({"orders", "positions", "accounts"})
 # ErrorDetail codes: 10000 malformed request (unknown market), 10024 votes without a filter.
 _FATAL_GRPC_CODES = frozenset({3, 5, 12})
 _FATAL_DETAIL_CODES = frozenset({10000, 10024})
+
+# The node refuses more than MaxSubscriptionPerClient concurrent streams per IP (default 250,
+# gRPC code 8 "client reached max subscription allowed"; docs/venues/vega.rst#vega-limits).
+# Retrying at once only meets the same refusal: wait this long at least.
+STREAM_LIMIT = 250
+_STREAM_LIMIT_CODE = 8
+_STREAM_LIMIT_DELAY = 30.0
+
+# Routes whose filters are repeated (plural) fields; the singular spelling is an unknown field
+# on current nodes (v0.71+), dropped silently, so the stream would carry every trade on the
+# network (docs/venues/vega.rst#vega-filters).
+_PLURAL_ONLY = {"trades": {"partyId": "partyIds", "marketId": "marketIds"}}
 
 # venues/vega.md §4.1: the Side enum as it arrives on the wire.
 _SIDES = {1: Side.BUY, 2: Side.SELL}
@@ -217,6 +229,9 @@ def make_stream(path: str, **params: Any) -> VegaStream:
     ``partyId`` and ``batchSize``, sent as the first frame (venues/vega.md §2.7).
     """
     path = path.strip("/")
+    if "?" in path:
+        path, query = path.split("?", 1)
+        params = {**_query_params(path, query), **params}
     if path.startswith("api/v2/stream/"):
         path = path[len("api/v2/stream/") :]
     if path == "event/bus":
@@ -224,6 +239,20 @@ def make_stream(path: str, **params: Any) -> VegaStream:
     stream = VegaStream(path, _encode_params(params))
     _check_stream(stream)
     return stream
+
+
+def _query_params(path: str, query: str) -> dict[str, Any]:
+    """Parameters written into the path (``trades?marketIds=a&marketIds=b``), checked for the
+    malformed keys older examples carry (``?partyId?=…``)."""
+    params: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        clean = key.strip("?")
+        if clean != key or not clean:
+            raise SubscriptionRejected(
+                path, f"malformed query key {key!r}: write {clean or 'name'}=value"
+            )
+        params.setdefault(clean, []).append(value)
+    return {key: values[0] if len(values) == 1 else values for key, values in params.items()}
 
 
 def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
@@ -248,7 +277,15 @@ def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
 
 
 def _check_stream(stream: VegaStream) -> None:
-    """Refuse before connecting what the node would accept and never answer."""
+    """Refuse before connecting what the node would accept and never answer (or answer
+    with far more than was asked)."""
+    for singular, plural in _PLURAL_ONLY.get(stream.path, {}).items():
+        if stream.param_values(singular):
+            raise SubscriptionRejected(
+                stream.path,
+                f"{stream.path} filters by {plural} (repeated), not {singular}: since vega "
+                f"v0.71 the node ignores {singular} and would stream every trade on the network",
+            )
     if stream.path in _NEEDS_MARKET_IDS and not stream.param_values("marketIds"):
         # venues/vega.md §1.2: an empty marketIds set matches nothing; silent forever.
         raise SubscriptionRejected(
@@ -473,7 +510,8 @@ class _Base(ProtocolBuffers, abc.ABC):
                 code=error.code,
             )
         )
-        self.close_request = CloseRequest(reason, fatal=error.is_fatal)
+        delay = _STREAM_LIMIT_DELAY if error.code == _STREAM_LIMIT_CODE else None
+        self.close_request = CloseRequest(reason, fatal=error.is_fatal, delay=delay)
 
     def _report(self, exc: BaseException, received_ns: int, *, raw: Any) -> None:
         """A non-fatal ``ErrorEvent`` for something we could not parse; ours is kept, anything
@@ -508,11 +546,9 @@ class VegaStreamProtocol(_Base):
         self._snapshot_frames: list[Any] = []
         self._in_snapshot = False
         self._held_updates: list[Message] = []
-        # Trades waiting for their market's decimals, in arrival order (kept across sockets:
-        # they were received, so they are delivered).
-        self._held_trades: collections.deque[tuple[Mapping[str, Any], int]] = (
-            collections.deque()
-        )
+        # Trades waiting for their market's decimals, per market in arrival order (kept
+        # across sockets: they were received, so they are delivered).
+        self._held: dict[str, collections.deque[tuple[Mapping[str, Any], int]]] = {}
         self._asked: set[str] = set()  # markets whose decimals are being fetched
         self._retry_at: dict[str, float] = {}  # market → when to ask again after a failure
         self.dropped_trades = 0
@@ -561,11 +597,11 @@ class VegaStreamProtocol(_Base):
                 self._report(ProtocolViolation("trade without a marketId"), received_ns, raw=item)
                 continue
             market_id = item["marketId"]
-            if self._held_trades or self._decimals(market_id) is None:
-                # Order is kept: once one trade waits, the ones after it wait behind it.
-                self._hold(item, received_ns)
-                if self._decimals(market_id) is None:
-                    self._ask_decimals(market_id)
+            if self._decimals(market_id) is None:
+                # Trades of one market keep their order: they wait together for its decimals
+                # while other markets' trades go on.
+                self._hold(market_id, item, received_ns)
+                self._ask_decimals(market_id)
                 continue
             self._emit_trade(item, received_ns)
 
@@ -575,18 +611,19 @@ class VegaStreamProtocol(_Base):
         except Exception as exc:  # noqa: BLE001 - one bad trade must not lose the batch
             self._report(exc, received_ns, raw=item)
 
-    def _hold(self, item: Mapping[str, Any], received_ns: int) -> None:
-        if len(self._held_trades) >= _MAX_HELD_TRADES:
-            oldest, oldest_ns = self._held_trades.popleft()
+    def _hold(self, market_id: str, item: Mapping[str, Any], received_ns: int) -> None:
+        held = self._held.setdefault(market_id, collections.deque())
+        if len(held) >= _MAX_HELD_TRADES:
+            oldest, oldest_ns = held.popleft()
             self.dropped_trades += 1
             self._report(
                 ProtocolViolation(
-                    f"trade dropped: more than {_MAX_HELD_TRADES} trades wait for market "
-                    "decimals"
+                    f"trade dropped: more than {_MAX_HELD_TRADES} trades of {market_id} wait "
+                    "for the market's decimals"
                 ),
                 oldest_ns, raw=oldest,
             )
-        self._held_trades.append((item, received_ns))
+        held.append((item, received_ns))
 
     def _ask_decimals(self, market_id: str) -> None:
         if market_id not in self._asked and market_id not in self._retry_at:
@@ -594,15 +631,30 @@ class VegaStreamProtocol(_Base):
             self.ask(Job("decimals", ("decimals", market_id), market_id))
 
     def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
-        """Decimals arrived (or could not be had): release the trades that waited."""
+        """Decimals arrived (or could not be had): release the trades that waited. A market
+        the node does not know will never have decimals: its trades are reported and
+        dropped; any other failure is asked again after a pause."""
         if job.kind != "decimals":
             return
         market_id = job.args
         self._asked.discard(market_id)
-        if error is not None:
-            self._retry_at[market_id] = _now() + _DECIMALS_RETRY_AFTER
-            self._report(error, time.time_ns(), raw=None)
-        self._release()
+        if error is None:
+            self._release(market_id)
+            return
+        now_ns = time.time_ns()
+        if _is_unknown_market(error):
+            dropped = self._held.pop(market_id, collections.deque())
+            self.dropped_trades += len(dropped)
+            self._report(
+                ProtocolViolation(
+                    f"{len(dropped)} trade(s) of market {market_id} dropped: its decimals "
+                    f"cannot be had ({error})"
+                ),
+                now_ns, raw=None,
+            )
+            return
+        self._retry_at[market_id] = _now() + _DECIMALS_RETRY_AFTER
+        self._report(error, now_ns, raw=None)
 
     def on_tick(self, now: float) -> None:
         """Ask again for decimals whose fetch failed a while ago."""
@@ -612,10 +664,8 @@ class VegaStreamProtocol(_Base):
                 if self._decimals(market_id) is None:
                     self._ask_decimals(market_id)
 
-    def _release(self) -> None:
-        held = self._held_trades
-        while held and self._decimals(held[0][0]["marketId"]) is not None:
-            item, received_ns = held.popleft()
+    def _release(self, market_id: str) -> None:
+        for item, received_ns in self._held.pop(market_id, ()):
             self._emit_trade(item, received_ns)
 
     def _trade(self, item: Mapping[str, Any], received_ns: int) -> Trade:
@@ -1006,7 +1056,7 @@ class VegaClient(Client):
         self._decimals_lock = threading.Lock()
         self._decimals: dict[str, MarketDecimals] = dict(decimals or {})
         self._decimal_failures: dict[str, tuple[float, WSClientError]] = {}
-        self._streams = StreamSet(self, what="stream")
+        self._streams = StreamSet(self, limit=STREAM_LIMIT, what="stream")
         self._books: dict[Subscription, VegaBookProtocol] = {}  # for stats.resyncs
 
     def _error_fails_start(self, error: WSClientError) -> bool:
@@ -1262,3 +1312,10 @@ class VegaClient(Client):
 
 def _now() -> float:
     return time.monotonic()
+
+
+def _is_unknown_market(error: BaseException) -> bool:
+    """A REST answer that says the market does not exist (HTTP 404, or no market object)."""
+    return (isinstance(error, RequestFailed) and error.status in (400, 404)) or isinstance(
+        error, ProtocolViolation
+    )
