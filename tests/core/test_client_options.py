@@ -247,3 +247,13 @@ def test_every_public_method_has_a_docstring(cls: type) -> None:
     """help() says what each public method and property does (the helpers included)."""
     missing = [name for name, doc in _public_methods(cls) if not doc]
     assert not missing, f"{cls.__name__}: {missing}"
+
+
+def test_queue_maxsize_is_checked_under_its_own_name() -> None:
+    """queue(maxsize="5") names maxsize, with the rule queue_size follows."""
+    client = HyperliquidClient()
+    try:
+        with pytest.raises(InvalidOption, match="maxsize must be an int >= 1; got '5'"):
+            client.queue(maxsize="5")  # type: ignore[arg-type]
+    finally:
+        client.stop()

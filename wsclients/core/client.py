@@ -25,7 +25,13 @@ import attrs
 from wsclients.collect import check_kinds, collect_events
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
-from wsclients.core.client_options import check_options, check_timeout, check_url, document_client
+from wsclients.core.client_options import (
+    check_like,
+    check_options,
+    check_timeout,
+    check_url,
+    document_client,
+)
 from wsclients.core.connection import Connection, OnClose, OnOpen
 from wsclients.core.deadline import Deadline
 from wsclients.core.hub import EventQueue, Hub
@@ -522,7 +528,7 @@ class Client:
             InvalidOption: ``maxsize`` is not a positive int.
         """
         if maxsize is not None:
-            check_options({"queue_size": maxsize})
+            check_like("queue_size", "maxsize", maxsize)
         return self._hub.queue(
             kinds=check_kinds(kinds),
             maxsize=maxsize or self._queue_size,

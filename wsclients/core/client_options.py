@@ -24,6 +24,7 @@ from wsclients.errors import InvalidOption
 __all__ = [
     "COMMON_OPTIONS",
     "Option",
+    "check_like",
     "check_options",
     "check_timeout",
     "check_url",
@@ -200,6 +201,16 @@ def check_options(values: Mapping[str, Any]) -> None:
         option = _BY_NAME.get(name)
         if option is not None:
             option.check(name, value)
+
+
+def check_like(option: str, name: str, value: Any) -> None:
+    """Check ``value`` as the common option ``option`` is checked, under another ``name``
+    (``queue(maxsize=…)`` takes what ``queue_size`` takes).
+
+    Raises:
+        InvalidOption: naming ``name``.
+    """
+    _BY_NAME[option].check(name, value)
 
 
 def check_url(url: Any, schemes: tuple[str, ...]) -> str:
