@@ -17,6 +17,7 @@ from wsclients.errors import (
     AuthenticationFailed,
     BookOutOfSync,
     CallbackFailed,
+    CentrifugoError,
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
@@ -47,6 +48,14 @@ from wsclients.models import (
     Trade,
 )
 from wsclients.venues.allium import AlliumApiClient, AlliumStreamClient, F
+from wsclients.venues.cadenza.channels import (
+    DOCUMENTED_CHANNELS,
+    UNIFIED_CHANNELS,
+    ChannelTemplates,
+)
+from wsclients.venues.cadenza.client import CadenzaClient
+from wsclients.venues.centrifugo.client import CentrifugoClient
+from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
@@ -61,6 +70,8 @@ __all__ = [
     "AlliumApiClient",
     "AlliumStreamClient",
     "F",
+    "CadenzaClient",
+    "CentrifugoClient",
     "HyperliquidClient",
     "HyperliquidInfo",
     "TradevestClient",
@@ -68,6 +79,9 @@ __all__ = [
     "VegaClient",
     "VegaRest",
     # building blocks
+    "ChannelTemplates",
+    "DOCUMENTED_CHANNELS",
+    "UNIFIED_CHANNELS",
     "BookSide",
     "EventQueue",
     "OrderBook",
@@ -83,6 +97,7 @@ __all__ = [
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
+    "CentrifugoError",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
@@ -106,6 +121,8 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "Message",
+    "Publication",
+    "RecoveryFailed",
     "Side",
     "Status",
     "Trade",

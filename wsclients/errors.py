@@ -15,9 +15,10 @@
     ├── TradevestError         Tradevest's ERROR message, with its connectionId
     ├── RequestFailed          a REST or in-socket request answered with an error
     │   ├── RateLimited            HTTP 429 after the retries
-    │   └── AlliumRequestFailed    an Allium API request answered ``status: "error"``
-    │       └── AlliumTooManyInFlight  Allium's own "max inflight requests reached" (also
-    │                                  TooManyInFlight)
+    │   ├── AlliumRequestFailed    an Allium API request answered ``status: "error"``
+    │   │   └── AlliumTooManyInFlight  Allium's own "max inflight requests reached" (also
+    │   │                              TooManyInFlight)
+    │   └── CentrifugoError        a Centrifugo reply error (code, message, temporary)
     ├── RequestTimeout         no answer in time (also TimeoutError)
     ├── TooManyInFlight        the venue's in-flight request limit is reached
     ├── BookOutOfSync          a sequence gap or crossed book: resync needed
@@ -43,6 +44,7 @@ __all__ = [
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
+    "CentrifugoError",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
@@ -263,6 +265,30 @@ class RateLimited(RequestFailed):
     ) -> None:
         super().__init__(reason, status=status, request=request)
         self.retry_after = retry_after
+
+
+class CentrifugoError(RequestFailed):
+    """A Centrifugo server answered a command with an error (``{"code", "message",
+    "temporary"}``, https://centrifugal.dev/docs/server/codes).
+
+    ``temporary`` errors (100 internal, 111 too many requests) may succeed when retried; 109
+    means the token expired.
+    """
+
+    def __init__(
+        self, code: int, message: str, *, temporary: bool = False, request: Optional[str] = None
+    ) -> None:
+        super().__init__(message, request=request)
+        self.args = (code, message, temporary, request)
+        self.code = code
+        self.server_code = code
+        self.message = message
+        self.temporary = temporary
+
+    def __str__(self) -> str:
+        text = self.request + ": " if self.request else ""
+        text += f"error {self.code}: {shorten(self.message)}"
+        return text + " (temporary)" if self.temporary else text
 
 
 class RequestTimeout(WSClientError, TimeoutError):

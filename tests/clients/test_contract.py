@@ -19,7 +19,9 @@ from tests.helpers import wait_until
 from wsclients import (
     AlliumApiClient,
     AlliumStreamClient,
+    CadenzaClient,
     CallbackFailed,
+    CentrifugoClient,
     ConnectionState,
     ErrorEvent,
     HyperliquidClient,
@@ -29,6 +31,8 @@ from wsclients import (
 from wsclients.core.client import Client
 from wsclients.testing import FakeHyperliquid, FakeServer, FakeTradevest, FakeVegaNode
 from wsclients.testing.allium import FakeAllium
+from wsclients.testing.cadenza import FakeCadenza
+from wsclients.testing.centrifugo import FakeCentrifugo
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,6 +109,21 @@ def _allium_streams() -> tuple[FakeServer, Venue]:
     return fake, Venue(fake, make, emit, fake.drop_all, "message")
 
 
+def _centrifugo() -> tuple[FakeServer, Venue]:
+    fake = FakeCentrifugo()
+    counter = iter(range(1_000_000))
+
+    def make(**options: Any) -> Client:
+        client = CentrifugoClient(fake.url, token=fake.make_token("alice"), **FAST, **options)
+        client.subscribe("chat")
+        return client
+
+    def emit() -> None:
+        fake.publish("chat", {"n": next(counter)})
+
+    return fake, Venue(fake, make, emit, fake.drop_all, "message")
+
+
 def _allium_api() -> tuple[FakeServer, Venue]:
     # Replies resolve Futures rather than becoming events; a frame that answers no request
     # is delivered as a Message on channel "api", which is what the contract watches here.
@@ -121,9 +140,21 @@ def _allium_api() -> tuple[FakeServer, Venue]:
     return fake, Venue(fake, make, emit, fake.drop_all, "message")
 
 
+def _cadenza() -> tuple[FakeServer, Venue]:
+    fake = FakeCadenza(instruments=("BINANCE:BTC/USDT",))
+
+    def make(**options: Any) -> Client:
+        client = CadenzaClient(token=fake.make_token("alice"), url=fake.url, **FAST, **options)
+        client.subscribe_trades("BINANCE:BTC/USDT")
+        return client
+
+    return fake, Venue(fake, make, lambda: fake.step(1), fake.drop_all, "trade")
+
+
 @pytest.fixture(
-    params=[_hyperliquid, _vega, _tradevest, _allium_streams, _allium_api],
-    ids=["hyperliquid", "vega", "tradevest", "allium-streams", "allium-api"],
+    params=[_hyperliquid, _vega, _tradevest, _centrifugo, _cadenza, _allium_streams, _allium_api],
+    ids=["hyperliquid", "vega", "tradevest", "centrifugo", "cadenza", "allium-streams",
+         "allium-api"],
 )
 def venue(request: pytest.FixtureRequest) -> Iterator[Venue]:
     fake, venue = request.param()

@@ -29,7 +29,7 @@ from wsclients.errors import WSClientError
 
 __all__ = ["build_parser", "main"]
 
-VENUES = ("hyperliquid", "vega", "tradevest", "allium")
+VENUES = ("hyperliquid", "vega", "tradevest", "cadenza", "centrifugo", "allium")
 """Venues with commands, in the order ``--help`` lists them; the first is the demo default."""
 
 

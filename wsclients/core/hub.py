@@ -26,6 +26,7 @@ from typing import Any, Callable, Literal, Optional
 
 import attrs
 
+from wsclients.core.deadline import Deadline
 from wsclients.errors import CallbackFailed, QueueOverflow
 from wsclients.models import ErrorEvent, Event
 
@@ -206,7 +207,7 @@ class EventQueue:
 
     def _wait_for_event(self, timeout: Optional[float]) -> Event:
         items = self._items
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(timeout)
         with self._cond:
             self._waiters += 1  # before the emptiness check: see _put_many
             try:
@@ -219,10 +220,10 @@ class EventQueue:
                     if self._closed:
                         raise queue.Empty(f"{self.name}: the client is stopped and every "
                                           "event has been read") from None
-                    if deadline is None:
+                    remaining = deadline.remaining()
+                    if remaining is None:
                         self._cond.wait()
                     else:
-                        remaining = deadline - time.monotonic()
                         if remaining <= 0:
                             raise queue.Empty(
                                 f"{self.name}: no event within {timeout:g} s") from None
