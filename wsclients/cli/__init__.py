@@ -4,7 +4,8 @@ Each venue's commands live in ``wsclients/cli/<venue>.py``, which provides
 ``add_tail_parser(subparsers)``, ``run_demo(args)`` and, optionally,
 ``add_book_parser(subparsers)`` (``wsclients book``), ``add_fake_parser(subparsers)``
 (``wsclients fake``) and ``add_commands(commands)`` (top-level commands of its own, e.g.
-``wsclients allium get``). This module only assembles them.
+``wsclients allium get``). ``wsclients/cli/redis.py`` adds ``publish`` (a feed process
+writing to Redis Streams) and ``tail redis``. This module only assembles them.
 
 Exit codes: 0 done (``--seconds`` ran out, SIGTERM); 1 the venue failed the command (could
 not connect, a fatal error, no live subscription left); 2 the command was wrong (a bad
@@ -24,6 +25,7 @@ from types import ModuleType
 from typing import Optional
 
 from wsclients._version import __version__
+from wsclients.cli import redis as redis_commands
 from wsclients.cli._output import complain, positive_seconds
 from wsclients.errors import WSClientError
 
@@ -101,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_commands = getattr(module, "add_commands", None)
         if add_commands is not None:
             add_commands(commands)
+    redis_commands.add_tail_parser(tail_venues)
+    redis_commands.add_publish_parser(commands)
     return parser
 
 

@@ -11,18 +11,36 @@ import sys
 import threading
 import time
 from decimal import Decimal
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any, Callable, Optional, Protocol
 
 import attrs
 
-from wsclients.core.client import Client
 from wsclients.errors import ConnectFailed, WSClientError
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Status, Trade
 
 __all__ = [
-    "LinePrinter", "add_output_options", "banner", "clock", "complain", "event_to_json",
-    "format_event", "positive_int", "positive_seconds", "run_client_loop",
+    "EventSource", "LinePrinter", "add_output_options", "banner", "clock", "complain",
+    "event_to_json", "format_event", "positive_int", "positive_seconds", "run_client_loop",
 ]
+
+
+class EventSource(Protocol):
+    """What ``run_client_loop`` drives: any client, or a ``RedisStreamSource``."""
+
+    def start(self, wait: bool = ..., timeout: Optional[float] = ...) -> None: ...
+
+    def get(self, timeout: Optional[float] = ...) -> Event: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+    @property
+    def state(self) -> ConnectionState: ...
+
+
+def _has_live_subscriptions(client: EventSource) -> bool:
+    """Whether anything may still arrive (a client says; other sources are assumed live)."""
+    check: Optional[Callable[[], bool]] = getattr(client, "_has_live_subscriptions", None)
+    return True if check is None else check()
 
 
 def _plain(value: Any) -> Any:
@@ -165,7 +183,7 @@ def _is_attempt_failure(event: Event) -> bool:
 
 
 def _first_connect(
-    client: Client, printer: LinePrinter, show: set[str]
+    client: EventSource, printer: LinePrinter, show: set[str]
 ) -> Optional[BaseException]:
     """``client.start()``, while what happens meanwhile is shown: every failed attempt as a
     status line on stderr (on stdout with ``--status``), other events as usual.
@@ -183,7 +201,7 @@ def _first_connect(
     starter = threading.Thread(target=start, name="cli-first-connect", daemon=True)
     starter.start()
     try:
-        while starter.is_alive() or client._hub.default_queue.qsize():
+        while starter.is_alive():
             try:
                 event = client.get(timeout=0.05)
             except queue.Empty:
@@ -204,7 +222,7 @@ def _first_connect(
 
 
 def run_client_loop(
-    client: Client,
+    client: EventSource,
     args: argparse.Namespace,
     *,
     subscribe: Optional[Callable[[], object]] = None,
@@ -251,7 +269,7 @@ def run_client_loop(
 
 
 def _print_events(
-    client: Client,
+    client: EventSource,
     printer: LinePrinter,
     show: set[str],
     deadline: Optional[float],
@@ -275,7 +293,7 @@ def _print_events(
             printer.show(event)
         if isinstance(event, ErrorEvent) and event.fatal:
             fatal = True
-        if (event is None or event.kind == "error") and not client._has_live_subscriptions():
+        if (event is None or event.kind == "error") and not _has_live_subscriptions(client):
             complain("no live subscription left (every one was refused or ended)")
             return 1
         if event is None and client.state is ConnectionState.CLOSED:
