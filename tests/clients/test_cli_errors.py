@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import T
+from tests.helpers import next_of
 from wsclients import HyperliquidClient, TradevestClient, VegaClient
 from wsclients.cli import main
 from wsclients.cli._ladder import LadderPrinter, render_ladder
@@ -162,6 +163,28 @@ def test_backfilled_trades_are_marked(capsys: pytest.CaptureFixture[str]) -> Non
     old = Trade(venue="v", symbol="BTC", price=Decimal(1), size=Decimal(1), side=None,
                 trade_id="1", timestamp_ns=1, received_ns=1, is_snapshot=True)
     assert format_event(old).endswith("(backfill)")
+
+
+def test_a_new_print_after_the_ack_is_not_a_backfill() -> None:
+    """Nothing traded before the subscription, so no history came: the first trade after
+    the ack is a new print (is_snapshot False), though it is the first trades frame."""
+    with FakeHyperliquid() as fake, HyperliquidClient(url=fake.url) as client:
+        client.subscribe_trades("BTC")
+        fake.wait_for_subscriptions(1)
+        assert wait_until_live(client)
+        fake.publish_trade("BTC", Decimal("97000"), "0.5", side="B")
+        trade = next_of(client, Trade)
+        assert trade.is_snapshot is False
+
+
+def wait_until_live(client: HyperliquidClient) -> bool:
+    """Whether the trades subscription was acked within a few seconds."""
+    deadline = time.monotonic() + 3 * T
+    while time.monotonic() < deadline:
+        if client.is_live({"type": "trades", "coin": "BTC"}):
+            return True
+        time.sleep(0.01)
+    return False
 
 
 # -- wsclients fake ---------------------------------------------------------------------------

@@ -399,12 +399,15 @@ class _SubState:
     """What the protocol knows about one subscription on the current socket."""
 
     __slots__ = (
-        "acked", "live", "rate_reported", "snapshot_due", "strikes", "subscription", "suspect",
+        "acked", "acked_ns", "live", "rate_reported", "snapshot_due", "strikes",
+        "subscription", "suspect",
     )
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
         self.live = False
+        # When the ack of the current socket came (0 before): a trades backfill is older.
+        self.acked_ns = 0
         self.strikes = 0
         # Acknowledged on some socket once: the venue knows it, so it is never struck out.
         self.acked = False
@@ -513,6 +516,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         for key, state in self._subs.items():
             state.live = False
             state.snapshot_due = True
+            state.acked_ns = 0
             if state.suspect:
                 self._held.append(key)
             else:
@@ -723,6 +727,7 @@ class HyperliquidProtocol(ProtocolBuffers):
             state = self._subs[key] = _SubState(clean)
         state.live = False
         state.snapshot_due = True
+        state.acked_ns = 0
         if key not in self._pending:
             self._pending.append(key)
         return _subscribe_frame(clean)
@@ -791,7 +796,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         items = frame["data"]
         if not isinstance(items, list):
             raise ProtocolViolation("trades data must be a list", raw=frame)
-        backfill = bool(items) and self._backfill_due(items[0])
+        backfill_before = self._backfill_before(items[0]) if items else 0
         for item in items:
             try:
                 trade = self._trade(item, received_ns)
@@ -799,28 +804,33 @@ class HyperliquidProtocol(ProtocolBuffers):
                 self._report(exc, received_ns, item)
                 continue
             if trade is not None:
-                if backfill:
+                if trade.timestamp_ns <= backfill_before:
                     trade = attrs.evolve(trade, is_snapshot=True)
                 self._events.append(trade)
 
-    def _backfill_due(self, item: Any) -> bool:
-        """Whether this is the first ``trades`` frame of its coin since the subscription was
-        (re)sent: the recent trades the server sends as history then (§2 row 9)."""
+    def _backfill_before(self, item: Any) -> int:
+        """For the first ``trades`` frame of a coin after its subscription was acked: the
+        ack's arrival time, before which its trades are the history the server sends then
+        (§2 row 9: "30 recent trades", "from about 20 s before the subscription"); else 0.
+
+        The server may send no history at all (nothing traded lately), so being first is not
+        enough: a trade made after the ack is a new print, not a backfill.
+        """
         coin = item.get("coin") if isinstance(item, dict) else None
         if not isinstance(coin, str):
-            return False
+            return 0
         key = self._trade_keys.get(coin)
         if key is None:
             try:
                 key = subscription_key({"type": "trades", "coin": coin})
             except SubscriptionRejected:
-                return False
+                return 0
             self._trade_keys[coin] = key
         state = self._subs.get(key)
-        if state is None or not state.snapshot_due:
-            return False
+        if state is None or not state.snapshot_due or not state.acked_ns:
+            return 0
         state.snapshot_due = False
-        return True
+        return int(state.acked_ns)
 
     def _trade(self, item: dict[str, Any], received_ns: int) -> Optional[Trade]:
         trade = trade_from_item(item, received_ns)
@@ -934,6 +944,7 @@ class HyperliquidProtocol(ProtocolBuffers):
             if state is not None and _echo_matches(state.subscription, echo):
                 state.live = True
                 state.acked = True
+                state.acked_ns = self._last_received_ns
                 state.suspect = False
                 state.strikes = 0
                 state.rate_reported = False
