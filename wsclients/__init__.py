@@ -62,7 +62,7 @@ from wsclients.venues.cadenza.client import CadenzaClient
 from wsclients.venues.centrifugo.client import CentrifugoClient
 from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 from wsclients.venues.hyperliquid import HyperliquidClient
-from wsclients.venues.hyperliquid_rest import HyperliquidInfo
+from wsclients.venues.hyperliquid.rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import VegaClient
 from wsclients.venues.vega_rest import VegaRest
