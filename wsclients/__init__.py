@@ -65,7 +65,7 @@ from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid.rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import VegaClient
-from wsclients.venues.vega_rest import VegaRest
+from wsclients.venues.vega.rest import VegaRest
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

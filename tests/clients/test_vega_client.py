@@ -17,7 +17,7 @@ from wsclients.models import Book, ErrorEvent, Event, Message, Side, Trade
 from wsclients.testing import FakeVegaNode
 from wsclients.testing.vega import default_markets
 from wsclients.venues.vega import MarketDecimals, VegaClient
-from wsclients.venues.vega_rest import VegaRest
+from wsclients.venues.vega.rest import VegaRest
 
 pytestmark = pytest.mark.timeout(30)
 

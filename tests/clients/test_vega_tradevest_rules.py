@@ -20,7 +20,7 @@ from wsclients.errors import SubscriptionRejected
 from wsclients.testing import FakeTradevest, FakeVegaNode
 from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import STREAM_LIMIT, VegaClient, make_stream
-from wsclients.venues.vega_rest import VegaRest
+from wsclients.venues.vega.rest import VegaRest
 
 pytestmark = pytest.mark.timeout(30)
 
