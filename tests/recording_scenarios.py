@@ -108,7 +108,7 @@ def run_vega(path: Path, **options: Any) -> list[Event]:
     snapshots = count("book", is_snapshot=True)
     with FakeVegaNode(seed=11) as node:
         market = node.market_ids[0]
-        client = VegaClient(node.url, record=path, **FAST, **options)
+        client = VegaClient(url=node.url, record=path, **FAST, **options)
         capture = Capture(client)
         client.subscribe_book(market, depth=5)
         client.subscribe_trades(market)

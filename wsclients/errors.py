@@ -23,6 +23,7 @@
     ├── TooManyInFlight        the venue's in-flight request limit is reached
     ├── BookOutOfSync          a sequence gap or crossed book: resync needed
     ├── ClientStopped          the client stopped while the call waited
+    ├── InvalidOption          a constructor option or argument of the wrong type or value
     ├── CallbackFailed         a user callback raised (the stream goes on)
     ├── QueueOverflow          a bounded queue dropped events (once per episode)
     ├── RecordingFailed        a recording could not be written (the client goes on)
@@ -55,6 +56,7 @@ __all__ = [
     "ConnectionLost",
     "CorruptRecording",
     "FrameRejected",
+    "InvalidOption",
     "MessageTooLarge",
     "NotConnected",
     "NotRecordable",
@@ -382,6 +384,22 @@ class ClientStopped(WSClientError):
 
     def __str__(self) -> str:
         return self.reason
+
+
+class InvalidOption(WSClientError, TypeError, ValueError):
+    """An option or argument of the wrong type or value, refused where it was given.
+
+    Also a ``TypeError`` and a ``ValueError``, so either standard idiom catches it.
+    """
+
+    def __init__(self, name: str, expected: str, value: Any) -> None:
+        super().__init__(name, expected, value)
+        self.name = name
+        self.expected = expected
+        self.value = value
+
+    def __str__(self) -> str:
+        return f"{self.name} must be {self.expected}; got {shorten(repr(self.value), 80)}"
 
 
 class QueueOverflow(WSClientError):

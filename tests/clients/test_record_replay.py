@@ -217,7 +217,7 @@ def test_a_failed_rest_answer_replays_as_it_failed(tmp_path: Path) -> None:
     with FakeVegaNode(seed=3) as node:
         market = node.market_ids[0]
         node.fail_rest(f"market/{market}", times=1000, status=404)
-        client = VegaClient(node.url, record=path, **FAST)
+        client = VegaClient(url=node.url, record=path, **FAST)
         capture = Capture(client)
         client.subscribe_trades(market)
         with client:

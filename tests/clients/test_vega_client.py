@@ -35,7 +35,7 @@ def make_client(node: FakeVegaNode) -> Iterator[Callable[..., VegaClient]]:
     def make(**options: Any) -> VegaClient:
         options.setdefault("backoff_min", 0.01)
         options.setdefault("backoff_max", 0.05)
-        client = VegaClient(node.url, **options)
+        client = VegaClient(url=node.url, **options)
         clients.append(client)
         return client
 

@@ -16,23 +16,37 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Collection, Hashable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
 
 import attrs
 
-from wsclients.collect import collect_events
+from wsclients.collect import check_kinds, collect_events
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
+from wsclients.core.client_options import (
+    check_like,
+    check_options,
+    check_timeout,
+    check_url,
+    document_client,
+)
 from wsclients.core.connection import Connection, OnClose, OnOpen
 from wsclients.core.deadline import Deadline
-from wsclients.core.hub import EventQueue, Hub, Sink, check_overflow
+from wsclients.core.hub import EventQueue, Hub, Sink
 from wsclients.core.options import ConnectionOptions
 from wsclients.core.protocol import Job, VenueProtocol
 from wsclients.core.redact import redact_url
 from wsclients.core.worker import Worker
-from wsclients.errors import ClientStopped, ConnectFailed, SubscriptionRejected, WSClientError
+from wsclients.errors import (
+    ClientStopped,
+    ConnectFailed,
+    InvalidOption,
+    SubscriptionRejected,
+    WSClientError,
+)
 from wsclients.models import ConnectionState, Event
 
 if TYPE_CHECKING:
@@ -111,9 +125,16 @@ class Client:
     default_url: ClassVar[str] = ""
     default_ping_interval: ClassVar[Optional[float]] = 20.0
     default_stale_timeout: ClassVar[Optional[float]] = 60.0
+    url_schemes: ClassVar[tuple[str, ...]] = ("ws", "wss")
+    """The URL schemes ``url`` may have (a venue taking an HTTP base URL adds its own)."""
     stop_when_all_closed: ClassVar[bool] = True
     """Whether the client stops itself once every socket has ended for good (fatal error or
     reconnect off). Venues whose sockets come and go with subscriptions say False."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every client class shows the common options in its signature and docstring."""
+        super().__init_subclass__(**kwargs)
+        document_client(cls)
 
     def __init__(
         self,
@@ -149,14 +170,22 @@ class Client:
         # Recording
         record: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None:
-        if backoff_min < 0 or backoff_max < backoff_min:
-            raise ValueError("need 0 <= backoff_min <= backoff_max")
-        if max_attempts is not None and max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1 (or None for no limit)")
-        if queue_size < 1:
-            raise ValueError("queue_size must be at least 1")
-        check_overflow(overflow)
-        self.url = url or self.default_url
+        check_options({
+            "url": url, "on_trade": on_trade, "on_book": on_book, "on_message": on_message,
+            "on_error": on_error, "on_status": on_status, "dispatch": dispatch,
+            "reconnect": reconnect, "backoff_min": backoff_min, "backoff_max": backoff_max,
+            "max_attempts": max_attempts, "healthy_after": healthy_after,
+            "ping_interval": None if ping_interval is DEFAULT else ping_interval,
+            "stale_timeout": None if stale_timeout is DEFAULT else stale_timeout,
+            "queue_size": queue_size, "overflow": overflow, "headers": headers,
+            "sslopt": sslopt, "http_proxy_host": http_proxy_host,
+            "http_proxy_port": http_proxy_port, "proxy_type": proxy_type,
+            "connect_timeout": connect_timeout, "max_message_size": max_message_size,
+        })
+        if backoff_max < backoff_min:
+            raise InvalidOption("backoff_max", f"at least backoff_min ({backoff_min})",
+                                backoff_max)
+        self.url = check_url(url or self.default_url, self.url_schemes)
         self._backoff = Backoff(
             min_delay=backoff_min, max_delay=backoff_max, max_attempts=max_attempts
         )
@@ -201,6 +230,7 @@ class Client:
         self._connections: list[Connection] = []
         self._lock = threading.RLock()  # guards _connections and the started/stopped flags
         self._started = False
+        self._warned_unstarted = False
         self._stopped = threading.Event()
         self._shutdown_done = threading.Event()
         self._resyncs = 0
@@ -315,6 +345,14 @@ class Client:
         """Resyncs counted by the venue's own protocols (added to ``stats.resyncs``)."""
         return 0
 
+    def _has_live_subscriptions(self) -> bool:
+        """Whether anything may still arrive: some socket has not ended for good. Venues
+        that track subscriptions add that at least one is left (the ``wsclients`` command
+        exits when none is)."""
+        with self._lock:
+            connections = list(self._connections)
+        return any(c.state is not ConnectionState.CLOSED for c in connections)
+
     def _on_start(self) -> None:
         """Called by ``start()`` before the sockets start."""
 
@@ -424,9 +462,16 @@ class Client:
         self._shutdown_done.set()
 
     def run_forever(self) -> None:
-        """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly."""
-        self.start()
+        """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly.
+
+        Ctrl-C, also during the first connect, stops the client and returns normally (no
+        traceback; a script ending there exits with status 0).
+
+        Raises:
+            ConnectFailed, AuthenticationFailed: as ``start()`` does.
+        """
         try:
+            self.start()
             while not self._stopped.wait(0.2):
                 pass
         except KeyboardInterrupt:
@@ -455,9 +500,23 @@ class Client:
         every kind that has no callback; a kind with a callback goes to the callback only
         (``queue()`` makes an extra queue that sees it too).
 
+        Calling it with no ``timeout`` on a client that was never started warns (a
+        ``RuntimeWarning``) and then waits: another thread may yet start the client, but
+        usually ``start()`` was forgotten and nothing would ever come.
+
         Raises:
             queue.Empty: nothing came in time, or the client is stopped and drained.
+            InvalidOption: ``timeout`` is not a number of seconds or None.
         """
+        check_timeout("timeout", timeout)
+        if (timeout is None and not self._started and not self._stopped.is_set()
+                and not self._warned_unstarted):
+            self._warned_unstarted = True
+            warnings.warn(
+                f"{type(self).__name__}.get() without a timeout on a client that was never "
+                "started waits forever: call start() first (or pass timeout=)",
+                RuntimeWarning, stacklevel=2,
+            )
         return self._hub.default_queue.get(timeout)
 
     def events(
@@ -465,8 +524,20 @@ class Client:
     ) -> Iterator[Event]:
         """Iterate the default queue until the client stops (or ``timeout`` passes with no
         event). With ``kinds`` (e.g. ``{"trade"}``), events of other kinds are skipped —
-        they are consumed, so use ``queue(kinds=…)`` to read two kinds in two loops."""
-        wanted = frozenset(kinds) if kinds is not None else None
+        they are consumed, so use ``queue(kinds=…)`` to read two kinds in two loops.
+
+        Raises:
+            ValueError: ``kinds`` is a bare string or names no event kind (checked at once,
+                not at the first ``next()``).
+            InvalidOption: ``timeout`` is not a number of seconds or None.
+        """
+        wanted = check_kinds(kinds)
+        check_timeout("timeout", timeout)
+        return self._events(wanted, timeout)
+
+    def _events(
+        self, wanted: Optional[frozenset[str]], timeout: Optional[float]
+    ) -> Iterator[Event]:
         source = self._hub.default_queue
         while True:
             try:
@@ -483,9 +554,17 @@ class Client:
         overflow: Optional[str] = None,
     ) -> EventQueue:
         """An extra consumer queue, with its own bound and overflow policy, that receives
-        every event (of ``kinds``) published from now on."""
+        every event (of ``kinds``) published from now on.
+
+        Raises:
+            ValueError: ``kinds`` is a bare string or names no event kind, or ``overflow``
+                is no policy.
+            InvalidOption: ``maxsize`` is not a positive int.
+        """
+        if maxsize is not None:
+            check_like("queue_size", "maxsize", maxsize)
         return self._hub.queue(
-            kinds=kinds,
+            kinds=check_kinds(kinds),
             maxsize=maxsize or self._queue_size,
             overflow=overflow or self._overflow,
         )
@@ -623,6 +702,9 @@ class Client:
     def _display_url(self) -> str:
         """The URL as shown to people: userinfo and query values hidden."""
         return redact_url(self.url)
+
+
+document_client(Client)
 
 
 class SubscribingClient(Client):

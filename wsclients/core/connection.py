@@ -482,6 +482,14 @@ class Connection:
                 delay = max(delay, error.delay)
             self.reconnects += 1
             logger.info("%s: reconnecting in %.2f s (%s)", self.name, delay, reason)
+            if opened_at is None and error is not None and not self._settled.is_set():
+                # The first connect failed once more: on_error hears why (refused, DNS,
+                # HTTP status) at once, not only when start() gives up.
+                attempt_failed = ConnectFailed(
+                    self.display_url, attempts=self.attempts, code=code, reason=reason
+                )
+                attempt_failed.__cause__ = error
+                self._hub.report(attempt_failed)
             self._set_state(
                 ConnectionState.RECONNECTING,
                 attempt=backoff.attempt, delay=delay, code=code, reason=reason,

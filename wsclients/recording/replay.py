@@ -94,6 +94,8 @@ class ReplayClient(Client):
         OSError: the file cannot be opened.
     """
 
+    url_schemes: ClassVar[tuple[str, ...]] = ("file",)
+
     default_ping_interval: ClassVar[Optional[float]] = None
     default_stale_timeout: ClassVar[Optional[float]] = None
     stop_when_all_closed: ClassVar[bool] = False
@@ -160,6 +162,15 @@ class ReplayClient(Client):
             logger.info("%s replay: interrupted", self.venue)
         finally:
             self.stop()
+
+    def _has_live_subscriptions(self) -> bool:
+        """A replay has no sockets: events may come until the file is read."""
+        return not self.finished.is_set()
+
+    @property
+    def ended_normally(self) -> bool:
+        """The whole recording was read (the end of a replay is not a failure)."""
+        return self.finished.is_set()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait until the file has played to its end; True when it has."""

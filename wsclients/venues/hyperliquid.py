@@ -401,12 +401,15 @@ class _SubState:
     """What the protocol knows about one subscription on the current socket."""
 
     __slots__ = (
-        "acked", "live", "rate_reported", "snapshot_due", "strikes", "subscription", "suspect",
+        "acked", "acked_ns", "live", "rate_reported", "snapshot_due", "strikes",
+        "subscription", "suspect",
     )
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
         self.live = False
+        # When the ack of the current socket came (0 before): a trades backfill is older.
+        self.acked_ns = 0
         self.strikes = 0
         # Acknowledged on some socket once: the venue knows it, so it is never struck out.
         self.acked = False
@@ -490,6 +493,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         # Reader thread only: recent trade ids per coin, kept across reconnects for dedupe.
         self._seen: dict[str, tuple[deque[str], set[str]]] = {}
         self._last_received_ns = 0
+        self._trade_keys: dict[str, str] = {}  # coin → its trades subscription's key
         self.duplicate_trades = 0
         """Trades dropped because they were already delivered (backfill after resubscribe)."""
 
@@ -514,6 +518,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         for key, state in self._subs.items():
             state.live = False
             state.snapshot_due = True
+            state.acked_ns = 0
             if state.suspect:
                 self._held.append(key)
             else:
@@ -724,6 +729,7 @@ class HyperliquidProtocol(ProtocolBuffers):
             state = self._subs[key] = _SubState(clean)
         state.live = False
         state.snapshot_due = True
+        state.acked_ns = 0
         if key not in self._pending:
             self._pending.append(key)
         return _subscribe_frame(clean)
@@ -792,6 +798,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         items = frame["data"]
         if not isinstance(items, list):
             raise ProtocolViolation("trades data must be a list", raw=frame)
+        backfill_before = self._backfill_before(items[0]) if items else 0
         for item in items:
             try:
                 trade = self._trade(item, received_ns)
@@ -799,7 +806,33 @@ class HyperliquidProtocol(ProtocolBuffers):
                 self._report(exc, received_ns, item)
                 continue
             if trade is not None:
+                if trade.timestamp_ns <= backfill_before:
+                    trade = attrs.evolve(trade, is_snapshot=True)
                 self._events.append(trade)
+
+    def _backfill_before(self, item: Any) -> int:
+        """For the first ``trades`` frame of a coin after its subscription was acked: the
+        ack's arrival time, before which its trades are the history the server sends then
+        (§2 row 9: "30 recent trades", "from about 20 s before the subscription"); else 0.
+
+        The server may send no history at all (nothing traded lately), so being first is not
+        enough: a trade made after the ack is a new print, not a backfill.
+        """
+        coin = item.get("coin") if isinstance(item, dict) else None
+        if not isinstance(coin, str):
+            return 0
+        key = self._trade_keys.get(coin)
+        if key is None:
+            try:
+                key = subscription_key({"type": "trades", "coin": coin})
+            except SubscriptionRejected:
+                return 0
+            self._trade_keys[coin] = key
+        state = self._subs.get(key)
+        if state is None or not state.snapshot_due or not state.acked_ns:
+            return 0
+        state.snapshot_due = False
+        return int(state.acked_ns)
 
     def _trade(self, item: dict[str, Any], received_ns: int) -> Optional[Trade]:
         trade = trade_from_item(item, received_ns)
@@ -913,6 +946,7 @@ class HyperliquidProtocol(ProtocolBuffers):
             if state is not None and _echo_matches(state.subscription, echo):
                 state.live = True
                 state.acked = True
+                state.acked_ns = self._last_received_ns
                 state.suspect = False
                 state.strikes = 0
                 state.rate_reported = False
@@ -1136,8 +1170,9 @@ class HyperliquidClient(SubscribingClient):
         book = hl.info({"type": "l2Book", "coin": "ETH"})   # over the socket, blocking
         hl.stop()
 
-    Events: ``trades`` → ``Trade`` (aggressor side; backfill re-sent after a reconnect is
-    dropped), ``l2Book``/``bbo`` → snapshot ``Book``; everything else → ``Message`` whose
+    Events: ``trades`` → ``Trade`` (aggressor side; the recent trades the server sends after
+    each subscribe are marked ``is_snapshot=True``, and those already delivered are dropped),
+    ``l2Book``/``bbo`` → snapshot ``Book``; everything else → ``Message`` whose
     ``channel`` is the subscription type (``userEvents``, ``activeAssetCtx`` even where the
     wire says ``user`` / ``activeSpotAssetCtx``). ``is_snapshot``: a push that replaces
     state is a snapshot — every push of the full-state types (``allMids``, ``webData3``,
@@ -1208,6 +1243,10 @@ class HyperliquidClient(SubscribingClient):
     def _request_limit(self) -> Optional[int]:
         return self._post_limit
 
+    def _has_live_subscriptions(self) -> bool:
+        """The socket is up or coming, and the server has not refused every subscription."""
+        return super()._has_live_subscriptions() and bool(self.subscriptions)
+
     def _open_connection(self, url: str, protocol: Any, **kwargs: Any) -> Any:
         """Every socket reconnects with a delay that also respects the process-wide
         new-connections-per-minute window."""
@@ -1276,6 +1315,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("trades", coin=coin))
 
     def unsubscribe_trades(self, coin: str) -> bool:
+        """Undo ``subscribe_trades``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("trades", coin=coin))
 
     def subscribe_l2_book(
@@ -1302,6 +1349,14 @@ class HyperliquidClient(SubscribingClient):
         mantissa: Optional[int] = None,
         fast: bool = False,
     ) -> bool:
+        """Undo ``subscribe_l2_book``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_book_sub(coin, n_sig_figs, mantissa, fast))
 
     def subscribe_bbo(self, coin: str) -> bool:
@@ -1309,6 +1364,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("bbo", coin=coin))
 
     def unsubscribe_bbo(self, coin: str) -> bool:
+        """Undo ``subscribe_bbo``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("bbo", coin=coin))
 
     def subscribe_candles(self, coin: str, interval: str) -> bool:
@@ -1316,6 +1379,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("candle", coin=coin, interval=interval))
 
     def unsubscribe_candles(self, coin: str, interval: str) -> bool:
+        """Undo ``subscribe_candles``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("candle", coin=coin, interval=interval))
 
     def subscribe_all_mids(self, *, dex: Optional[str] = None) -> bool:
@@ -1323,6 +1394,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("allMids", dex=dex))
 
     def unsubscribe_all_mids(self, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_all_mids``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("allMids", dex=dex))
 
     def subscribe_active_asset_ctx(self, coin: str) -> bool:
@@ -1330,6 +1409,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("activeAssetCtx", coin=coin))
 
     def unsubscribe_active_asset_ctx(self, coin: str) -> bool:
+        """Undo ``subscribe_active_asset_ctx``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("activeAssetCtx", coin=coin))
 
     def subscribe_all_dexs_asset_ctxs(self) -> bool:
@@ -1337,6 +1424,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("allDexsAssetCtxs"))
 
     def unsubscribe_all_dexs_asset_ctxs(self) -> bool:
+        """Undo ``subscribe_all_dexs_asset_ctxs``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("allDexsAssetCtxs"))
 
     def subscribe_outcome_meta_updates(self) -> bool:
@@ -1353,14 +1448,31 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("fastAssetCtxs"))
 
     def unsubscribe_fast_asset_ctxs(self) -> bool:
+        """Undo ``subscribe_fast_asset_ctxs``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("fastAssetCtxs"))
 
     # ----------------------------------------------------------------- user streams
 
     def subscribe_notification(self, user: str) -> bool:
+        """Notifications the frontend shows ``user`` (fills, liquidations …)."""
         return self.subscribe(_sub("notification", user=user))
 
     def unsubscribe_notification(self, user: str) -> bool:
+        """Undo ``subscribe_notification``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("notification", user=user))
 
     def subscribe_web_data3(self, user: str) -> bool:
@@ -1368,12 +1480,29 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("webData3", user=user))
 
     def unsubscribe_web_data3(self, user: str) -> bool:
+        """Undo ``subscribe_web_data3``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("webData3", user=user))
 
     def subscribe_twap_states(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Running TWAP orders of ``user`` (of the first perp dex, or of builder ``dex``)."""
         return self.subscribe(_sub("twapStates", user=user, dex=dex))
 
     def unsubscribe_twap_states(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_twap_states``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("twapStates", user=user, dex=dex))
 
     def subscribe_clearinghouse_state(self, user: str, *, dex: Optional[str] = None) -> bool:
@@ -1381,12 +1510,29 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("clearinghouseState", user=user, dex=dex))
 
     def unsubscribe_clearinghouse_state(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_clearinghouse_state``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("clearinghouseState", user=user, dex=dex))
 
     def subscribe_open_orders(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Open orders of ``user`` (of the first perp dex, or of builder ``dex``)."""
         return self.subscribe(_sub("openOrders", user=user, dex=dex))
 
     def unsubscribe_open_orders(self, user: str, *, dex: Optional[str] = None) -> bool:
+        """Undo ``subscribe_open_orders``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("openOrders", user=user, dex=dex))
 
     def subscribe_order_updates(self, user: str) -> bool:
@@ -1394,6 +1540,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("orderUpdates", user=user))
 
     def unsubscribe_order_updates(self, user: str) -> bool:
+        """Undo ``subscribe_order_updates``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("orderUpdates", user=user))
 
     def subscribe_user_events(self, user: str) -> bool:
@@ -1401,6 +1555,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("userEvents", user=user))
 
     def unsubscribe_user_events(self, user: str) -> bool:
+        """Undo ``subscribe_user_events``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userEvents", user=user))
 
     def subscribe_user_fills(self, user: str, *, aggregate_by_time: bool = False) -> bool:
@@ -1408,12 +1570,29 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("userFills", user=user, aggregateByTime=aggregate_by_time))
 
     def unsubscribe_user_fills(self, user: str, *, aggregate_by_time: bool = False) -> bool:
+        """Undo ``subscribe_user_fills``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userFills", user=user, aggregateByTime=aggregate_by_time))
 
     def subscribe_user_fundings(self, user: str) -> bool:
+        """Funding payments of ``user``: a snapshot (``is_snapshot``), then new ones."""
         return self.subscribe(_sub("userFundings", user=user))
 
     def unsubscribe_user_fundings(self, user: str) -> bool:
+        """Undo ``subscribe_user_fundings``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userFundings", user=user))
 
     def subscribe_user_non_funding_ledger_updates(self, user: str) -> bool:
@@ -1421,6 +1600,14 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("userNonFundingLedgerUpdates", user=user))
 
     def unsubscribe_user_non_funding_ledger_updates(self, user: str) -> bool:
+        """Undo ``subscribe_user_non_funding_ledger_updates``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userNonFundingLedgerUpdates", user=user))
 
     def subscribe_active_asset_data(self, user: str, coin: str) -> bool:
@@ -1428,18 +1615,44 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("activeAssetData", user=user, coin=coin))
 
     def unsubscribe_active_asset_data(self, user: str, coin: str) -> bool:
+        """Undo ``subscribe_active_asset_data``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("activeAssetData", user=user, coin=coin))
 
     def subscribe_user_twap_slice_fills(self, user: str) -> bool:
+        """Fills of ``user``'s TWAP slices: a snapshot, then new ones."""
         return self.subscribe(_sub("userTwapSliceFills", user=user))
 
     def unsubscribe_user_twap_slice_fills(self, user: str) -> bool:
+        """Undo ``subscribe_user_twap_slice_fills``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userTwapSliceFills", user=user))
 
     def subscribe_user_twap_history(self, user: str) -> bool:
+        """TWAP orders of ``user`` as they start and end: a snapshot, then changes."""
         return self.subscribe(_sub("userTwapHistory", user=user))
 
     def unsubscribe_user_twap_history(self, user: str) -> bool:
+        """Undo ``subscribe_user_twap_history``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("userTwapHistory", user=user))
 
     def subscribe_spot_state(self, user: str, *, is_portfolio_margin: bool = False) -> bool:
@@ -1447,14 +1660,31 @@ class HyperliquidClient(SubscribingClient):
         return self.subscribe(_sub("spotState", user=user, isPortfolioMargin=is_portfolio_margin))
 
     def unsubscribe_spot_state(self, user: str, *, is_portfolio_margin: bool = False) -> bool:
+        """Undo ``subscribe_spot_state``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(
             _sub("spotState", user=user, isPortfolioMargin=is_portfolio_margin)
         )
 
     def subscribe_all_dexs_clearinghouse_state(self, user: str) -> bool:
+        """Positions and margin summary of ``user`` on every perp dex at once."""
         return self.subscribe(_sub("allDexsClearinghouseState", user=user))
 
     def unsubscribe_all_dexs_clearinghouse_state(self, user: str) -> bool:
+        """Undo ``subscribe_all_dexs_clearinghouse_state``.
+
+        Takes the same arguments; returns False when there was no such subscription.
+
+        Raises:
+            SubscriptionRejected: the arguments are invalid.
+            ClientStopped: the client is stopped.
+        """
         return self.unsubscribe(_sub("allDexsClearinghouseState", user=user))
 
     # ----------------------------------------------------------------- post requests

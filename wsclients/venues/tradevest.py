@@ -10,8 +10,10 @@ not change (the keep-alive). On any error it sends one ``ERROR`` message and clo
 puts it on a managed connection.
 
 Symbols: the venue has no instrument id, only ``{"currency": "EUR", "cryptoSymbol": "BTC"}``.
-Events name a market ``"BTC-EUR"`` (crypto first, as a base-quote pair is usually written), and
-every place that takes markets accepts that string as well as a ``("EUR", "BTC")`` tuple.
+Users name a market ``"EUR/BTC"`` (currency first, as the venue's JSON has it) in the API, the
+CLI and the examples alike; events name it ``"BTC-EUR"`` (crypto first, as a base-quote pair
+is usually written), and every place that takes markets accepts that string too, as well as a
+``("EUR", "BTC")`` tuple.
 """
 
 from __future__ import annotations
@@ -80,8 +82,9 @@ class TradevestMarket(NamedTuple):
 
 
 MarketSpec = Union[TradevestMarket, tuple[str, str], str]
-"""A market as users write it: ``("EUR", "BTC")`` (currency first, as the venue's JSON has it)
-or ``"BTC-EUR"`` (the symbol events carry)."""
+"""A market as users write it: ``"EUR/BTC"`` (currency first, as the venue's JSON has it; the
+form the CLI and examples use too), ``("EUR", "BTC")``, or ``"BTC-EUR"`` (the symbol events
+carry, so an event's symbol can be passed back)."""
 
 _CODE = re.compile(r"[A-Z0-9]{1,20}")
 
@@ -99,12 +102,17 @@ def _check_code(value: Any, what: str, spec: Any) -> str:
 
 def _to_market(spec: Any) -> TradevestMarket:
     if isinstance(spec, str):
-        parts = spec.split("-")
-        if len(parts) != 2:
+        slash = spec.split("/")
+        dash = spec.split("-")
+        if len(slash) == 2 and len(dash) == 1:
+            currency, crypto = slash
+        elif len(dash) == 2 and len(slash) == 1:
+            crypto, currency = dash
+        else:
             raise SubscriptionRejected(
-                spec, "a market string is written CRYPTO-CURRENCY, e.g. 'BTC-EUR'"
+                spec, "a market string is written CURRENCY/CRYPTO, e.g. 'EUR/BTC' (or as the "
+                "symbol events carry, 'BTC-EUR')"
             )
-        crypto, currency = parts
     elif isinstance(spec, tuple) and len(spec) == 2:
         currency, crypto = spec
     else:
@@ -528,8 +536,9 @@ class TradevestClient(SubscribingClient):
     ``PRICES`` message (an unknown market, say) the client stops with a fatal ``ErrorEvent``.
 
     Args:
-        markets: ``[("EUR", "BTC"), ("EUR", "ETH")]`` (currency first, as the venue's JSON
-            has it) or ``["BTC-EUR"]``; None or empty subscribes to every market.
+        markets: ``["EUR/BTC", "EUR/ETH"]`` (currency first, as the venue's JSON has it),
+            ``[("EUR", "BTC")]``, or the symbols events carry (``["BTC-EUR"]``); upper case.
+            None or empty subscribes to every market.
         token: sent as ``Authorization: Bearer <token>`` on the upgrade (replacing any
             ``Authorization`` in ``headers``); a callable is asked for the token on every
             (re)connect, so a token that expires (the REST ones last an hour) can be

@@ -21,6 +21,7 @@ import abc
 import collections
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -65,6 +66,7 @@ __all__ = [
     "VegaClient",
     "VegaStream",
     "VegaStreamProtocol",
+    "check_market_id",
     "decimals_from_mapping",
     "make_stream",
     "recording",
@@ -1046,6 +1048,25 @@ Subscription = Union[VegaStream, VegaBookSubscription]
 Ids = Union[str, Iterable[str], None]
 
 
+_MARKET_ID = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def check_market_id(path: str, market_id: Any) -> str:
+    """A market id as the node writes them: 64 hex characters (a SHA-256).
+
+    Anything else (a market's name, a truncated id) would match no market: the node answers
+    with an error or, on some routes, with silence.
+
+    Raises:
+        SubscriptionRejected: (also a ``ValueError``) ``market_id`` is not 64 hex characters.
+    """
+    if not isinstance(market_id, str) or not _MARKET_ID.fullmatch(market_id):
+        raise SubscriptionRejected(
+            path, f"a market id is 64 hex characters, got {shorten(repr(market_id), 80)}"
+        )
+    return market_id
+
+
 def _id_list(value: Ids) -> Optional[list[str]]:
     if value is None:
         return None
@@ -1081,11 +1102,13 @@ class VegaClient(Client):
     default_ping_interval: ClassVar[Optional[float]] = 20.0
     default_stale_timeout: ClassVar[Optional[float]] = 60.0
     stop_when_all_closed: ClassVar[bool] = False  # sockets come and go with subscriptions
+    # The node is named by its base URL; stream (ws) and REST (http) URLs are derived.
+    url_schemes: ClassVar[tuple[str, ...]] = ("https", "http", "wss", "ws")
 
     def __init__(
         self,
-        url: Optional[str] = None,
         *,
+        url: Optional[str] = None,
         decimals: Optional[Mapping[str, MarketDecimals]] = None,
         rest_timeout: float = 10.0,
         rest_retries: int = 3,
@@ -1306,6 +1329,12 @@ class VegaClient(Client):
     def _add(self, subscription: Subscription) -> None:
         if self._stopped.is_set():
             raise ClientStopped("the client is stopped")
+        market_ids = (
+            [subscription.market_id] if isinstance(subscription, VegaBookSubscription)
+            else subscription.market_ids
+        )
+        for market_id in market_ids:
+            check_market_id(subscription.path, market_id)
         protocol: Union[VegaBookProtocol, VegaStreamProtocol]
         if isinstance(subscription, VegaBookSubscription):
             protocol = VegaBookProtocol(
