@@ -160,7 +160,7 @@ def run_centrifugo(path: Path, **options: Any) -> list[Event]:
     with FakeCentrifugo(seed=13) as fake:
         fake.on_rpc("echo", lambda data, info: data)
         client = CentrifugoClient(
-            fake.url, get_token=lambda: fake.make_token("alice"), record=path, **FAST,
+            url=fake.url, get_token=lambda: fake.make_token("alice"), record=path, **FAST,
             **options)
         capture = Capture(client)
         messages = count("message")

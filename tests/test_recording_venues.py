@@ -111,7 +111,7 @@ def test_tokens_never_reach_the_file(tmp_path: Path) -> None:
             secrets.append(fresh)
             return fresh
 
-        client = CentrifugoClient(fake.url, token=token, record=path, **FAST)
+        client = CentrifugoClient(url=fake.url, token=token, record=path, **FAST)
         capture = Capture(client)
         client.subscribe("$vip", token=vip)
         client.subscribe("$gold", get_token=flaky)
