@@ -15,8 +15,14 @@ from typing import Any, Callable, Union
 
 from wsclients.core.client import Client
 from wsclients.core.hub import EventQueue
-from wsclients.models import Event
+from wsclients.models import Event, Status
 from wsclients.testing import FakeHyperliquid, FakeTradevest, FakeVegaNode
+from wsclients.testing.allium import FakeAllium
+from wsclients.testing.cadenza import FakeCadenza
+from wsclients.testing.centrifugo import FakeCentrifugo
+from wsclients.venues.allium import AlliumStreamClient, F
+from wsclients.venues.cadenza.client import CadenzaClient
+from wsclients.venues.centrifugo.client import CentrifugoClient
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import VegaClient
@@ -140,8 +146,139 @@ def run_tradevest(path: Path, **options: Any) -> list[Event]:
         return capture.rest()
 
 
+def connected(n: int) -> Callable[[list[Event]], bool]:
+    """At least ``n`` CONNECTED statuses (of any socket)."""
+    return lambda events: sum(
+        1 for e in events if isinstance(e, Status) and e.state.value == "connected") >= n
+
+
+def run_centrifugo(path: Path, **options: Any) -> list[Event]:
+    """Tokens from get_token (connection and a private channel's); an rpc between two
+    subscribes (it takes a command id, so the later subscribe's id shifts); publications; a
+    drop with publications missed and recovered; a lost stream (new epoch) and a drop: a
+    RecoveryFailed; more publications."""
+    with FakeCentrifugo(seed=13) as fake:
+        fake.on_rpc("echo", lambda data, info: data)
+        client = CentrifugoClient(
+            url=fake.url, get_token=lambda: fake.make_token("alice"), record=path, **FAST,
+            **options)
+        capture = Capture(client)
+        messages = count("message")
+        client.subscribe("chat")
+        client.subscribe("$vip", get_token=lambda channel: fake.make_token(
+            "alice", channel=channel))
+        try:
+            client.start()
+            fake.wait_for_subscribers("$vip")
+            assert client.rpc("echo", {"n": 1}) == {"n": 1}
+            client.subscribe("news")
+            fake.wait_for_subscribers("news")
+            for n in range(3):
+                fake.publish("chat", {"n": n})
+                fake.publish("$vip", {"vip": n})
+                fake.publish("news", {"headline": n})
+            capture.until(lambda e: messages(e) >= 9)
+            fake.drop_all()
+            fake.publish("chat", {"n": "while away"})
+            capture.until(connected(2))
+            fake.wait_for_subscribers("news")
+            capture.until(lambda e: messages(e) >= 10)
+            fake.set_epoch("news")
+            fake.drop_all()
+            capture.until(connected(3))
+            capture.until(lambda e: count("message", channel="news")(e) >= 4)  # RecoveryFailed
+            fake.wait_for_subscribers("news")
+            fake.publish("news", {"headline": "after"})
+            fake.publish("chat", {"n": "after"})
+            capture.until(lambda e: messages(e) >= 13)
+        finally:
+            client.stop()
+        return capture.rest()
+
+
+CADENZA_BTC, CADENZA_ETH = "BINANCE:BTC/USDT", "BINANCE:ETH/USDT"
+
+
+def run_cadenza(path: Path, **options: Any) -> list[Event]:
+    """Two books (SNAPSHOT then DIFFs), trades and an account; a drop with steps missed and
+    recovered; the ETH book's stream lost (new epoch) and a drop: recovery fails, the book
+    is dropped and rebuilt from a fresh snapshot; more steps."""
+    books = count("book")
+    with FakeCadenza(instruments=(CADENZA_BTC, CADENZA_ETH), seed=17, depth=8) as fake:
+        client = CadenzaClient(token=fake.make_token("alice"), url=fake.url, book_depth=5,
+                               record=path, **FAST, **options)
+        capture = Capture(client)
+        for instrument in (CADENZA_BTC, CADENZA_ETH):
+            client.subscribe_order_book(instrument)
+        client.subscribe_trades(CADENZA_BTC)
+        client.subscribe_trading_account("acc-1")
+        try:
+            client.start()
+            fake.wait_for_subscribers(fake.account_channel("acc-1"))
+            capture.until(lambda e: books(e) >= 2)  # both snapshots
+            fake.step(4)
+            fake.publish_order_update("acc-1", {"id": "o-1", "status": "FILLED"})
+            capture.until(lambda e: books(e) >= 10 and count("message")(e) >= 1)
+            fake.drop_all()
+            fake.step(2)  # missed while away: recovered with the subscribe replies
+            capture.until(connected(2))
+            capture.until(lambda e: books(e) >= 14)
+            fake.set_epoch(fake.book_channel(CADENZA_ETH))
+            fake.drop_all()
+            capture.until(connected(3))
+            capture.until(lambda e: count("book", is_snapshot=True, symbol=CADENZA_ETH)(e)
+                          >= 2)
+            fake.step(3)
+            capture.until(lambda e: books(e) >= 21)
+        finally:
+            client.stop()
+        return capture.rest()
+
+
+ALLIUM_KEY = "allium-test-key"
+ALLIUM_BLOCKS, ALLIUM_TXS = "ethereum.blocks", "ethereum.transactions"
+
+
+def run_allium(path: Path, **options: Any) -> list[Event]:
+    """Blocks and filtered transactions, each on its socket; the filter changed on the open
+    socket; a drop (filter and start put back); more records."""
+    blocks = count("message", channel=ALLIUM_BLOCKS)
+    with FakeAllium(api_key=ALLIUM_KEY, rate=None, seed=19) as fake:
+        client = AlliumStreamClient(api_key=ALLIUM_KEY, url=fake.stream_url("unused"),
+                                    record=path, **FAST, **options)
+        capture = Capture(client)
+        client.subscribe(ALLIUM_BLOCKS)
+        client.subscribe(ALLIUM_TXS, filter=F("value") > "1")
+        try:
+            client.start()
+            fake.wait_for_actions(2, lambda a: a.action == "start")
+
+            def publish(n: int) -> None:
+                for _ in range(n):
+                    fake.publish(ALLIUM_BLOCKS, fake.next_record(ALLIUM_BLOCKS))
+                    fake.publish(ALLIUM_TXS, fake.next_record(ALLIUM_TXS))
+
+            publish(3)
+            capture.until(lambda e: blocks(e) >= 3)
+            client.set_filter(ALLIUM_TXS, F("value") > "1000000000000000000")
+            fake.wait_for_actions(3, lambda a: a.action == "start")
+            publish(3)
+            capture.until(lambda e: blocks(e) >= 6)
+            fake.drop_all()
+            capture.until(connected(4))
+            fake.wait_for_actions(5, lambda a: a.action == "start")
+            publish(3)
+            capture.until(lambda e: blocks(e) >= 9)
+        finally:
+            client.stop()
+        return capture.rest()
+
+
 SCENARIOS: dict[str, Callable[..., list[Event]]] = {
     "hyperliquid": run_hyperliquid,
     "vega": run_vega,
     "tradevest": run_tradevest,
+    "centrifugo": run_centrifugo,
+    "cadenza": run_cadenza,
+    "allium": run_allium,
 }

@@ -15,7 +15,7 @@ import pytest
 import wsclients
 from wsclients.cli import main
 from wsclients.errors import CorruptRecording, UnknownVenue
-from wsclients.models import Book, ErrorEvent, Event, Trade
+from wsclients.models import Book, ErrorEvent, Event, Message, Trade
 from wsclients.recording import read_header, read_records, register_venue
 from wsclients.recording.registry import venue_recording
 from wsclients.testing import FakeHyperliquid
@@ -23,7 +23,7 @@ from wsclients.testing import FakeHyperliquid
 pytestmark = pytest.mark.timeout(30)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recordings"
-VENUES = ("hyperliquid", "tradevest", "vega")
+VENUES = ("allium", "cadenza", "centrifugo", "hyperliquid", "tradevest", "vega")
 
 
 def replayed(path: Path, **options: Any) -> list[Event]:
@@ -38,14 +38,16 @@ def lines_of(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("venue", VENUES)
 def test_each_fixture_replays_cleanly(venue: str) -> None:
-    """Every fake venue's recording replays to trades or books and no error; the client
-    ends CLOSED with its counters filled."""
+    """Every fake venue's recording replays to trades, books or messages and no error but
+    the resync the Cadenza session had live; the client ends CLOSED with its counters
+    filled."""
     client = wsclients.replay(FIXTURES / f"{venue}.jsonl.gz")
     assert client.venue == venue and f"{venue}" in repr(client)
     with client:
         events = list(client.events())
-    assert any(isinstance(e, (Trade, Book)) for e in events)
-    assert not [e for e in events if isinstance(e, ErrorEvent)]
+    assert any(isinstance(e, (Trade, Book, Message)) for e in events)
+    errors = [e for e in events if isinstance(e, ErrorEvent)]
+    assert [e.code for e in errors] == (["book_out_of_sync"] if venue == "cadenza" else [])
     stats = client.stats
     assert stats.state is wsclients.ConnectionState.CLOSED
     assert stats.messages > 0 and stats.reconnects >= 1 and stats.events == len(events)

@@ -29,6 +29,8 @@
     ├── RecordingFailed        a recording could not be written (the client goes on)
     ├── CorruptRecording       a recording's line could not be read (also ValueError)
     ├── UnknownVenue           no replay support for a recording's venue (also ValueError)
+    ├── NotRecordable          a client whose traffic a replay could not stand for (also
+    │                          ValueError)
     └── RecordedFailure        blocking work that failed while recording, replayed
 
 Blocking calls raise these; background threads deliver them inside an ``ErrorEvent``.
@@ -57,6 +59,7 @@ __all__ = [
     "InvalidOption",
     "MessageTooLarge",
     "NotConnected",
+    "NotRecordable",
     "ProtocolStopped",
     "ProtocolViolation",
     "QueueOverflow",
@@ -483,6 +486,19 @@ class UnknownVenue(WSClientError, ValueError):
     def __str__(self) -> str:
         text = f"no replay support for venue {shorten(self.venue, 64)!r}"
         return f"{text}: {self.reason}" if self.reason else text
+
+
+class NotRecordable(WSClientError, ValueError):
+    """``record`` on a client whose traffic a replay could not stand for (its replies answer
+    its caller's requests, which are not on the wire it receives)."""
+
+    def __init__(self, client: str, reason: str) -> None:
+        super().__init__(client, reason)
+        self.client = client
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.client} cannot be recorded: {self.reason}"
 
 
 class RecordedFailure(WSClientError):

@@ -188,8 +188,9 @@ class Recorder:
             "type": "job", "ns": received_ns, "kind": job.kind,
             "key": _jsonable(job.key), "args": _jsonable(job.args),
         }
+        private = self._support is not None and job.kind in self._support.private_jobs
         if error is not None:
-            record["error"] = _error_fields(error)
+            record["error"] = _error_fields(error, private=private)
         else:
             try:
                 encode = self._support.encode_result if self._support else _as_is
@@ -339,10 +340,17 @@ class Recorder:
                 logger.exception("%s: recorder stop hook failed", self.venue)
 
 
-def _error_fields(error: BaseException) -> dict[str, Any]:
+def _error_fields(error: BaseException, *, private: bool = False) -> dict[str, Any]:
     """A blocking-work failure as JSON: its class and text, and the fields a protocol may
-    decide on (an HTTP status, say) so that the replay can rebuild it."""
-    fields: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    decide on (an HTTP status, whether it is fatal) so that the replay can rebuild it.
+    ``private`` (a token fetch): the class and the verdict only, the text may hold a
+    secret."""
+    fields: dict[str, Any] = {"type": type(error).__name__,
+                              "message": "" if private else str(error)}
+    if getattr(error, "fatal", False) is True:
+        fields["fatal"] = True
+    if private:
+        return fields
     for name in ("reason", "status", "request"):
         value = getattr(error, name, None)
         if isinstance(value, (str, int)):
@@ -355,11 +363,13 @@ def _as_is(job: Job, result: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    """Job keys and arguments as JSON: tuples become lists (``decode`` turns them back)."""
+    """Job keys and arguments as JSON: tuples become lists (``decode`` turns them back).
+    Anything else is written as its type's name only: its text could hold a secret (a
+    user's token callable bound to a key, say)."""
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
+    return f"<{type(value).__name__}>"

@@ -30,6 +30,9 @@ What each field is for:
 - ``encode_result(job, result)`` / ``decode_result(job, value, context)``: blocking-work
   answers (Vega's REST snapshots and decimals) as JSON and back, so a replayed protocol gets
   the very answers the live one got.
+- ``private_jobs``: kinds of blocking work whose answers are secrets (Centrifugo's tokens):
+  their results are written only as ``encode_result`` gives them (it must redact them) and
+  their failures by class alone, never by their text.
 - ``learned(context, value)``: replay side — what the client recorded with
   ``Client._record_learned(value)`` when it learnt something every protocol consults outside
   any frame (Vega: decimals fetched for one socket are seen by all), at the same point.
@@ -87,6 +90,7 @@ class VenueRecording:
     encode_result: Callable[[Job, Any], Any] = _same
     decode_result: Callable[[Job, Any, ReplayContext], Any] = _same_decoded
     learned: Optional[Callable[[ReplayContext, Any], None]] = None
+    private_jobs: frozenset[str] = frozenset()
 
 
 _lock = threading.Lock()  # guards the two dicts below

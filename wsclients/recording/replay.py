@@ -436,17 +436,22 @@ def _rebuilt_error(failure: dict[str, Any]) -> BaseException:
     name = str(failure.get("type") or "Error")
     message = str(failure.get("message") or "")
     reason = failure.get("reason")
+    error: WSClientError
     if "status" in failure or name == "RequestFailed":
         status = failure.get("status")
         request = failure.get("request")
-        return RequestFailed(
+        error = RequestFailed(
             str(reason if reason is not None else message),
             status=status if isinstance(status, int) else None,
             request=request if isinstance(request, str) else None,
         )
-    if name == "ProtocolViolation" and isinstance(reason, str):
-        return ProtocolViolation(reason)
-    return RecordedFailure(name, message)
+    elif name == "ProtocolViolation" and isinstance(reason, str):
+        error = ProtocolViolation(reason)
+    else:
+        error = RecordedFailure(name, message)
+    if failure.get("fatal") is True:
+        error.fatal = True  # e.g. a token source that said "give up"
+    return error
 
 
 def _tuples(value: Any) -> Any:
