@@ -1,31 +1,18 @@
-"""Tradevest Websocket Prices: bid/ask ladders for EUR/crypto markets.
-
-One socket carries one ``PRICE_SUBSCRIPTION``, fixed for its lifetime (tradevest-prices.md:
-"if the client would like to modify the list of subscribed assets then a new connection should
-be established"). The server then streams ``PRICES`` messages, each holding full ask and bid
-ladders per market, plus a once-a-second entry with empty ladders for markets whose prices did
-not change (the keep-alive). On any error it sends one ``ERROR`` message and closes.
-
-``TradevestProtocol`` is the sans-I/O part (no socket, thread or clock); ``TradevestClient``
-puts it on a managed connection.
-
-Symbols: the venue has no instrument id, only ``{"currency": "EUR", "cryptoSymbol": "BTC"}``.
-Events name a market ``"BTC-EUR"`` (crypto first, as a base-quote pair is usually written), and
-every place that takes markets accepts that string as well as a ``("EUR", "BTC")`` tuple.
+"""The sans-I/O Tradevest protocol: one ``PRICE_SUBSCRIPTION`` per socket, ``PRICES`` into
+``Book`` events (keep-alives feed the watchdog only), ``ERROR`` into an ``ErrorEvent`` and a
+close, and giving up after repeated sockets without prices
+(docs/venues/tradevest.rst#tradevest-protocol).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from time import time_ns
-from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.amounts import checked_amount
-from wsclients.core.client import HeaderSource, SubscribingClient
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import (
     ProtocolViolation,
@@ -35,141 +22,16 @@ from wsclients.errors import (
     shorten,
 )
 from wsclients.models import Book, BookLevel, ErrorEvent, Message
-
-__all__ = [
-    "DEFAULT_URL",
-    "PRETEST_URL",
-    "TEST_URL",
-    "MarketSpec",
-    "TradevestClient",
-    "TradevestError",
-    "TradevestMarket",
-    "TradevestProtocol",
-    "normalize_markets",
-    "parse_time_ns",
-]
-
-VENUE = "tradevest"
-
-# venues/allium-tradevest.md §4.1: the OpenAPI lists only a Test and a Pretest server (no
-# production host is documented) and the path `/websocket/prices` (singular; a secondary
-# source writes `/websockets/prices`). The path is simply part of the URL a user can set.
-TEST_URL = "wss://prices-provider.platform-test.tradevest.ai/websocket/prices"
-PRETEST_URL = "wss://prices-provider.platform-pretest.tradevest.ai/websocket/prices"
-DEFAULT_URL = TEST_URL
-
-
-class TradevestMarket(NamedTuple):
-    """One market: a fiat currency and a digital asset, spelled as the venue spells them."""
-
-    currency: str
-    crypto_symbol: str
-
-    @property
-    def symbol(self) -> str:
-        """The name events carry for this market: ``"BTC-EUR"``."""
-        return f"{self.crypto_symbol}-{self.currency}"
-
-    def to_json(self) -> dict[str, str]:
-        """The venue's ``market`` object."""
-        return {"currency": self.currency, "cryptoSymbol": self.crypto_symbol}
-
-
-MarketSpec = Union[TradevestMarket, tuple[str, str], str]
-"""A market as users write it: ``("EUR", "BTC")`` (currency first, as the venue's JSON has it)
-or ``"BTC-EUR"`` (the symbol events carry)."""
-
-_CODE = re.compile(r"[A-Z0-9]{1,20}")
-
-
-def _check_code(value: Any, what: str, spec: Any) -> str:
-    if not isinstance(value, str) or not _CODE.fullmatch(value):
-        hint = ""
-        if isinstance(value, str) and _CODE.fullmatch(value.upper()):
-            hint = f" (did you mean {value.upper()!r}?)"
-        raise SubscriptionRejected(
-            spec, f"{what} must be an upper-case code such as 'EUR' or 'BTC'{hint}"
-        )
-    return value
-
-
-def _to_market(spec: Any) -> TradevestMarket:
-    if isinstance(spec, str):
-        parts = spec.split("-")
-        if len(parts) != 2:
-            raise SubscriptionRejected(
-                spec, "a market string is written CRYPTO-CURRENCY, e.g. 'BTC-EUR'"
-            )
-        crypto, currency = parts
-    elif isinstance(spec, tuple) and len(spec) == 2:
-        currency, crypto = spec
-    else:
-        raise SubscriptionRejected(
-            spec, "a market is a (currency, crypto_symbol) pair such as ('EUR', 'BTC')"
-        )
-    return TradevestMarket(
-        _check_code(currency, "currency", spec), _check_code(crypto, "crypto symbol", spec)
-    )
-
-
-def normalize_markets(
-    markets: Optional[Iterable[MarketSpec]],
-) -> Optional[tuple[TradevestMarket, ...]]:
-    """Validate markets as users write them; None (or nothing) means every market.
-
-    Duplicates are dropped, order is kept.
-
-    Raises:
-        SubscriptionRejected: (also a ``ValueError``) for a market that is not two upper-case
-            codes; raised before anything is sent, since the venue answers a bad market with
-            ``ERROR`` and a closed socket.
-    """
-    if markets is None:
-        return None
-    if isinstance(markets, (str, TradevestMarket)):
-        # A single market passed where a list was expected: a frequent slip, and iterating a
-        # string would produce one-letter "markets".
-        markets = [markets]
-    result: dict[TradevestMarket, None] = {}
-    for spec in markets:
-        result[_to_market(spec)] = None
-    return tuple(result) or None
-
-
-_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
-    r"(?:(Z|z)|([+-])(\d{2}):?(\d{2}))?"
+from wsclients.venues.tradevest.markets import (
+    VENUE,
+    MarketSpec,
+    TradevestMarket,
+    normalize_markets,
+    parse_time_ns,
 )
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
-
-def parse_time_ns(text: str) -> int:
-    """An ISO-8601 time with its offset → integer nanoseconds since the epoch (UTC).
-
-    venues/allium-tradevest.md §4.2: times carry milliseconds and a local offset
-    (``"2024-07-10T08:01:22.783+02:00"``). Parsed by hand because ``datetime.fromisoformat``
-    on Python < 3.11 rejects ``Z`` and would round the fraction to microseconds anyway.
-    A time without an offset is taken as UTC.
-
-    Raises:
-        ValueError: when ``text`` is not such a time.
-    """
-    match = _TIME.fullmatch(text)
-    if match is None:
-        raise ValueError(f"not an ISO-8601 time: {shorten(text)!r}")
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    # The constructors check the ranges (month 13, hour 25 …) for us.
-    days = dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
-    dt.time(hour, minute, second)
-    seconds = days * 86_400 + hour * 3_600 + minute * 60 + second
-    if match.group(9):
-        offset_h, offset_m = int(match.group(10)), int(match.group(11))
-        if offset_h > 23 or offset_m > 59:
-            raise ValueError(f"bad UTC offset in {text!r}")
-        offset = offset_h * 3_600 + offset_m * 60
-        seconds -= offset if match.group(9) == "+" else -offset
-    fraction = match.group(7) or ""
-    return seconds * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
+if TYPE_CHECKING:
+    pass
 
 
 def _decimal(value: Any, what: str) -> Decimal:
@@ -212,6 +74,8 @@ def _market_of(item: Any) -> TradevestMarket:
 
 
 _NOT_SENT = object()
+# HTTP 400 on the upgrade: the venue lists it for the prices endpoint; the request is at fault.
+_BAD_REQUEST = 400
 
 
 class TradevestProtocol(ProtocolBuffers):
@@ -482,105 +346,3 @@ class TradevestProtocol(ProtocolBuffers):
         # venue-docs/tradevest-prices.md: the server closes right after ERROR; closing
         # ourselves too means a server that forgets to does not leave a dead subscription.
         self.close_request = CloseRequest(reason=reason, fatal=fatal)
-
-
-def _check_token(token: Any) -> str:
-    if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
-        raise ValueError("token must be a non-empty string without line breaks")
-    return token
-
-
-def _with_bearer(headers: Any, token: Union[str, Callable[[], str]]) -> HeaderSource:
-    """``headers`` with ``Authorization: Bearer <token>`` replacing any Authorization of
-    theirs (any case); built per connect when the token or the headers are callables."""
-
-    def build() -> dict[str, str]:
-        given = headers() if callable(headers) else dict(headers or {})
-        merged = {k: v for k, v in given.items() if k.lower() != "authorization"}
-        merged["Authorization"] = "Bearer " + _check_token(token() if callable(token) else token)
-        return merged
-
-    if callable(token) or callable(headers):
-        return build
-    return build()  # a fixed token is checked now, before anything connects
-
-
-_BAD_REQUEST = 400
-
-
-def _describe_markets(markets: Optional[tuple[TradevestMarket, ...]]) -> str:
-    if not markets:
-        return "every market"
-    return ", ".join(market.symbol for market in markets)
-
-
-class TradevestClient(SubscribingClient):
-    """Live bid/ask ladders from Tradevest Websocket Prices.
-
-    Every ``PRICES`` entry becomes a ``Book`` (``symbol`` ``"BTC-EUR"``, full ladders,
-    ``is_snapshot=True``); keep-alive entries yield nothing but keep the stale watchdog fed.
-    An ``ERROR`` from the server becomes an ``ErrorEvent`` (its text and ``connectionId``)
-    and a reconnect with backoff; after ``max_failures`` sockets in a row without a single
-    ``PRICES`` message (an unknown market, say) the client stops with a fatal ``ErrorEvent``.
-
-    Args:
-        markets: ``[("EUR", "BTC"), ("EUR", "ETH")]`` (currency first, as the venue's JSON
-            has it) or ``["BTC-EUR"]``; None or empty subscribes to every market.
-        token: sent as ``Authorization: Bearer <token>`` on the upgrade (replacing any
-            ``Authorization`` in ``headers``); a callable is asked for the token on every
-            (re)connect, so a token that expires (the REST ones last an hour) can be
-            fetched anew instead of failing the next reconnect. The venue does not
-            document WebSocket auth (venues/allium-tradevest.md §4.3); its REST tokens are
-            OAuth2 client credentials. Kept out of every repr, log and event.
-        max_failures: sockets in a row that may end without prices before giving up;
-            None never gives up.
-        **options: the options every client takes (DESIGN §2.1): ``url`` (default: the Test
-            server and the OpenAPI's ``/websocket/prices`` path; no production host is
-            documented, so set it), callbacks, backoff, ``stale_timeout`` (default 5 s: the
-            server sends something every second), ``headers`` (e.g. a ``Requestor-ID``) …
-
-    Raises:
-        SubscriptionRejected: (also a ``ValueError``) for a malformed market, at once.
-    """
-
-    venue: ClassVar[str] = VENUE
-    default_url: ClassVar[str] = DEFAULT_URL
-    # tradevest-prices.md: the server sends PRICES (keep-alives at least) every second and
-    # expects no client message after the subscription, so silence is the only heartbeat
-    # needed; a few missed seconds mean a dead socket.
-    default_ping_interval: ClassVar[Optional[float]] = None
-    default_stale_timeout: ClassVar[Optional[float]] = 5.0
-
-    def __init__(
-        self,
-        markets: Optional[Iterable[MarketSpec]] = None,
-        *,
-        token: Optional[Union[str, Callable[[], str]]] = None,
-        max_failures: Optional[int] = 5,
-        **options: Any,
-    ) -> None:
-        protocol = TradevestProtocol(markets, max_failures=max_failures)
-        if token is not None:
-            options["headers"] = _with_bearer(options.pop("headers", None), token)
-        self._prices = protocol
-        super().__init__(protocol, **options)
-
-    @property
-    def markets(self) -> Optional[tuple[TradevestMarket, ...]]:
-        """The subscribed markets; None means every market."""
-        return self._prices.markets
-
-    def set_markets(self, markets: Optional[Iterable[MarketSpec]]) -> None:
-        """Subscribe to these markets instead (None or empty: every market).
-
-        A subscription cannot change on a live socket (tradevest-prices.md), so a connected
-        client closes it and reconnects at once; a ``Status`` event (RECONNECTING) says why.
-        Before ``start()``, or between sockets, the next socket simply uses the new set.
-        Safe from any thread.
-
-        Raises:
-            SubscriptionRejected: for a malformed market; the old markets stay.
-        """
-        normalized = normalize_markets(markets)  # raises before anything changes
-        if self._command(lambda protocol: protocol.set_markets(normalized)):
-            self._reconnect(f"markets changed to {_describe_markets(self._prices.markets)}")
