@@ -85,9 +85,10 @@ def parse_trades(
         if trade_id is None:
             trade_id = f"{offset}:{index}" if offset is not None else str(index)
         # new_trade: Trade's fields in order (venue, symbol, price, size, side, trade_id,
-        # timestamp_ns, received_ns, raw), about half the cost of the keyword constructor.
+        # timestamp_ns, received_ns, is_snapshot, raw), about half the cost of the keyword
+        # constructor.
         trades.append(new_trade(
             venue, instrument_id, price, size, side, str(trade_id),
-            timestamp_ns(_first(item, _TIME)) or received_ns, received_ns, item,
+            timestamp_ns(_first(item, _TIME)) or received_ns, received_ns, False, item,
         ))
     return trades

@@ -96,7 +96,8 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
         price = _decimal(px, "price")
         size = _decimal(sz, "size")
     # new_trade takes Trade's fields in order (venue, symbol, price, size, side, trade_id,
-    # timestamp_ns, received_ns, raw): about half the cost of the keyword constructor.
+    # timestamp_ns, received_ns, is_snapshot, raw): about half the cost of the keyword
+    # constructor.
     return new_trade(
         VENUE,
         coin,
@@ -107,6 +108,7 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
         f"{time_ms}:{tid}",
         time_ms * 1_000_000,
         received_ns,
+        False,  # is_snapshot: the protocol marks a subscription's backfill
         item,
     )
 

@@ -280,7 +280,9 @@ class VegaStreamProtocol(_Base):
         if decimals is None:
             raise ProtocolViolation(f"no decimals known for market {market_id}")
         aggressor = item.get("aggressor", 0)
-        # new_trade: Trade's fields in order, about half the cost of the keyword constructor.
+        # new_trade: Trade's fields in order (venue, symbol, price, size, side, trade_id,
+        # timestamp_ns, received_ns, is_snapshot, raw), about half the cost of the keyword
+        # constructor.
         return new_trade(
             VENUE,
             market_id,
@@ -290,6 +292,7 @@ class VegaStreamProtocol(_Base):
             str(item["id"]),
             _wire_int(item.get("timestamp", "0"), "timestamp"),
             received_ns,
+            False,  # is_snapshot
             item,
         )
 
