@@ -676,7 +676,7 @@ def run_venue(
     )
 
 
-def _rst_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def rst_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
     rule = "  ".join("=" * w for w in widths)
 
@@ -704,7 +704,7 @@ def figures_table(figures: Sequence[SoakFigures]) -> str:
             str(f.redirects_followed), _ms(percentile(times, 0.5)), _ms(percentile(times, 0.99)),
             f"{f.thread_leak}/{max(f.fd_leak, 0)}",
         ])
-    return _rst_table(header, rows)
+    return rst_table(header, rows)
 
 
 def recovery_table(figures: Sequence[SoakFigures]) -> str:
@@ -719,7 +719,7 @@ def recovery_table(figures: Sequence[SoakFigures]) -> str:
             times = f.recovery.get(kind.name, [])
             row.append(f"{_ms(percentile(times, 0.5))} / {_ms(percentile(times, 0.99))}")
         rows.append(row)
-    return _rst_table(header, rows)
+    return rst_table(header, rows)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
