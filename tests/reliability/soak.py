@@ -32,6 +32,10 @@ duplicated
     Numbers the client delivered more than once.
 reordered
     Deliveries of a number smaller than one delivered before it.
+unprovoked reconnects
+    Sockets opened beyond one per fault (plus the first): reconnects no fault caused. Not a
+    failure by itself: the soak's heartbeat (a ping every 0.1 s, two missed pongs and the
+    socket is called dead) can misjudge a healthy socket on a busy machine.
 restore errors
     Sockets on which the client's subscriptions were not each sent exactly once (a missing or a
     repeated subscription), plus healthy states with more than one open data socket.
@@ -558,6 +562,12 @@ class SoakFigures:
     errors: list[str] = attrs.field(factory=list)
 
     @property
+    def unprovoked(self) -> int:
+        """Sockets beyond one per fault plus the first: reconnects no fault asked for (the
+        soak's 0.1 s heartbeat may call a socket dead on a busy machine)."""
+        return max(0, self.sockets - self.faults - 1)
+
+    @property
     def all_recoveries(self) -> list[float]:
         return [t for times in self.recovery.values() for t in times]
 
@@ -693,14 +703,14 @@ def _ms(seconds: float) -> str:
 def figures_table(figures: Sequence[SoakFigures]) -> str:
     """One row per venue: faults, what was lost, duplicated, reordered, recovery, leaks."""
     header = ["venue", "faults", "items sent", "lost", "in flight", "duplicated", "reordered",
-              "sockets", "restore errors", "redirects followed", "recovery p50",
+              "unprovoked reconnects", "restore errors", "redirects followed", "recovery p50",
               "recovery p99", "leaked threads/FDs"]
     rows = []
     for f in figures:
         times = f.all_recoveries
         rows.append([
             f.venue, str(f.faults), str(f.sent), str(f.lost), str(f.in_flight),
-            str(f.duplicated), str(f.reordered), str(f.sockets), str(f.restore_errors),
+            str(f.duplicated), str(f.reordered), str(f.unprovoked), str(f.restore_errors),
             str(f.redirects_followed), _ms(percentile(times, 0.5)), _ms(percentile(times, 0.99)),
             f"{f.thread_leak}/{max(f.fd_leak, 0)}",
         ])
