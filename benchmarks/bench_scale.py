@@ -32,7 +32,9 @@ import websocket
 from _common import SUBSCRIBE_TRADES, machine_line, rst_table
 
 from wsclients import HyperliquidClient
+from wsclients.venues.hyperliquid_limits import ConnectionBudget
 
+UNLIMITED = ConnectionBudget(max_open=10**9, max_per_window=10**9)
 stops: list[Callable[[], None]] = []  # second phase of stopping (baseline threads to join)
 
 
@@ -131,7 +133,9 @@ def make_wsclients(url: str, dispatch: str) -> Callable[
         def on_trade(trade: Any) -> None:
             counts[i] += 1
 
-        client = HyperliquidClient(url=url, on_trade=on_trade, dispatch=dispatch)
+        # A local fake has no per-IP connection limits: do not count against the venue's.
+        client = HyperliquidClient(url=url, on_trade=on_trade, dispatch=dispatch,
+                                   connection_budget=UNLIMITED)
         client.subscribe_trades("BTC")
         return client.start, client.stop
 

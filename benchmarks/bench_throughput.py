@@ -18,6 +18,11 @@ its ratios to baseline A, baseline B and the peer (issue 6 targets: wsclients ``
   ``orjson.loads`` (the ceiling for anything built on websocket-client).
 - ``peer (hyperliquid-python-sdk)``: its ``WebsocketManager`` subscribed to trades
   (benchmarks/requirements.txt; skipped with a note when it is not installed).
+- ``websockets asyncio + orjson`` and ``picows + orjson``: the asyncio references (the
+  ``websockets`` asyncio client, and picows, a Cython asyncio client), decoding each frame
+  with orjson and building no events (benchmark-only requirements; skipped when absent).
+- The CPU column is process CPU seconds per million messages delivered, first delivery to
+  last: a bot's own code shares the GIL with the feed, so less CPU per message is room for it.
 - ``wsclients on_trade``: ``HyperliquidClient(on_trade=…)``, callbacks on the dispatcher thread
   (the default); ``… inline``: ``dispatch="inline"``; ``… get() loop``: ``client.get()`` on the
   main thread. Every wsclients row builds full ``Trade`` events (``Decimal`` price and size,
@@ -50,7 +55,8 @@ from wsclients import HyperliquidClient
 
 TIMEOUT = 120.0
 
-Result = tuple[float, float]  # (deliveries per second, fraction of the frames delivered)
+Result = tuple[float, float, float]
+"""(deliveries per second, fraction of the frames delivered, CPU s per million deliveries)"""
 
 
 def _app_thread(app: websocket.WebSocketApp, **kwargs: Any) -> threading.Thread:
@@ -84,7 +90,7 @@ def run_baseline(feed: Feed, n: int, *, tuned: bool) -> Result:
     counter.wait(TIMEOUT)
     app.close()
     thread.join(5)
-    return counter.rate(), counter.count / n
+    return counter.rate(), counter.count / n, counter.cpu_per_million()
 
 
 def run_peer(feed: Feed, n: int) -> Result:
@@ -106,7 +112,69 @@ def run_peer(feed: Feed, n: int) -> Result:
     counter.wait(TIMEOUT)
     manager.stop()
     manager.join(5)
-    return counter.rate(), counter.count / n
+    return counter.rate(), counter.count / n, counter.cpu_per_million()
+
+
+def run_websockets_asyncio(feed: Feed, n: int) -> Result:
+    """The ``websockets`` asyncio client decoding with orjson (dicts only, no events): the
+    usual asyncio reference."""
+    import asyncio
+
+    import orjson
+    from websockets.asyncio.client import connect
+
+    counter = Counter(n)
+    hit = counter.hit
+    loads = orjson.loads
+
+    async def consume() -> None:
+        async with connect(feed.url, max_size=None, compression=None,
+                           ping_interval=None) as ws:
+            await ws.send(SUBSCRIBE_TRADES)
+            async for message in ws:
+                frame = loads(message)
+                if frame["channel"] == "trades":
+                    for _ in frame["data"]:
+                        hit()
+                if counter.count >= n:
+                    return
+
+    asyncio.run(asyncio.wait_for(consume(), TIMEOUT))
+    return counter.rate(), counter.count / n, counter.cpu_per_million()
+
+
+def run_picows(feed: Feed, n: int) -> Result:
+    """picows (a Cython asyncio client) decoding with orjson (dicts only): the practical
+    limit of a Python client."""
+    import asyncio
+
+    import orjson
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+    counter = Counter(n)
+    hit = counter.hit
+    loads = orjson.loads
+
+    class Listener(WSListener):  # type: ignore[misc]
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            transport.send(WSMsgType.TEXT, SUBSCRIBE_TRADES.encode())
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            if frame.msg_type != WSMsgType.TEXT:
+                return
+            message = loads(frame.get_payload_as_memoryview())
+            if message["channel"] == "trades":
+                for _ in message["data"]:
+                    hit()
+            if counter.count >= n:
+                transport.disconnect()
+
+    async def consume() -> None:
+        transport, _ = await ws_connect(Listener, feed.url, max_frame_size=1 << 30)
+        await asyncio.wait_for(transport.wait_disconnected(), TIMEOUT)
+
+    asyncio.run(consume())
+    return counter.rate(), counter.count / n, counter.cpu_per_million()
 
 
 def run_wsclients(feed: Feed, n: int, *, mode: str, queue_size: int = 100_000) -> Result:
@@ -139,7 +207,7 @@ def run_wsclients(feed: Feed, n: int, *, mode: str, queue_size: int = 100_000) -
             counter.wait(TIMEOUT)
     finally:
         client.stop()
-    return counter.rate(), counter.count / n
+    return counter.rate(), counter.count / n, counter.cpu_per_million()
 
 
 def run_sink(feed: Feed, n: int) -> Result:
@@ -166,7 +234,7 @@ def run_sink(feed: Feed, n: int) -> Result:
         total += got
     elapsed = time.perf_counter() - first
     ws.close()
-    return (n / elapsed if elapsed > 0 else 0.0), total / expected
+    return (n / elapsed if elapsed > 0 else 0.0), total / expected, 0.0
 
 
 def run_in_subprocess(
@@ -181,8 +249,8 @@ def run_in_subprocess(
          mode, str(queue_size)],
         capture_output=True, text=True, env=env, check=True,
     )
-    rate, fraction = out.stdout.split()[-2:]
-    return float(rate), float(fraction)
+    rate, fraction, cpu = out.stdout.split()[-3:]
+    return float(rate), float(fraction), float(cpu)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -208,12 +276,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     n = args.frames or (50_000 if args.quick else 200_000)
     rounds = args.rounds or (3 if args.quick else 5)
 
-    try:
-        import hyperliquid.websocket_manager  # noqa: F401
-
-        have_peer = True
-    except ImportError:
-        have_peer = False
+    have_peer = _importable("hyperliquid.websocket_manager")
+    have_websockets = _importable("websockets.asyncio.client") and _importable("orjson")
+    have_picows = _importable("picows") and _importable("orjson")
 
     print(machine_line())
     print(f"{n:,} frames per run, {rounds} rounds; building the feed …", flush=True)
@@ -225,6 +290,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         }
         if have_peer:
             runs["peer (hyperliquid-python-sdk)"] = lambda: run_peer(feed, n)
+        if have_websockets:
+            runs["websockets asyncio + orjson"] = lambda: run_websockets_asyncio(feed, n)
+        if have_picows:
+            runs["picows + orjson"] = lambda: run_picows(feed, n)
         rows = {
             "wsclients on_trade": ("thread", 100_000),
             "wsclients on_trade inline": ("inline", 100_000),
@@ -249,24 +318,41 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     med = {name: statistics.median(v[0] for v in values) for name, values in results.items()}
     delivered = {name: min(v[1] for v in values) for name, values in results.items()}
+    cpu = {name: statistics.median(v[2] for v in values) for name, values in results.items()}
     a = med.get("baseline A")
     b = med.get("baseline B")
     peer = med.get("peer (hyperliquid-python-sdk)")
+    asyncio_ref = med.get("websockets asyncio + orjson")
+    picows_ref = med.get("picows + orjson")
     rows = []
     for name, values in results.items():
         rows.append([name, f"{med[name]:,.0f}", spread([v[0] for v in values]),
                      ratio(med[name], a), ratio(med[name], b), ratio(med[name], peer),
+                     ratio(med[name], asyncio_ref), ratio(med[name], picows_ref),
+                     f"{cpu[name]:.2f}" if cpu[name] else "-",
                      f"{delivered[name] * 100:.0f} %"])
     print()
     print(f"``python benchmarks/bench_throughput.py{' --quick' if args.quick else ''}`` "
           f"({n:,} frames x {rounds} rounds, {took:.0f} s)")
     print()
     print(rst_table(["contender", "msg/s (median)", "min/max", "vs A", "vs B", "vs peer",
-                     "delivered"], rows))
+                     "vs websockets", "vs picows", "CPU s/M msgs", "delivered"], rows))
+    for missing, what in ((have_websockets, "websockets asyncio"), (have_picows, "picows")):
+        if not missing:
+            print(f"\n{what} not run: install it and orjson "
+                  "(pip install -r benchmarks/requirements.txt)")
     if not have_peer:
         print("\npeer not run: hyperliquid-python-sdk is not installed "
               "(pip install -r benchmarks/requirements.txt)")
     return 0
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

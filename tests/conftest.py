@@ -40,3 +40,14 @@ def _no_leaked_threads() -> Iterator[None]:
         time.sleep(0.02)
     leaked = _our_threads()
     assert not leaked, f"threads left running after the test: {leaked}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hyperliquid_connection_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HyperliquidClient counts its sockets process-wide and paces reconnects under the
+    venue's 30 new connections a minute; each test starts from an empty count so that the
+    suite's hundreds of short-lived clients do not slow each other down."""
+    from wsclients.venues import hyperliquid
+    from wsclients.venues.hyperliquid_limits import ConnectionBudget
+
+    monkeypatch.setattr(hyperliquid, "CONNECTIONS", ConnectionBudget())

@@ -57,3 +57,18 @@ def test_error_event_from_exception() -> None:
     e = ErrorEvent.from_exception(exc, venue="v", received_ns=5, fatal=True)
     assert e.exception is exc and e.fatal and e.message.startswith("bad frame")
     assert len(e.message) < 250  # payloads are shortened
+
+
+def test_the_positional_builder_makes_the_same_trade() -> None:
+    """new_trade (the parsers' fast path) builds an instance equal to the attrs constructor's,
+    of the same class, with every field set, still frozen."""
+    from wsclients.models import new_trade
+
+    fields = dict(venue="v", symbol="S", price=Decimal("1.5"), size=Decimal("2"),
+                  side=Side.SELL, trade_id="7", timestamp_ns=10, received_ns=20, raw={"a": 1})
+    fast = new_trade(*fields.values())
+    slow = Trade(**fields)  # type: ignore[arg-type]
+    assert type(fast) is Trade and fast == slow and fast.raw == slow.raw
+    assert [getattr(fast, f.name) for f in attrs.fields(Trade)] == list(fields.values())
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.price = Decimal("3")  # type: ignore[misc]

@@ -12,9 +12,12 @@ from wsclients.core.client import Stats
 from wsclients.core.hub import EventQueue
 from wsclients.dataframe import to_dataframe, to_dataframes
 from wsclients.errors import (
+    AlliumRequestFailed,
+    AlliumTooManyInFlight,
     AuthenticationFailed,
     BookOutOfSync,
     CallbackFailed,
+    CentrifugoError,
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
@@ -43,6 +46,15 @@ from wsclients.models import (
     Status,
     Trade,
 )
+from wsclients.venues.allium import AlliumApiClient, AlliumStreamClient, F
+from wsclients.venues.cadenza.channels import (
+    DOCUMENTED_CHANNELS,
+    UNIFIED_CHANNELS,
+    ChannelTemplates,
+)
+from wsclients.venues.cadenza.client import CadenzaClient
+from wsclients.venues.centrifugo.client import CentrifugoClient
+from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 from wsclients.venues.hyperliquid import HyperliquidClient
 from wsclients.venues.hyperliquid_rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
@@ -54,6 +66,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "__version__",
     # clients
+    "AlliumApiClient",
+    "AlliumStreamClient",
+    "F",
+    "CadenzaClient",
+    "CentrifugoClient",
     "HyperliquidClient",
     "HyperliquidInfo",
     "TradevestClient",
@@ -61,6 +78,9 @@ __all__ = [
     "VegaClient",
     "VegaRest",
     # building blocks
+    "ChannelTemplates",
+    "DOCUMENTED_CHANNELS",
+    "UNIFIED_CHANNELS",
     "BookSide",
     "EventQueue",
     "OrderBook",
@@ -71,9 +91,12 @@ __all__ = [
     "to_dataframe",
     "to_dataframes",
     # errors
+    "AlliumRequestFailed",
+    "AlliumTooManyInFlight",
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
+    "CentrifugoError",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
@@ -96,6 +119,8 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "Message",
+    "Publication",
+    "RecoveryFailed",
     "Side",
     "Status",
     "Trade",

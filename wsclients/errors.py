@@ -14,7 +14,11 @@
     │   └── MessageTooLarge        a message or inflated payload over its size limit, skipped
     ├── TradevestError         Tradevest's ERROR message, with its connectionId
     ├── RequestFailed          a REST or in-socket request answered with an error
-    │   └── RateLimited            HTTP 429 after the retries
+    │   ├── RateLimited            HTTP 429 after the retries
+    │   ├── AlliumRequestFailed    an Allium API request answered ``status: "error"``
+    │   │   └── AlliumTooManyInFlight  Allium's own "max inflight requests reached" (also
+    │   │                              TooManyInFlight)
+    │   └── CentrifugoError        a Centrifugo reply error (code, message, temporary)
     ├── RequestTimeout         no answer in time (also TimeoutError)
     ├── TooManyInFlight        the venue's in-flight request limit is reached
     ├── BookOutOfSync          a sequence gap or crossed book: resync needed
@@ -34,9 +38,12 @@ import reprlib
 from typing import Any, Optional
 
 __all__ = [
+    "AlliumRequestFailed",
+    "AlliumTooManyInFlight",
     "AuthenticationFailed",
     "BookOutOfSync",
     "CallbackFailed",
+    "CentrifugoError",
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
@@ -258,6 +265,30 @@ class RateLimited(RequestFailed):
         self.retry_after = retry_after
 
 
+class CentrifugoError(RequestFailed):
+    """A Centrifugo server answered a command with an error (``{"code", "message",
+    "temporary"}``, https://centrifugal.dev/docs/server/codes).
+
+    ``temporary`` errors (100 internal, 111 too many requests) may succeed when retried; 109
+    means the token expired.
+    """
+
+    def __init__(
+        self, code: int, message: str, *, temporary: bool = False, request: Optional[str] = None
+    ) -> None:
+        super().__init__(message, request=request)
+        self.args = (code, message, temporary, request)
+        self.code = code
+        self.server_code = code
+        self.message = message
+        self.temporary = temporary
+
+    def __str__(self) -> str:
+        text = self.request + ": " if self.request else ""
+        text += f"error {self.code}: {shorten(self.message)}"
+        return text + " (temporary)" if self.temporary else text
+
+
 class RequestTimeout(WSClientError, TimeoutError):
     """No answer in time."""
 
@@ -281,6 +312,34 @@ class TooManyInFlight(WSClientError):
 
     def __str__(self) -> str:
         return f"{self.limit} requests already in flight"
+
+
+class AlliumRequestFailed(RequestFailed):
+    """An Allium API request over the socket answered ``{"status": "error", "data": …}``.
+
+    ``message`` is the server's own text (``data``); ``method`` and ``path`` say which request
+    it answers, since one socket carries many at once.
+    """
+
+    def __init__(self, method: str, path: str, message: str) -> None:
+        super().__init__(message, request=f"{method} {path}")
+        self.method = method
+        self.path = path
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"Allium {self.method} {self.path} failed: {shorten(self.message)}"
+
+
+class AlliumTooManyInFlight(AlliumRequestFailed, TooManyInFlight):
+    """Allium refused a request because the connection already has its maximum in flight
+    ("max inflight requests reached, please wait for requests to finish"). The client keeps
+    to the limit itself, so this comes only when the server counts differently; retrying
+    once other requests finished is safe."""
+
+    def __init__(self, method: str, path: str, message: str, *, limit: int = 1000) -> None:
+        super().__init__(method, path, message)
+        self.limit = limit
 
 
 class BookOutOfSync(WSClientError):

@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import html
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple, Optional, Union
+from typing import Any, Callable, ClassVar, NamedTuple, Optional, TypeVar, Union, cast
 
 import attrs
 
@@ -333,4 +333,33 @@ class ErrorEvent:
 
 
 Event = Union[Trade, Book, Message, Status, ErrorEvent]
+_E = TypeVar("_E")
 """Every event a callback or a queue can deliver."""
+
+
+def _positional_builder(cls: type[_E]) -> Callable[..., _E]:
+    """A constructor for ``cls`` taking every field positionally, in declaration order.
+
+    Parsers on the hot path build one event per trade; attrs' frozen ``__init__`` sets each
+    field through ``object.__setattr__`` looked up by name, about twice the cost of setting
+    the slots through their descriptors, which is what this does. The instances are the same:
+    same class, same fields, same equality (a test compares both ways for every class).
+    Defaults are not applied: every field must be given.
+    """
+    fields = attrs.fields(cast(Any, cls))
+    setters = tuple(getattr(cls, field.name).__set__ for field in fields)
+    names = ", ".join(field.name for field in fields)
+    lines = [f"def build({names}):", "    event = new(cls)"]
+    lines += [f"    set_{i}(event, {field.name})" for i, field in enumerate(fields)]
+    lines.append("    return event")
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update({f"set_{i}": setter for i, setter in enumerate(setters)})
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names only
+    build: Callable[..., _E] = namespace["build"]
+    build.__doc__ = f"{cls.__name__}({names}), positionally, without attrs' per-field lookup."
+    return build
+
+
+new_trade = _positional_builder(Trade)
+"""``Trade`` from its fields in order (venue, symbol, price, size, side, trade_id,
+timestamp_ns, received_ns, raw): the parsers' fast path."""

@@ -17,7 +17,11 @@ import pytest
 from tests.conftest import T
 from tests.helpers import wait_until
 from wsclients import (
+    AlliumApiClient,
+    AlliumStreamClient,
+    CadenzaClient,
     CallbackFailed,
+    CentrifugoClient,
     ConnectionState,
     ErrorEvent,
     HyperliquidClient,
@@ -26,6 +30,9 @@ from wsclients import (
 )
 from wsclients.core.client import Client
 from wsclients.testing import FakeHyperliquid, FakeServer, FakeTradevest, FakeVegaNode
+from wsclients.testing.allium import FakeAllium
+from wsclients.testing.cadenza import FakeCadenza
+from wsclients.testing.centrifugo import FakeCentrifugo
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -86,7 +93,69 @@ def _tradevest() -> tuple[FakeServer, Venue]:
     return fake, Venue(fake, make, lambda: None, fake.drop_all, "book")
 
 
-@pytest.fixture(params=[_hyperliquid, _vega, _tradevest], ids=["hyperliquid", "vega", "tradevest"])
+def _allium_streams() -> tuple[FakeServer, Venue]:
+    fake = FakeAllium(rate=None)
+    numbers = iter(range(1, 1_000_000))
+
+    def make(**options: Any) -> Client:
+        client = AlliumStreamClient(
+            api_key=fake.api_key or "", url=fake.stream_url("x"), **FAST, **options)
+        client.subscribe("ethereum.blocks")
+        return client
+
+    def emit() -> None:
+        fake.publish("ethereum.blocks", {"number": next(numbers)})
+
+    return fake, Venue(fake, make, emit, fake.drop_all, "message")
+
+
+def _centrifugo() -> tuple[FakeServer, Venue]:
+    fake = FakeCentrifugo()
+    counter = iter(range(1_000_000))
+
+    def make(**options: Any) -> Client:
+        client = CentrifugoClient(fake.url, token=fake.make_token("alice"), **FAST, **options)
+        client.subscribe("chat")
+        return client
+
+    def emit() -> None:
+        fake.publish("chat", {"n": next(counter)})
+
+    return fake, Venue(fake, make, emit, fake.drop_all, "message")
+
+
+def _allium_api() -> tuple[FakeServer, Venue]:
+    # Replies resolve Futures rather than becoming events; a frame that answers no request
+    # is delivered as a Message on channel "api", which is what the contract watches here.
+    # The request path after a reconnect is tested in test_allium_api_client.py.
+    fake = FakeAllium(rate=None)
+
+    def make(**options: Any) -> Client:
+        return AlliumApiClient(api_key=fake.api_key or "", url=fake.api_url, **FAST, **options)
+
+    def emit() -> None:
+        for conn in fake.api_connections():
+            conn.send('{"notice":"contract"}')
+
+    return fake, Venue(fake, make, emit, fake.drop_all, "message")
+
+
+def _cadenza() -> tuple[FakeServer, Venue]:
+    fake = FakeCadenza(instruments=("BINANCE:BTC/USDT",))
+
+    def make(**options: Any) -> Client:
+        client = CadenzaClient(token=fake.make_token("alice"), url=fake.url, **FAST, **options)
+        client.subscribe_trades("BINANCE:BTC/USDT")
+        return client
+
+    return fake, Venue(fake, make, lambda: fake.step(1), fake.drop_all, "trade")
+
+
+@pytest.fixture(
+    params=[_hyperliquid, _vega, _tradevest, _centrifugo, _cadenza, _allium_streams, _allium_api],
+    ids=["hyperliquid", "vega", "tradevest", "centrifugo", "cadenza", "allium-streams",
+         "allium-api"],
+)
 def venue(request: pytest.FixtureRequest) -> Iterator[Venue]:
     fake, venue = request.param()
     with fake:

@@ -24,6 +24,7 @@ from wsclients.errors import (
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Side, Status, Trade
 from wsclients.testing.hyperliquid import FakeHyperliquid, PostError
 from wsclients.venues.hyperliquid import MAINNET_URL, TESTNET_URL, HyperliquidClient
+from wsclients.venues.hyperliquid_limits import ConnectionBudget
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -131,7 +132,13 @@ CASES: list[tuple[str, tuple[Any, ...], dict[str, Any], str, bool]] = [
     ("all_dexs_clearinghouse_state", (USER,), {}, "allDexsClearinghouseState", True),
     ("all_dexs_asset_ctxs", (), {}, "allDexsAssetCtxs", True),
     ("fast_asset_ctxs", (), {}, "fastAssetCtxs", True),
+    ("outcome_meta_updates", (), {}, "outcomeMetaUpdates", False),
 ]
+# A push that replaces state is a snapshot (README, Hyperliquid).
+FULL_STATE = {
+    "allMids", "webData3", "twapStates", "clearinghouseState", "openOrders", "spotState",
+    "allDexsClearinghouseState", "allDexsAssetCtxs", "activeAssetCtx", "activeAssetData",
+}
 
 
 @pytest.mark.parametrize("name, args, kwargs, channel, snapshot", CASES,
@@ -160,6 +167,7 @@ def test_every_subscription_type(
         assert msg.is_snapshot
     if channel == "fastAssetCtxs":
         assert msg.is_snapshot and "BTC" in msg.data
+    assert msg.is_snapshot is (channel in FULL_STATE or snapshot and channel != "candle")
     assert getattr(client, f"unsubscribe_{name}")(*args, **kwargs) is True
     until(lambda: fake.subscriptions() == [])
     assert client.subscriptions == []
@@ -266,7 +274,8 @@ def test_subscription_and_user_limits() -> None:
 
 
 def test_message_rate_limit_error() -> None:
-    """'Cannot send more than N messages per minute.' arrives as a non-fatal ErrorEvent."""
+    """'Cannot send more than N messages per minute.' arrives as a non-fatal ErrorEvent
+    naming the refused subscription."""
     with FakeHyperliquid(max_messages_per_minute=1) as fake:
         client = client_for(fake)
         try:
@@ -275,7 +284,8 @@ def test_message_rate_limit_error() -> None:
             client.subscribe_trades("ETH")
             err = next_event(client, is_error("rate_limited"))
             assert isinstance(err, ErrorEvent) and not err.fatal
-            assert err.message == "Cannot send more than 1 messages per minute."
+            assert err.message.startswith("Cannot send more than 1 messages per minute.")
+            assert '"coin":"ETH"' in err.message and "sending it again in 60 s" in err.message
         finally:
             client.stop()
 
@@ -411,6 +421,7 @@ def test_post_timeout_and_disconnect(fake: FakeHyperliquid, client: HyperliquidC
     fake.wait_for_connections(2)
     until(lambda: client.state is ConnectionState.CONNECTED)
     last = client.info_async({"type": "allMids"}, timeout=5 * T)
+    until(lambda: len(fake.connections) == 2 and "post" in str(fake.connections[1].received))
     client.stop()
     with pytest.raises(ClientStopped):
         last.result(3 * T)
@@ -543,5 +554,166 @@ def test_junk_frames_do_not_break_the_stream(fake: FakeHyperliquid) -> None:
         fake.publish_trade("BTC", "7", "1")
         assert isinstance(next_event(client, lambda e: isinstance(e, Trade)), Trade)
         assert client.state is ConnectionState.CONNECTED and client.stats.reconnects == 0
+    finally:
+        client.stop()
+
+
+# --------------------------------------------------------------------------- venue limits
+
+
+def wait_live(client: HyperliquidClient, subs: list[dict[str, Any]], timeout: float) -> None:
+    until(lambda: all(client.is_live(sub) for sub in subs), timeout)
+
+
+def test_restore_burst_is_paced_under_the_venue_limit() -> None:
+    """With the client's budget at the venue's limit (4 a second here), the first burst and
+    a reconnect's restore are paced: every subscription goes live, none is refused."""
+    coins = [f"C{i}" for i in range(6)]
+    with FakeHyperliquid(coins=coins, max_messages_per_minute=4, message_window=1.0) as fake:
+        seen: list[ErrorEvent] = []
+        client = client_for(fake, message_limit=4, message_window=1.0, on_error=seen.append)
+        try:
+            subs = [{"type": "trades", "coin": coin} for coin in coins]
+            for sub in subs:
+                client.subscribe(sub)
+            client.start(timeout=3 * T)
+            wait_live(client, subs, 5 * T)
+            fake.drop_all()
+            next_event(client, lambda e: isinstance(e, Status)
+                       and e.state is ConnectionState.RECONNECTING)
+            wait_live(client, subs, 6 * T)
+            assert len(seen) == 1 and isinstance(seen[0].exception, ConnectionLost)
+        finally:
+            client.stop()
+
+
+def test_rate_refused_subscriptions_go_live_after_the_window() -> None:
+    """Issue 14's reproduction (the venue's budget shared with others, 2 per window here):
+    the refused subscriptions are sent again after the window and every one goes live;
+    each refusal is reported once."""
+    coins = ["BTC", "ETH", "SOL", "C3"]
+    with FakeHyperliquid(coins=coins, max_messages_per_minute=2, message_window=0.5) as fake:
+        seen: list[ErrorEvent] = []
+        client = client_for(fake, message_window=0.5, on_error=seen.append)
+        try:
+            client.start(timeout=3 * T)
+            subs = [{"type": "trades", "coin": coin} for coin in coins]
+            for sub in subs:
+                client.subscribe(sub)
+            wait_live(client, subs, 6 * T)
+            assert [client.is_live(sub) for sub in subs] == [True] * 4
+            refused = [e for e in seen if e.code == "rate_limited"]
+            named = [next(c for c in coins if f'"coin":"{c}"' in e.message) for e in refused]
+            assert len(named) == len(set(named)) >= 1
+        finally:
+            client.stop()
+
+
+def test_flapping_socket_keeps_every_valid_subscription() -> None:
+    """Issue 13 item 4: sockets dropped again and again while the restore's acks are still
+    coming never cost a subscription the venue acknowledged before."""
+    coins = [f"C{i}" for i in range(40)]
+    with FakeHyperliquid(coins=coins) as fake:
+        seen: list[ErrorEvent] = []
+        client = client_for(fake, on_error=seen.append)
+        try:
+            subs = [{"type": "l2Book", "coin": coin} for coin in coins]
+            for sub in subs:
+                client.subscribe(sub)
+            client.start(timeout=3 * T)
+            wait_live(client, subs, 3 * T)
+            for round_ in range(5):
+                conn = fake.wait_for_connections(round_ + 1)[-1]
+                conn.wait_for_messages(3)  # the restore has begun: drop it midway
+                conn.drop()
+            fake.wait_for_connections(6)
+            wait_live(client, subs, 5 * T)
+            assert client.subscriptions == subs
+            assert "invalid_subscription" not in {e.code for e in seen}
+        finally:
+            client.stop()
+
+
+@pytest.mark.parametrize("after_ack", [True, False])
+def test_bbo_with_and_without_a_bbo_after_the_ack(after_ack: bool) -> None:
+    """Live on the ack either way; the first Book comes with the ack or with the first
+    change of the top of the book."""
+    with FakeHyperliquid(bbo_after_ack=after_ack) as fake:
+        client = client_for(fake)
+        try:
+            client.subscribe_bbo("SOL")
+            client.start(timeout=3 * T)
+            until(lambda: client.is_live({"type": "bbo", "coin": "SOL"}))
+            if not after_ack:
+                assert not [e for e in client.collect(0.2) if isinstance(e, Book)]
+                fake.publish_book("SOL", [("99", "1")], [("101", "1")])
+            book = next_event(client, lambda e: isinstance(e, Book))
+            assert isinstance(book, Book) and book.symbol == "SOL" and book.is_snapshot
+        finally:
+            client.stop()
+
+
+@pytest.mark.parametrize("again", [True, False])
+def test_reconnect_with_and_without_a_repeated_backfill(again: bool) -> None:
+    """Whether or not the venue re-sends the trades backfill after a reconnect, every trade
+    is delivered once."""
+    with FakeHyperliquid(backfill_on_resubscribe=again) as fake:
+        client = client_for(fake)
+        try:
+            client.subscribe_trades("BTC")
+            client.start(timeout=3 * T)
+            fake.wait_for_subscriptions(1)
+            first = fake.publish_trade("BTC", "100", "1")
+            next_event(client, lambda e: isinstance(e, Trade))
+            fake.drop_all()
+            fake.wait_for_connections(2)
+            until(lambda: client.is_live({"type": "trades", "coin": "BTC"}))
+            second = fake.publish_trade("BTC", "101", "1")
+            trade = next_event(client, lambda e: isinstance(e, Trade))
+            assert isinstance(trade, Trade) and trade.raw["tid"] == second["tid"] != first["tid"]
+            assert client.protocol.duplicate_trades == (1 if again else 0)
+        finally:
+            client.stop()
+
+
+def test_webdata2_is_refused_up_front(client: HyperliquidClient) -> None:
+    """webData2 never reaches the venue (mainnet answers it with a parse error)."""
+    with pytest.raises(SubscriptionRejected, match="webData3"):
+        client.subscribe({"type": "webData2", "user": USER})
+    assert client.subscriptions == []
+
+
+def test_sockets_and_new_connections_over_the_limits_warn(fake: FakeHyperliquid) -> None:
+    """Past the per-IP limits (1 socket, 1 new connection a window here) a client reports
+    it, non-fatally, and keeps working."""
+    budget = ConnectionBudget(max_open=1, max_per_window=1)
+    first = client_for(fake, connection_budget=budget)
+    second = client_for(fake, connection_budget=budget)
+    try:
+        first.start(timeout=3 * T)
+        second.start(timeout=3 * T)
+        codes = {e.code for e in second.collect(0.2) if isinstance(e, ErrorEvent)}
+        assert codes == {"too_many_connections", "too_many_new_connections"}
+        assert second.state is ConnectionState.CONNECTED
+        assert budget.open_sockets == 2
+    finally:
+        first.stop()
+        second.stop()
+    assert budget.open_sockets == 0
+
+
+def test_reconnects_wait_for_room_in_the_connection_window(fake: FakeHyperliquid) -> None:
+    """With 2 new connections a window allowed, the third waits until the window has room,
+    however short the backoff."""
+    window = 0.8 * T
+    client = client_for(fake, connection_budget=ConnectionBudget(max_per_window=2, window=window))
+    try:
+        began = time.monotonic()
+        client.start(timeout=3 * T)
+        fake.drop_all()
+        fake.wait_for_connections(2)
+        fake.drop_all()
+        fake.wait_for_connections(3, timeout=3 * T)
+        assert time.monotonic() - began >= window * 0.95
     finally:
         client.stop()

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import responses
@@ -56,12 +57,26 @@ def test_l2_book(info: HyperliquidInfo) -> None:
     assert sent() == {"type": "l2Book", "coin": "BTC", "nSigFigs": 5, "mantissa": 2}
 
 
+@pytest.mark.parametrize("answer", [
+    {"json": None}, {"body": ""}, {"json": {}}, {"json": {"coin": "ZZZ", "levels": None}},
+    {"status": 500, "body": "Internal Server Error"},
+    {"status": 422, "body": "Failed to deserialize the JSON body into the target type"},
+], ids=["null", "empty-body", "empty-object", "null-levels", "500", "422"])
 @responses.activate
-def test_l2_book_unknown_coin(info: HyperliquidInfo) -> None:
-    """A null answer is an empty book."""
-    responses.post(URL, json=None)
-    book = info.l2_book("ZZZ")
-    assert book.bids == () and book.asks == ()
+def test_l2_book_unknown_coin(info: HyperliquidInfo, answer: dict[str, Any]) -> None:
+    """An answer with no levels in any shape (the REST one is undocumented) is an error,
+    never an empty book that would read as a market with no orders."""
+    responses.post(URL, **answer)
+    with pytest.raises(RequestFailed):
+        info.l2_book("ZZZ")
+
+
+@responses.activate
+def test_l2_book_delisted_coin_is_empty(info: HyperliquidInfo) -> None:
+    """A delisted coin's book ([[], []]) is an empty Book."""
+    responses.post(URL, json={"coin": "MATIC", "time": 1, "levels": [[], []]})
+    book = info.l2_book("MATIC")
+    assert book.bids == () and book.asks == () and book.is_snapshot
 
 
 @responses.activate
@@ -166,3 +181,44 @@ def test_urls() -> None:
     client = HyperliquidClient(url="ws://h/ws", rest_url="http://other")
     assert client.rest.base_url == "http://other" and client.rest is client.rest
     client.stop()
+
+
+def candle(t_ms: int) -> dict[str, Any]:
+    return {"t": t_ms, "T": t_ms + 59_999, "s": "BTC", "i": "1m", "o": "1", "c": "1",
+            "h": "1", "l": "1", "v": "1", "n": 1}
+
+
+@responses.activate
+def test_candles_page_through_the_range(info: HyperliquidInfo) -> None:
+    """A range over 500 candles is read page by page; each page starts at the last
+    timestamp returned, and the candle at that edge is not repeated."""
+    minute = 60_000
+    first = [candle(i * minute) for i in range(500)]
+    second = [candle(i * minute) for i in range(499, 999)]
+    third = [candle(i * minute) for i in range(998, 1200)]
+    for page in (first, second, third):
+        responses.post(URL, json=page)
+    got = info.candles("BTC", "1m", 0, 2000 * minute * 1_000_000)
+    assert [c["t"] for c in got] == [i * minute for i in range(1200)]
+    starts = [sent(i)["req"]["startTime"] for i in range(3)]  # type: ignore[index]
+    assert starts == [0, 499 * minute, 998 * minute]
+    assert len(responses.calls) == 3
+
+
+@pytest.mark.parametrize("method, kind", [
+    ("user_funding", "userFunding"),
+    ("user_non_funding_ledger_updates", "userNonFundingLedgerUpdates"),
+])
+@responses.activate
+def test_user_funding_and_ledger(info: HyperliquidInfo, method: str, kind: str) -> None:
+    """The documented request shapes, in ms, paged like every time range."""
+    entry = {"time": 7, "hash": "0x0", "delta": {"type": "funding", "coin": "BTC"}}
+    responses.post(URL, json=[entry])
+    assert getattr(info, method)(USER.upper().replace("0X", "0x"), 5_000_000, 9_000_000) == [
+        entry]
+    assert sent() == {"type": kind, "user": USER, "startTime": 5, "endTime": 9}
+    getattr(info, method)(USER, 5_000_000)
+    assert sent() == {"type": kind, "user": USER, "startTime": 5}
+    responses.post(URL, json=[{"hash": "0x0"}] * 500)
+    with pytest.raises(ProtocolViolation):
+        getattr(info, method)(USER, 0)

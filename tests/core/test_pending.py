@@ -85,3 +85,14 @@ def test_duplicate_id_is_refused() -> None:
     q.add(1, timeout=None)
     with pytest.raises(ValueError, match="already in flight"):
         q.add(1, timeout=None)
+
+
+def test_a_requests_own_timeout_reaches_the_caller_as_it_is() -> None:
+    """wait_result re-raises the Future's own RequestTimeout (naming the request and its own
+    timeout) instead of relabelling it with the wait's timeout (RequestTimeout is also a
+    TimeoutError, which is what a Future's wait raises on Python 3.11+)."""
+    pending = PendingRequests()
+    future = pending.add(1, timeout=0.05, what="GET /x")
+    with pytest.raises(RequestTimeout) as info:
+        wait_result(future, "outer", 5.0)
+    assert "GET /x" in str(info.value) and "outer" not in str(info.value)

@@ -403,3 +403,93 @@ def test_candles_follow_trades(fake: FakeHyperliquid, raw: Raw) -> None:
     candle = raw.recv()["data"]
     assert candle == {"t": 120_000, "T": 179_999, "s": "ETH", "i": "1m", "o": "10", "c": "12",
                       "h": "12", "l": "10", "v": "3", "n": 2}
+
+
+# --------------------------------------------------------------------------- fidelity options
+
+
+def test_webdata2_gets_the_parse_error(raw: Raw) -> None:
+    """Mainnet no longer serves webData2: the parse error echoes the request (§2 row 3b)."""
+    text = json.dumps({"method": "subscribe", "subscription": {"type": "webData2", "user": USER}})
+    raw.send(text)
+    assert raw.recv() == {"channel": "error", "data": PARSE + text}
+
+
+@pytest.mark.parametrize("after_ack", [True, False])
+def test_bbo_after_ack_is_an_option(after_ack: bool) -> None:
+    """bbo_after_ack=False: the ack, then nothing until the top of the book changes."""
+    with FakeHyperliquid(bbo_after_ack=after_ack) as fake:
+        raw = Raw(fake.url)
+        raw.sub({"type": "bbo", "coin": "SOL"})
+        raw.send({"method": "ping"})
+        first = raw.recv()
+        assert (first["channel"] == "bbo") is after_ack
+        raw.close()
+
+
+@pytest.mark.parametrize("again", [True, False])
+def test_backfill_on_resubscribe_is_an_option(fake: FakeHyperliquid, again: bool) -> None:
+    """backfill_on_resubscribe=False: only the first trades subscribe of a coin gets it."""
+    fake.backfill_on_resubscribe = again
+    fake.publish_trade("SOL", "150.0", "1")
+    for attempt in range(2):
+        raw = Raw(fake.url)
+        raw.sub({"type": "trades", "coin": "SOL"})
+        raw.send({"method": "ping"})
+        first = raw.recv()
+        assert (first["channel"] == "trades") is (attempt == 0 or again)
+        raw.close()
+
+
+def test_spot_active_asset_data_options() -> None:
+    """activeAssetData on a spot coin: dropped like an invalid parameter (assumption) or
+    acked with nothing after it."""
+    sub = {"type": "activeAssetData", "user": USER, "coin": "PURR/USDC"}
+    with FakeHyperliquid() as fake:
+        raw = Raw(fake.url)
+        raw.send({"method": "subscribe", "subscription": sub})
+        with pytest.raises(websocket.WebSocketConnectionClosedException):
+            raw.recv()
+        raw.close()
+    with FakeHyperliquid(spot_active_asset_data="ack") as fake:
+        raw = Raw(fake.url)
+        assert raw.sub(sub)["channel"] == "subscriptionResponse"
+        raw.send({"method": "ping"})
+        assert raw.recv() == {"channel": "pong"}
+        raw.close()
+
+
+def test_message_window_is_configurable() -> None:
+    """The message limit counts over message_window seconds, then frees up."""
+    with FakeHyperliquid(max_messages_per_minute=1, message_window=0.3 * T) as fake:
+        raw = Raw(fake.url)
+        raw.send({"method": "ping"})
+        assert raw.recv() == {"channel": "pong"}
+        raw.send({"method": "ping"})
+        assert raw.recv()["data"] == "Cannot send more than 1 messages per minute."
+        time.sleep(0.4 * T)
+        raw.send({"method": "ping"})
+        assert raw.recv() == {"channel": "pong"}
+        raw.close()
+
+
+def test_connection_limits_refuse_the_upgrade() -> None:
+    """max_connections and max_new_connections_per_minute answer the upgrade with 429."""
+    with FakeHyperliquid(max_connections=1) as fake:
+        first = Raw(fake.url)
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            Raw(fake.url)
+        assert refused.value.status_code == 429
+        first.close()
+        fake.wait_for_connections(1)
+        until_closed = time.monotonic() + 2 * T
+        while fake.live_connections and time.monotonic() < until_closed:
+            time.sleep(0.01)
+        Raw(fake.url).close()
+    with FakeHyperliquid(max_new_connections_per_minute=2, connection_window=0.5 * T) as fake:
+        Raw(fake.url).close()
+        Raw(fake.url).close()
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            Raw(fake.url)
+        time.sleep(0.6 * T)
+        Raw(fake.url).close()

@@ -25,10 +25,17 @@ from wsclients.venues.hyperliquid import (
     subscription_key,
     validate_subscription,
 )
+from wsclients.venues.hyperliquid_limits import ConnectionBudget, MessageBudget
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hyperliquid"
 USER = "0xb7b6f3cea3f66bf525f5d8f965f6dbf6d9b017b2"
 MS = 1_000_000
+# Types whose every push is their whole state (the README's rule: a push that replaces state
+# is a snapshot).
+FULL_STATE = {
+    "allMids", "webData3", "twapStates", "clearinghouseState", "openOrders", "spotState",
+    "allDexsClearinghouseState", "allDexsAssetCtxs", "activeAssetCtx", "activeAssetData",
+}
 
 
 def lines(name: str) -> list[str]:
@@ -212,7 +219,9 @@ def test_every_channel_shape(line: str) -> None:
     assert msg.channel == expected
     assert msg.data == frame["data"] and msg.raw == frame
     data = frame["data"]
-    assert msg.is_snapshot == (isinstance(data, dict) and data.get("isSnapshot") is True)
+    replaces_state = expected in FULL_STATE or (
+        isinstance(data, dict) and data.get("isSnapshot") is True)
+    assert msg.is_snapshot == replaces_state
     if isinstance(data, dict) and "coin" in data:
         assert msg.symbol == data["coin"]
     elif isinstance(data, dict) and "user" in data:
@@ -726,3 +735,199 @@ def test_decode_round_trip() -> None:
     (msg,) = feed(HyperliquidProtocol(),
                   json.dumps({"channel": "fastAssetCtxs", "data": base64.b64encode(blob).decode()}))
     assert isinstance(msg, Message) and msg.data == payload
+
+
+# --------------------------------------------------------------------------- fidelity: limits
+
+
+class Clock:
+    """A hand-driven clock for MessageBudget."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def trades_sub(index: int) -> dict[str, Any]:
+    return {"type": "trades", "coin": f"C{index}"}
+
+
+def sent_subscriptions(protocol: HyperliquidProtocol) -> list[dict[str, Any]]:
+    frames = [json.loads(frame) for frame in protocol.take_frames()]
+    return [frame["subscription"] for frame in frames if frame.get("method") == "subscribe"]
+
+
+def test_restore_burst_is_paced_by_the_message_budget() -> None:
+    """A restore burst bigger than the budget sends what fits and the rest as the window
+    frees up, in order; pings and posts spend from the same budget."""
+    clock = Clock()
+    protocol = HyperliquidProtocol(message_budget=MessageBudget(3, 1.0, margin=0, clock=clock))
+    for index in range(5):
+        protocol.subscribe(trades_sub(index))
+    protocol.on_open()
+    assert sent_subscriptions(protocol) == [trades_sub(0), trades_sub(1), trades_sub(2)]
+    clock.now = 0.5
+    protocol.on_tick(clock.now)
+    assert protocol.take_frames() == []
+    protocol.post(1, {"type": "info", "payload": {}})
+    assert protocol.take_frames() == []  # waits in line behind the subscribes
+    clock.now = 1.01
+    protocol.on_tick(clock.now)
+    frames = [json.loads(frame) for frame in protocol.take_frames()]
+    assert [f.get("subscription") or f["method"] for f in frames] == [
+        trades_sub(3), trades_sub(4), "post"]
+    assert protocol.ping_message() == '{"method":"ping"}'  # the heartbeat goes over budget
+    protocol.subscribe(trades_sub(9))
+    clock.now = 2.02
+    protocol.on_tick(clock.now)
+    assert sent_subscriptions(protocol) == [trades_sub(9)]
+
+
+def test_unsubscribe_of_an_unsent_subscription_sends_nothing() -> None:
+    """A subscribe still waiting for budget is dropped from the line, no unsubscribe sent."""
+    clock = Clock()
+    protocol = HyperliquidProtocol(message_budget=MessageBudget(1, 1.0, clock=clock))
+    protocol.on_open()
+    protocol.subscribe(trades_sub(0))
+    protocol.subscribe(trades_sub(1))
+    assert sent_subscriptions(protocol) == [trades_sub(0)]
+    assert protocol.unsubscribe(trades_sub(1))
+    clock.now = 5.0
+    protocol.on_tick(clock.now)
+    assert protocol.take_frames() == []
+
+
+def test_rate_refused_subscription_is_retried_after_the_window_and_reported_once() -> None:
+    """'Cannot send more than …' names no frame: the oldest waiting subscribe is sent again
+    one window later (not left registered but dead), with one ErrorEvent however often it
+    is refused."""
+    clock = Clock()
+    protocol = HyperliquidProtocol(message_budget=MessageBudget(100, 10.0, clock=clock))
+    protocol.on_tick(0.0)
+    protocol.on_open()
+    first, second = trades_sub(0), trades_sub(1)
+    protocol.subscribe(first)
+    protocol.subscribe(second)
+    protocol.take_frames()
+    events = feed(protocol, ack(first), error("Cannot send more than 2 messages per minute."))
+    (err,) = errors(events)
+    assert err.code == "rate_limited" and not err.fatal and '"coin":"C1"' in err.message
+    assert not protocol.is_live(second)
+    protocol.on_tick(9.0)
+    assert protocol.take_frames() == []
+    protocol.on_tick(10.5)
+    assert sent_subscriptions(protocol) == [second]
+    assert feed(protocol, error("Cannot send more than 2 messages per minute.")) == []
+    protocol.on_tick(20.0)
+    protocol.on_tick(31.0)
+    assert sent_subscriptions(protocol) == [second]
+    feed(protocol, ack(second))
+    assert protocol.is_live(first) and protocol.is_live(second)
+    assert protocol.registered == [first, second]
+
+
+# --------------------------------------------------------------------------- fidelity: strikes
+
+
+def test_flapping_with_a_large_restore_burst_keeps_every_valid_subscription() -> None:
+    """Issue 13 item 4: sockets that die while acks queue behind a 300-subscription restore
+    never reject a subscription the venue acknowledged before, however often it happens."""
+    rejected: list[dict[str, Any]] = []
+    protocol = HyperliquidProtocol(on_rejected=rejected.append,
+                                   message_budget=MessageBudget(10**6))
+    subs = [trades_sub(index) for index in range(300)]
+    for sub in subs:
+        protocol.subscribe(sub)
+    protocol.on_open()
+    protocol.take_frames()
+    feed(protocol, *(ack(sub) for sub in subs))
+    for _ in range(10):
+        protocol.is_fatal(1006, None)
+        protocol.on_close(1006, "")
+        protocol.on_open()
+        assert len(sent_subscriptions(protocol)) == 300
+        feed(protocol, *(ack(sub) for sub in subs[:20]))  # the rest never comes
+    assert errors(protocol.events_received()) == []
+    assert rejected == [] and protocol.registered == subs
+
+
+def test_unacked_subscriptions_in_a_burst_become_suspects_sent_alone() -> None:
+    """A socket dying with several never-acked subscriptions in flight strikes none; next
+    time they go one at a time after the restore is acked, so the one that kills the socket
+    is named and the valid one is kept."""
+    rejected: list[dict[str, Any]] = []
+    protocol = HyperliquidProtocol(on_rejected=rejected.append, max_strikes=2)
+    known, bad, fresh = trades_sub(0), {"type": "trades", "coin": "NOPE"}, trades_sub(1)
+    protocol.subscribe(known)
+    protocol.on_open()
+    protocol.take_frames()
+    feed(protocol, ack(known))
+    protocol.subscribe(bad)
+    protocol.subscribe(fresh)
+    protocol.take_frames()
+    protocol.is_fatal(1006, None)  # two unacked in flight: no strike
+    protocol.on_open()
+    assert sent_subscriptions(protocol) == [known]  # suspects wait for the restore
+    feed(protocol, ack(known))
+    assert sent_subscriptions(protocol) == [bad]  # alone
+    protocol.is_fatal(1006, None)  # strike 1 for bad
+    protocol.on_open()
+    assert sent_subscriptions(protocol) == [known]
+    feed(protocol, ack(known))
+    assert sent_subscriptions(protocol) == [fresh]  # fewer strikes first
+    feed(protocol, ack(fresh))
+    assert sent_subscriptions(protocol) == [bad]
+    protocol.is_fatal(1006, None)  # strike 2: out
+    assert rejected == [bad]
+    assert protocol.registered == [known, fresh]
+
+
+# --------------------------------------------------------------------------- fidelity: sockets
+
+
+def test_sockets_over_the_venue_limit_are_reported() -> None:
+    """The 11th open socket of the process (here the 2nd of 1) warns, non-fatally; closed
+    sockets are no longer counted."""
+    budget = ConnectionBudget(max_open=1)
+    first = HyperliquidProtocol(connection_budget=budget)
+    second = HyperliquidProtocol(connection_budget=budget)
+    first.on_open()
+    assert errors(first.events_received()) == []
+    second.on_open()
+    (err,) = errors(second.events_received())
+    assert err.code == "too_many_connections" and not err.fatal
+    second.on_close(1000, "")
+    first.on_close(1000, "")
+    assert budget.open_sockets == 0
+    second.on_open()
+    assert errors(second.events_received()) == []
+
+
+def test_webdata2_is_refused_with_the_venue_reason() -> None:
+    """webData2 is refused up front: mainnet answers it with a parse error."""
+    with pytest.raises(SubscriptionRejected, match="webData3"):
+        validate_subscription({"type": "webData2", "user": USER})
+
+
+def test_full_state_pushes_are_snapshots_candles_are_not() -> None:
+    """A push that replaces state is a snapshot; a candle push updates one candle."""
+    frames = [
+        {"channel": "clearinghouseState", "data": {"dex": "", "user": USER,
+                                                   "clearinghouseState": {}}},
+        {"channel": "openOrders", "data": {"dex": "", "user": USER, "orders": []}},
+        {"channel": "twapStates", "data": {"dex": "", "user": USER, "states": []}},
+        {"channel": "candle", "data": {"t": 1, "T": 2, "s": "BTC", "i": "1m", "o": "1",
+                                       "c": "1", "h": "1", "l": "1", "v": "1", "n": 1}},
+    ]
+    events = feed(HyperliquidProtocol(), *(json.dumps(f) for f in frames))
+    assert [e.is_snapshot for e in events if isinstance(e, Message)] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("coin", ["PURR/USDC", "@107"])
+def test_active_asset_data_on_a_spot_coin_is_refused(coin: str) -> None:
+    """activeAssetData is documented for perps only: spot names are refused up front."""
+    with pytest.raises(SubscriptionRejected, match="perp"):
+        validate_subscription({"type": "activeAssetData", "user": USER, "coin": coin})
+    assert validate_subscription({"type": "activeAssetData", "user": USER, "coin": "xyz:XYZ100"})

@@ -1,7 +1,8 @@
 """The ``wsclients`` command: a demo on a local fake venue, and live tails of real venues.
 
 Each venue's commands live in ``wsclients/cli/<venue>.py``, which provides
-``add_tail_parser(subparsers)``, optionally ``add_book_parser(subparsers)``, and
+``add_tail_parser(subparsers)``, optionally ``add_book_parser(subparsers)`` and
+``add_commands(commands)`` (top-level commands of its own, e.g. ``wsclients allium get``), and
 ``run_demo(args)``. This module only assembles them.
 """
 
@@ -20,7 +21,7 @@ from wsclients._version import __version__
 
 __all__ = ["build_parser", "main"]
 
-VENUES = ("hyperliquid", "vega", "tradevest")
+VENUES = ("hyperliquid", "vega", "tradevest", "cadenza", "centrifugo", "allium")
 """Venues with commands, in the order ``--help`` lists them; the first is the demo default."""
 
 
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_book = getattr(module, "add_book_parser", None)
         if add_book is not None:
             add_book(book_venues)
+        add_commands = getattr(module, "add_commands", None)
+        if add_commands is not None:
+            add_commands(commands)
     return parser
 
 

@@ -374,19 +374,19 @@ class Client:
             # finish, so that after stop() returns no callback is still running.
             self._shutdown_done.wait(timeout)
             return
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         try:
             self._on_stop()
         except Exception:
             logger.exception("%s: stop hook failed", self.venue)
         for connection in connections:
-            connection.stop(max(0.05, deadline - time.monotonic()))
-        self._worker.stop(max(0.0, min(0.5, deadline - time.monotonic())))
+            connection.stop(_left(deadline, floor=0.05))
+        self._worker.stop(min(0.5, _left(deadline)))
         # Let queued callbacks (the final CLOSED status among them) run for a moment; a slow
         # backlog is cut off so that stop() stays prompt.
-        budget = deadline - time.monotonic()
-        self._hub.stop(max(0.05, budget if drain else min(budget, 1.0)), drain=True)
-        timers.wait_idle(max(0.0, min(1.0, deadline - time.monotonic())))
+        budget = _left(deadline, floor=0.05)
+        self._hub.stop(budget if drain else min(budget, 1.0), drain=True)
+        timers.wait_idle(min(1.0, _left(deadline)))
         self._shutdown_done.set()
 
     def run_forever(self) -> None:
@@ -480,6 +480,10 @@ class Client:
             states = [c.state for c in self._connections]
         if not states:
             return ConnectionState.CONNECTED
+        # A socket that ended for good (a stream the venue refused) does not make the client
+        # CLOSED while others still run.
+        running: list[ConnectionState] = [s for s in states if s is not ConnectionState.CLOSED]
+        states = running or states
         return max(states, key=_STATE_ORDER.__getitem__)
 
     @property
@@ -607,6 +611,13 @@ class StreamSet:
     def __len__(self) -> int:
         with self._lock:
             return len(self._sockets)
+
+
+def _left(deadline: Deadline, floor: float = 0.0) -> float:
+    """Seconds left of a deadline that always has an end."""
+    remaining = deadline.remaining(floor)
+    assert remaining is not None
+    return remaining
 
 
 def _not_connected_reason(timeout: Optional[float], cause: Optional[BaseException]) -> str:

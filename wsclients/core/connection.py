@@ -201,10 +201,11 @@ class Connection:
         self._stop.set()
         self._wakeup.set()
         self._cancel_timer()
+        # Before the socket closes, so that waiting requests hear "stopped", not "lost".
+        self.requests.fail_all(ClientStopped("the connection was stopped"))
         ws = self._ws
         if ws is not None:
             _close_quietly(ws, send_close=self._connected.is_set())
-        self.requests.fail_all(ClientStopped("the connection was stopped"))
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             self._finish(None)
@@ -291,7 +292,9 @@ class Connection:
                     raise ClientStopped(f"{what}: the connection is closed")
                 raise RequestTimeout(f"{what} (waiting for the connection)", timeout)
             if future is None:
-                future = self.requests.add(request_id, timeout=deadline.remaining(), block=block)
+                future = self.requests.add(
+                    request_id, timeout=deadline.remaining(), block=block, what=what
+                )
             try:
                 _, sent = self._command(lambda protocol: build(protocol, request_id))
             except BaseException:
@@ -572,7 +575,8 @@ class Connection:
             attended = _Attended(attended.replies, attended.jobs, False, False)
             self._after_attend(attended)
         self.requests.fail_all(
-            ConnectionLost(self.display_url, code=code, reason=reason or "socket closed")
+            ClientStopped("the connection was stopped") if self._stop.is_set()
+            else ConnectionLost(self.display_url, code=code, reason=reason or "socket closed")
         )
         if self._on_close is not None:
             try:

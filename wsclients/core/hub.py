@@ -22,6 +22,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, Callable, Literal, Optional
 
+from wsclients.core.deadline import Deadline
 from wsclients.errors import CallbackFailed, QueueOverflow
 from wsclients.models import ErrorEvent, Event
 
@@ -182,7 +183,7 @@ class EventQueue:
 
     def _wait_for_event(self, timeout: Optional[float]) -> Event:
         items = self._items
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline(timeout)
         with self._cond:
             self._waiters += 1  # before the emptiness check: see _put_many
             try:
@@ -194,10 +195,10 @@ class EventQueue:
                     self._in_overflow = False  # ran empty: the episode is over
                     if self._closed:
                         raise queue.Empty
-                    if deadline is None:
+                    remaining = deadline.remaining()
+                    if remaining is None:
                         self._cond.wait()
                     else:
-                        remaining = deadline - time.monotonic()
                         if remaining <= 0:
                             raise queue.Empty
                         self._cond.wait(remaining)

@@ -36,8 +36,8 @@ class ConnectionOptions:
     """Seconds without any frame before the socket is declared dead."""
     connect_timeout: float = 10.0
     """One deadline for TCP connect, TLS and the upgrade handshake, seconds."""
-    headers: Optional[Headers] = None
-    """Extra upgrade headers."""
+    headers: Optional[Headers] = attrs.field(default=None, repr=False)
+    """Extra upgrade headers (never shown: they may carry a token)."""
     ws_options: Mapping[str, Any] = attrs.field(factory=dict)
     """Passed to websocket-client: ``sslopt``, ``http_proxy_host``, ``http_proxy_port``,
     ``proxy_type``."""

@@ -43,13 +43,19 @@ class PendingRequests:
         return len(self._futures)
 
     def add(
-        self, request_id: Hashable, *, timeout: Optional[float], block: bool = True
+        self,
+        request_id: Hashable,
+        *,
+        timeout: Optional[float],
+        block: bool = True,
+        what: Optional[str] = None,
     ) -> Future[Any]:
         """Register ``request_id`` before sending it and return its Future.
 
         Args:
             timeout: seconds until the Future fails with ``RequestTimeout`` (None = never);
                 with ``block=True`` also how long to wait for a free slot.
+            what: names the request in its timeout error (default: "<what> <id>").
             block: at the limit, wait for a slot (True) or raise at once (False).
 
         Raises:
@@ -70,7 +76,7 @@ class PendingRequests:
         if timeout is not None:
             timer = timers.call_later(
                 timeout, lambda: self.reject(request_id, RequestTimeout(
-                    f"{self.what} {request_id}", timeout))
+                    what or f"{self.what} {request_id}", timeout))
             )
             future.add_done_callback(lambda _: timer.cancel())
         return future
@@ -127,7 +133,9 @@ def wait_result(future: Future[Any], what: str, timeout: Optional[float]) -> Any
     """
     try:
         return future.result(timeout)
+    except WSClientError:
+        # First: RequestTimeout is also a TimeoutError (= FutureTimeout on Python 3.11+), and
+        # the request's own timeout must reach the caller as it is.
+        raise
     except FutureTimeout as exc:
         raise RequestTimeout(what, timeout) from exc
-    except WSClientError:
-        raise

@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any, Callable, Optional, Union
 
 from wsclients.testing.market import Market
-from wsclients.testing.server import FakeConnection, FakeServer, Message
+from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer, Message
 
 __all__ = ["FakeHyperliquid", "PostError"]
 
@@ -50,8 +50,9 @@ _INTERVALS_MS = {
     "1M": 0,  # calendar month, see _bucket
 }
 _COIN_TYPES = {"trades", "l2Book", "bbo", "candle", "activeAssetCtx", "activeAssetData"}
+# webData2 is not here: mainnet answers it with the parse error (§2 row 3b).
 _USER_TYPES = {
-    "notification", "webData3", "webData2", "twapStates", "clearinghouseState", "openOrders",
+    "notification", "webData3", "twapStates", "clearinghouseState", "openOrders",
     "orderUpdates", "userEvents", "userFills", "userFundings", "userNonFundingLedgerUpdates",
     "activeAssetData", "userTwapSliceFills", "userTwapHistory", "spotState",
     "allDexsClearinghouseState",
@@ -111,6 +112,24 @@ class FakeHyperliquid(FakeServer):
             ``Invalid subscription: …``).
         greeting: send the legacy ``Websocket connection established.`` text first.
         post_delay: seconds before a post is answered (the in-flight window).
+        message_window: the seconds over which ``max_messages_per_minute`` is counted (60 on
+            the venue; shorter in tests).
+        bbo_after_ack: send the current bbo right after a ``bbo`` ack. Unconfirmed: the docs
+            say a bbo is sent "only if the bbo changes on a block", and a probe saw a quiet
+            book acked and then silent (§2 row 19); False models that.
+        backfill_on_resubscribe: send the trades backfill on every ``trades`` subscribe. The
+            venue sends one after a subscribe (§2 row 9); whether it repeats on a later
+            subscribe is unconfirmed (§10). False sends it only on the first subscribe of each
+            coin served.
+        spot_active_asset_data: what ``activeAssetData`` on a spot coin gets. The venue
+            documents it for perps only and says nothing of the answer (§2 row 16):
+            ``"drop"`` treats it like the invalid parameters that drop the socket (§5.1; an
+            assumption), ``"ack"`` acknowledges it and sends nothing.
+        max_connections, max_new_connections_per_minute: the per-IP connection limits of the
+            venue's rate-limit page (10 sockets, 30 new a minute; None = not enforced, the
+            default). The venue does not say how it refuses; assumption: the upgrade is
+            answered with HTTP 429 and the socket never opens.
+        connection_window: the seconds over which new connections are counted (60).
     """
 
     def __init__(
@@ -129,12 +148,30 @@ class FakeHyperliquid(FakeServer):
         trades_backfill: int = 30,
         invalid_subscription: str = "drop",
         greeting: bool = False,
+        message_window: float = 60.0,
+        bbo_after_ack: bool = True,
+        backfill_on_resubscribe: bool = True,
+        spot_active_asset_data: str = "drop",
+        max_connections: Optional[int] = None,
+        max_new_connections_per_minute: Optional[int] = None,
+        connection_window: float = 60.0,
         name: str = "hyperliquid",
         path: str = "/ws",
     ) -> None:
         super().__init__(name, path=path)
         if invalid_subscription not in ("drop", "error"):
             raise ValueError("invalid_subscription is 'drop' or 'error'")
+        if spot_active_asset_data not in ("drop", "ack"):
+            raise ValueError("spot_active_asset_data is 'drop' or 'ack'")
+        self.message_window = message_window
+        self.bbo_after_ack = bbo_after_ack
+        self.backfill_on_resubscribe = backfill_on_resubscribe
+        self.spot_active_asset_data = spot_active_asset_data
+        self.max_connections = max_connections
+        self.max_new_connections_per_minute = max_new_connections_per_minute
+        self.connection_window = connection_window
+        self._backfilled: set[str] = set()  # coins subscribed to once (backfill sent)
+        self._accepted: deque[float] = deque()  # when upgrades were accepted (one IP)
         self.coins = tuple(coins)
         self.spot_coins = tuple(spot_coins)
         self.rate = rate
@@ -351,6 +388,21 @@ class FakeHyperliquid(FakeServer):
 
     # ----------------------------------------------------------------- connection hooks
 
+    def check_handshake(self, request: FakeRequest) -> Optional[tuple[int, str]]:
+        """The per-IP connection limits, when enabled (HTTP 429 is an assumption)."""
+        now = time.monotonic()
+        with self._lock:
+            accepted = self._accepted
+            while accepted and now - accepted[0] > self.connection_window:
+                accepted.popleft()
+            if self.max_connections is not None and len(self._sessions) >= self.max_connections:
+                return 429, f"more than {self.max_connections} websocket connections"
+            limit = self.max_new_connections_per_minute
+            if limit is not None and len(accepted) >= limit:
+                return 429, f"more than {limit} new websocket connections per minute"
+            accepted.append(now)
+        return None
+
     def on_connect(self, conn: FakeConnection) -> None:
         session = _Session(conn)
         with self._lock:
@@ -503,7 +555,10 @@ class FakeHyperliquid(FakeServer):
         coin = sub.get("coin")
         if coin is not None and coin not in self.coins and coin not in self.spot_coins:
             raise _Invalid(json.dumps(sub, separators=(",", ":")))
-        if sub["type"] == "activeAssetData" and coin in self.spot_coins:
+        if (
+            sub["type"] == "activeAssetData" and coin in self.spot_coins
+            and self.spot_active_asset_data == "drop"
+        ):
             raise _Invalid(json.dumps(sub, separators=(",", ":")))  # perps only (§2 row 16)
         if sub["type"] == "l2Book":
             n_sig_figs, mantissa = sub["nSigFigs"], sub["mantissa"]
@@ -533,6 +588,10 @@ class FakeHyperliquid(FakeServer):
         if kind == "trades":
             with self._lock:
                 recent = list(self._recent.get(coin, ()))
+                first = coin not in self._backfilled
+                self._backfilled.add(coin)
+            if not first and not self.backfill_on_resubscribe:
+                return []
             return [{"channel": "trades", "data": recent}] if recent else []
         if kind == "l2Book":
             bids, asks = self.book_of(coin)
@@ -543,6 +602,8 @@ class FakeHyperliquid(FakeServer):
                 data["fast"] = True
             return [{"channel": "l2Book", "data": data}]
         if kind == "bbo":
+            if not self.bbo_after_ack:
+                return []
             bids, asks = self.book_of(coin)
             return [{"channel": "bbo", "data": {
                 "coin": coin, "time": _now_ms(),
@@ -576,6 +637,8 @@ class FakeHyperliquid(FakeServer):
             return _deflate_b64({coin: {"markPx": mid, "midPx": mid}
                                  for coin, mid in self._mids().items()})
         if kind == "activeAssetData":
+            if sub["coin"] in self.spot_coins:
+                return None  # spot_active_asset_data="ack": acked, nothing follows
             return {"user": user, "coin": sub["coin"], "leverage": {"type": "cross", "value": 20},
                     "maxTradeSzs": ["0.0", "0.0"], "availableToTrade": ["0.0", "0.0"],
                     "markPx": self._mids().get(sub["coin"], "0.0")}
@@ -598,7 +661,7 @@ class FakeHyperliquid(FakeServer):
             return {"user": user, "spotState": {"balances": []}}
         if kind == "allDexsClearinghouseState":
             return {"user": user, "clearinghouseStates": []}
-        return None  # webData2: acked, nothing follows
+        return None
 
     # ----------------------------------------------------------------- posts
 
@@ -708,7 +771,7 @@ class FakeHyperliquid(FakeServer):
         now = time.monotonic()
         with self._lock:
             times = self._message_times
-            while times and now - times[0] > 60.0:
+            while times and now - times[0] > self.message_window:
                 times.popleft()
             if len(times) >= self.max_messages_per_minute:
                 return False

@@ -12,12 +12,15 @@ import binascii
 import logging
 import re
 import threading
+import time
 import zlib
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
+
+import attrs
 
 from wsclients.core import codec
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
@@ -33,6 +36,13 @@ from wsclients.errors import (
     shorten,
 )
 from wsclients.models import Book, BookLevel, ErrorEvent, Message, Side, Trade
+from wsclients.venues.hyperliquid_limits import (
+    CONNECTIONS,
+    MAX_MESSAGES_PER_MINUTE,
+    ConnectionBudget,
+    MessageBudget,
+    PacedBackoff,
+)
 
 if TYPE_CHECKING:
     from wsclients.venues.hyperliquid_rest import HyperliquidInfo
@@ -72,7 +82,6 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "allMids": (),
     "notification": ("user",),
     "webData3": ("user",),
-    "webData2": ("user",),
     "twapStates": ("user",),
     "clearinghouseState": ("user",),
     "openOrders": ("user",),
@@ -110,6 +119,23 @@ _CHANNEL_TO_TYPE = {"user": "userEvents", "activeSpotAssetCtx": "activeAssetCtx"
 # §1: spotState's isPortfolioMargin comes back as ignorePortfolioMargin (TP-B only); its value
 # may not mean the same, so it is left out of the ack match.
 _ECHO_ALIASES = frozenset(["ignorePortfolioMargin"])
+# One rule for is_snapshot: a push that replaces the state it describes is a snapshot. These
+# types send their whole state on every push (§2 "Snap" column: "full state", "full map
+# every push", a coin's whole context); the user streams say so themselves (isSnapshot), and
+# fastAssetCtxs sends a snapshot and then only changes. A candle push replaces only the
+# current candle of a series, so it is an update.
+_FULL_STATE = frozenset([
+    "allMids", "webData3", "twapStates", "clearinghouseState", "openOrders", "spotState",
+    "allDexsClearinghouseState", "allDexsAssetCtxs", "activeAssetCtx", "activeAssetData",
+    "assetCtxs", "spotAssetCtxs",
+])
+# Types the venue no longer serves, with what it answers (§2 row 3b).
+_RETIRED = {
+    "webData2": (
+        "webData2 is no longer served: mainnet answers it with \"Error parsing JSON into "
+        "valid websocket request\"; subscribe to webData3 instead"
+    ),
+}
 _KNOWN_CHANNELS = frozenset(_REQUIRED) | frozenset(
     ["assetCtxs", "spotAssetCtxs", "userHistoricalOrders"]  # §2 "+": NKTKAS-only types
 )
@@ -183,6 +209,8 @@ def validate_subscription(subscription: Mapping[str, Any]) -> Subscription:
     kind = subscription.get("type")
     if not isinstance(kind, str) or not kind:
         raise SubscriptionRejected(subscription, "a subscription needs a 'type' string")
+    if kind in _RETIRED:
+        raise SubscriptionRejected(subscription, _RETIRED[kind])
     if kind not in _REQUIRED:
         return dict(subscription)
     optional = _OPTIONAL.get(kind, {})
@@ -232,6 +260,9 @@ def validate_subscription(subscription: Mapping[str, Any]) -> Subscription:
                 value = None
         if value != default or isinstance(value, bool) != isinstance(default, bool):
             result[name] = value
+    if kind == "activeAssetData" and ("/" in result["coin"] or result["coin"].startswith("@")):
+        # §2 row 16: perps only; what the venue answers for a spot coin is not documented.
+        raise SubscriptionRejected(subscription, "activeAssetData is for perp coins only")
     return result
 
 
@@ -362,12 +393,20 @@ def book_from_l2(data: Mapping[str, Any], received_ns: int) -> Book:
 class _SubState:
     """What the protocol knows about one subscription on the current socket."""
 
-    __slots__ = ("live", "snapshot_due", "strikes", "subscription")
+    __slots__ = (
+        "acked", "live", "rate_reported", "snapshot_due", "strikes", "subscription", "suspect",
+    )
 
     def __init__(self, subscription: Subscription) -> None:
         self.subscription = subscription
         self.live = False
         self.strikes = 0
+        # Acknowledged on some socket once: the venue knows it, so it is never struck out.
+        self.acked = False
+        # In flight, never acked, when a socket died beside others: sent alone next time.
+        self.suspect = False
+        # Refused by the message limit and reported; reset when it goes live.
+        self.rate_reported = False
         # fastAssetCtxs: the first frame after (re)subscribing is a snapshot (§2 row 24).
         self.snapshot_due = True
 
@@ -390,6 +429,18 @@ class HyperliquidProtocol(ProtocolBuffers):
         max_strikes: sockets in a row that died while a subscription was waiting for its ack
             before that subscription is declared invalid (the server drops the socket instead
             of answering a bad coin, §5.1; without this the client would loop forever).
+        message_budget: paces every frame sent (subscribes, unsubscribes, pings, posts)
+            under the venue's 2000 messages a minute; frames over it wait here and go out
+            on ``on_tick``. Kept across sockets, so a restore burst after a reconnect is
+            paced too.
+        connection_budget: counts the sockets of the process (the venue allows 10 per IP);
+            None counts nothing.
+
+    Strikes (the venue's only answer to an invalid subscription is a dropped socket): a
+    strike is counted only when the subscription was the one frame still waiting for its
+    ack when the socket died; one that dies unacked beside others becomes a *suspect* and is
+    sent alone, after the restore is acknowledged, on the next socket. A subscription the
+    venue acknowledged once is never struck out.
 
     The protocol owns the one registry of subscriptions: ``subscribe``/``unsubscribe``
     (commands from the client) register and send when a socket is up, and ``on_open``
@@ -406,6 +457,8 @@ class HyperliquidProtocol(ProtocolBuffers):
         trade_memory: int = 2000,
         max_missed_pongs: int = 2,
         max_strikes: int = 3,
+        message_budget: Optional[MessageBudget] = None,
+        connection_budget: Optional[ConnectionBudget] = None,
     ) -> None:
         super().__init__()
         self._posts: set[int] = set()  # ids of posts sent on this socket, not answered yet
@@ -415,6 +468,17 @@ class HyperliquidProtocol(ProtocolBuffers):
         self._max_strikes = max_strikes
         self._subs: dict[str, _SubState] = {}
         self._pending: list[str] = []  # keys sent on this socket, waiting for their ack, in order
+        self._budget = message_budget if message_budget is not None else MessageBudget()
+        self._connections = connection_budget
+        self._socket_counted = False
+        # Frames over the message budget, in order: (kind, subscription key or None, text).
+        self._queue: deque[tuple[str, Optional[str], str]] = deque()
+        self._held: list[str] = []  # suspects not sent on this socket yet
+        self._probing: Optional[str] = None  # the suspect sent alone on this socket
+        # Subscriptions the message limit refused: (when to send again, key); None = one
+        # window after the next tick.
+        self._retry: list[tuple[Optional[float], str]] = []
+        self._now: Optional[float] = None  # the last tick's clock
         self._missed_pongs = 0
         # Reader thread only: recent trade ids per coin, kept across reconnects for dedupe.
         self._seen: dict[str, tuple[deque[str], set[str]]] = {}
@@ -426,23 +490,62 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def on_open(self) -> None:
         """A fresh socket: nothing is live on it yet; every registered subscription is sent
-        again, in the order it was made.
+        again, in the order it was made (suspects afterwards, one at a time), paced by the
+        message budget.
 
         Remembered trades are kept so the backfill after the restore is deduplicated.
         """
         self._pending.clear()
         self._posts.clear()
+        self._queue.clear()
+        self._held.clear()
+        self._retry.clear()
+        self._probing = None
         self._missed_pongs = 0
+        self._count_socket()
         self.open_session()
         for key, state in self._subs.items():
             state.live = False
             state.snapshot_due = True
-            self._pending.append(key)
-            self._outgoing.append(_subscribe_frame(state.subscription))
+            if state.suspect:
+                self._held.append(key)
+            else:
+                self._send_subscribe(key)
+        self._probe()
 
     def on_close(self, code: Optional[int], reason: str) -> None:
-        """Posts are tied to their socket (answers never come on another one)."""
+        """Posts and unsent frames are tied to their socket (answers never come on another
+        one); nothing is live any more."""
         self._posts.clear()
+        self._queue.clear()
+        for state in self._subs.values():
+            state.live = False
+        if self._socket_counted and self._connections is not None:
+            self._connections.closed()
+        self._socket_counted = False
+
+    def on_tick(self, now: float) -> None:
+        """Send what waited for the message budget, retry refused subscriptions
+        whose window has passed, and send the next suspect alone when the socket is quiet."""
+        self._now = now
+        if self._retry:
+            due: list[str] = []
+            waiting: list[tuple[Optional[float], str]] = []
+            for when, key in self._retry:
+                if when is None:
+                    waiting.append((now + self._budget.window, key))
+                elif when <= now:
+                    due.append(key)
+                else:
+                    waiting.append((when, key))
+            self._retry = waiting
+            for key in due:
+                state = self._subs.get(key)
+                if state is not None and not state.live and key not in self._pending:
+                    self._send_subscribe(key)
+        while self._queue and self._budget.available():
+            self._emit(*self._queue.popleft())
+        self._probe()
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``."""
@@ -461,24 +564,32 @@ class HyperliquidProtocol(ProtocolBuffers):
         missed = self._missed_pongs - 1
         if missed >= self._max_missed_pongs and self.close_request is None:
             self.close_request = CloseRequest(f"no pong to the last {missed} pings")
+        self._budget.spend()  # the heartbeat goes even over budget; what waits goes later
         return _PING
 
     def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
         """Nothing on Hyperliquid is fatal: every close is followed by a reconnect.
 
-        The socket has ended, so subscriptions still waiting for their ack get a strike: the
-        server closes without a word on an invalid coin or parameter (§5.1).
+        The socket has ended: the server closes without a word on an invalid coin or
+        parameter (§5.1). A never-acknowledged subscription that was the only frame waiting
+        for an ack gets a strike; never-acknowledged ones that were waiting beside others
+        become suspects (sent alone next time). Acknowledged-before ones are never blamed.
         """
         rejected: list[Subscription] = []
-        for key in self._pending:
-            state = self._subs.get(key)
-            if state is None:
-                continue
+        unacked = [key for key in self._pending
+                   if key in self._subs and not self._subs[key].acked]
+        if len(self._pending) == 1 and len(unacked) == 1:
+            state = self._subs[unacked[0]]
             state.strikes += 1
+            state.suspect = True
             if state.strikes >= self._max_strikes:
-                del self._subs[key]
+                self._drop_key(unacked[0])
                 rejected.append(state.subscription)
+        else:
+            for key in unacked:
+                self._subs[key].suspect = True
         self._pending.clear()
+        self._probing = None
         for subscription in rejected:
             reason = (
                 f"the server closed the socket {self._max_strikes} times in a row before "
@@ -502,11 +613,9 @@ class HyperliquidProtocol(ProtocolBuffers):
         key = subscription_key(clean)
         if key in self._subs:
             return False
-        frame = self.subscribe_message(clean)
+        self._subs[key] = _SubState(clean)
         if self.session_up:
-            self._outgoing.append(frame)
-        else:
-            self._pending.remove(key)  # on_open sends it with the others
+            self._send_subscribe(key)  # else on_open sends it with the others
         return True
 
     def unsubscribe(self, subscription: Mapping[str, Any]) -> bool:
@@ -516,17 +625,82 @@ class HyperliquidProtocol(ProtocolBuffers):
             False when it was not registered.
         """
         clean = validate_subscription(subscription)
-        if subscription_key(clean) not in self._subs:
+        key = subscription_key(clean)
+        if key not in self._subs:
             return False
+        # Never sent on this socket (waiting for budget, held back, refused by the limit):
+        # the venue does not have it, so there is nothing to cancel.
+        unsent = (key in self._held or any(k == key for _, k in self._retry)
+                  or any(k == key for _, k, _ in self._queue))
         frame = self.unsubscribe_message(clean)
-        if self.session_up and frame is not None:
-            self._outgoing.append(frame)
+        if self.session_up and frame is not None and not unsent:
+            self._send("unsubscribe", None, frame)
         return True
 
     def post(self, request_id: int, request: Mapping[str, Any]) -> None:
         """Queue a ``post`` (a request command); its answer comes back as a reply."""
         self._posts.add(request_id)
-        self._outgoing.append(self.post_message(request_id, request))
+        self._send("post", None, self.post_message(request_id, request))
+
+    def _send_subscribe(self, key: str) -> None:
+        self._send("subscribe", key, _subscribe_frame(self._subs[key].subscription))
+
+    def _send(self, kind: str, key: Optional[str], text: str) -> None:
+        """Send now when the budget allows and nothing waits before it; else wait in line."""
+        if not self._queue and self._budget.available():
+            self._emit(kind, key, text)
+        else:
+            self._queue.append((kind, key, text))
+
+    def _emit(self, kind: str, key: Optional[str], text: str) -> None:
+        if kind == "subscribe":
+            if key is None or key not in self._subs:
+                return  # forgotten while it waited
+            if key not in self._pending:
+                self._pending.append(key)
+        self._budget.spend()
+        self._outgoing.append(text)
+
+    def _probe(self) -> None:
+        """Send the next suspect alone, once nothing else waits for an ack or for budget."""
+        if (
+            not self._held or self._probing is not None or self._pending or not self.session_up
+            or any(kind == "subscribe" for kind, _, _ in self._queue)
+        ):
+            return
+        order = {key: index for index, key in enumerate(self._subs)}
+        key = min(self._held, key=lambda k: (self._subs[k].strikes, order[k]))
+        self._held.remove(key)
+        self._probing = key
+        self._send_subscribe(key)
+
+    def _drop_key(self, key: str) -> None:
+        """Forget a subscription everywhere it may wait."""
+        self._subs.pop(key, None)
+        if key in self._pending:
+            self._pending.remove(key)
+        if key in self._held:
+            self._held.remove(key)
+        if self._probing == key:
+            self._probing = None
+        self._retry = [(when, k) for when, k in self._retry if k != key]
+        if any(k == key for _, k, _ in self._queue):
+            self._queue = deque(item for item in self._queue if item[1] != key)
+
+    def _count_socket(self) -> None:
+        """Count this socket process-wide and warn past the venue's 10 per IP."""
+        if self._connections is None or self._socket_counted:
+            return
+        self._socket_counted = True
+        open_now = self._connections.opened()
+        if open_now > self._connections.max_open:
+            text = (
+                f"{open_now} Hyperliquid sockets are open in this process; the venue allows "
+                f"{self._connections.max_open} per IP and may refuse more"
+            )
+            logger.warning("%s", text)
+            self._emit_error(text, "too_many_connections", self._last_received_ns, None,
+                             WSClientError(text))
 
     def subscribe_message(self, subscription: Mapping[str, Any]) -> str:
         """Validate a subscription, track it as waiting for its ack, and return the frame.
@@ -553,10 +727,7 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def discard(self, subscription: Mapping[str, Any]) -> None:
         """Stop tracking a subscription without sending anything. Idempotent."""
-        key = subscription_key(subscription)
-        self._subs.pop(key, None)
-        if key in self._pending:
-            self._pending.remove(key)
+        self._drop_key(subscription_key(subscription))
 
     def post_message(self, request_id: int, request: Mapping[str, Any]) -> str:
         """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}`` (§4)."""
@@ -676,6 +847,8 @@ class HyperliquidProtocol(ProtocolBuffers):
             except (binascii.Error, zlib.error, ValueError) as exc:
                 raise ProtocolViolation("fastAssetCtxs payload does not decode", raw=frame) from exc
             is_snapshot = self._take_snapshot_flag(kind)
+        elif kind in _FULL_STATE:
+            is_snapshot = True
         elif isinstance(data, dict):
             # §2.1: the first message has isSnapshot: true; a missing key means false.
             is_snapshot = data.get("isSnapshot") is True
@@ -719,6 +892,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         if method == "subscribe":
             if self._mark_live(echo) is None:
                 logger.debug("ack for a subscription we do not track: %s", shorten(echo))
+            self._probe()
         elif method != "unsubscribe":
             raise ProtocolViolation(f"ack for unknown method {method!r}", raw=frame)
 
@@ -729,9 +903,14 @@ class HyperliquidProtocol(ProtocolBuffers):
             state = self._subs.get(key)
             if state is not None and _echo_matches(state.subscription, echo):
                 state.live = True
+                state.acked = True
+                state.suspect = False
                 state.strikes = 0
+                state.rate_reported = False
                 if key in self._pending:
                     self._pending.remove(key)
+                if self._probing == key:
+                    self._probing = None
                 return state.subscription
         return None
 
@@ -780,7 +959,7 @@ class HyperliquidProtocol(ProtocolBuffers):
             else:
                 self._emit_error(text, code, received_ns, frame, SubscriptionRejected(text, text))
         elif text.startswith(_TOO_MANY_MESSAGES):
-            self._emit_error(text, "rate_limited", received_ns, frame, RequestFailed(text))
+            self._rate_limited(text, received_ns, frame)
         else:
             match = _TOO_MANY_POSTS.search(text)
             if match is not None:
@@ -793,6 +972,28 @@ class HyperliquidProtocol(ProtocolBuffers):
                                  TooManyInFlight(_POST_LIMIT))
                 return
             self._emit_error(text, "error", received_ns, frame, RequestFailed(text))
+
+    def _rate_limited(self, text: str, received_ns: int, frame: dict[str, Any]) -> None:
+        """§5.1: the message limit refused a frame without naming it. Acks come in order, so
+        it is taken to be the oldest subscribe still waiting; that one is sent again one
+        window later (not left registered but dead until a reconnect) and reported once."""
+        key = self._pending[0] if self._pending else None
+        if key is None:
+            self._emit_error(text, "rate_limited", received_ns, frame, RequestFailed(text))
+            return
+        self._pending.remove(key)
+        if self._probing == key:
+            self._probing = None
+        self._retry.append((None if self._now is None else self._now + self._budget.window, key))
+        state = self._subs[key]
+        if state.rate_reported:
+            logger.debug("%s (again for %s)", text, shorten(state.subscription))
+            return
+        state.rate_reported = True
+        message = (f"{text} Refused {codec.dumps(state.subscription)}; sending it again in "
+                   f"{self._budget.window:g} s")
+        self._emit_error(message, "rate_limited", received_ns, frame,
+                         RequestFailed(message, request="subscribe"))
 
     def _parse_error(self, text: str, received_ns: int, frame: dict[str, Any]) -> None:
         """§5.1: the server could not read one of our frames; it echoes the frame."""
@@ -821,9 +1022,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         """Stop tracking the subscription ``echo`` names; return what we had sent."""
         for key, state in list(self._subs.items()):
             if state.subscription == echo or _echo_matches(state.subscription, echo):
-                del self._subs[key]
-                if key in self._pending:
-                    self._pending.remove(key)
+                self._drop_key(key)
                 return state.subscription
         return None
 
@@ -931,8 +1130,11 @@ class HyperliquidClient(SubscribingClient):
     Events: ``trades`` → ``Trade`` (aggressor side; backfill re-sent after a reconnect is
     dropped), ``l2Book``/``bbo`` → snapshot ``Book``; everything else → ``Message`` whose
     ``channel`` is the subscription type (``userEvents``, ``activeAssetCtx`` even where the
-    wire says ``user`` / ``activeSpotAssetCtx``) and whose ``is_snapshot`` is the venue's
-    ``isSnapshot`` (missing = False). ``fastAssetCtxs`` arrives decoded. Server errors become
+    wire says ``user`` / ``activeSpotAssetCtx``). ``is_snapshot``: a push that replaces
+    state is a snapshot — every push of the full-state types (``allMids``, ``webData3``,
+    ``clearinghouseState``, ``openOrders``, ``twapStates``, ``spotState``, asset contexts…),
+    the venue's ``isSnapshot`` on the user streams (missing = False), the first
+    ``fastAssetCtxs`` push. ``fastAssetCtxs`` arrives decoded. Server errors become
     non-fatal ``ErrorEvent``s naming the subscription; a refused subscription is dropped from
     the set restored after reconnects.
 
@@ -942,6 +1144,14 @@ class HyperliquidClient(SubscribingClient):
         post_timeout: default seconds to wait for a ``post``/``info`` answer.
         rest_url: base URL of ``rest`` (derived from the socket URL by default).
         trade_memory: recent trades remembered per coin to drop duplicates.
+        message_limit, message_window: frames sent at most per window (seconds); the venue
+            allows 2000 a minute (per IP, across connections: lower it when several clients
+            share an address). A subscription the venue still refuses for the rate is sent
+            again one window later and reported once.
+        connection_budget: where sockets and new connections are counted (the venue allows
+            10 sockets and 30 new connections a minute per IP); the process-wide count by
+            default. Going over is reported (log and non-fatal ``ErrorEvent``), and the
+            reconnect delay waits for room in the per-minute window.
         **options: the common client options (DESIGN §2.1). Heartbeat defaults:
             ``ping_interval=20`` (the server closes sockets it has sent nothing on for 60 s,
             §3) and ``stale_timeout=45``.
@@ -964,22 +1174,54 @@ class HyperliquidClient(SubscribingClient):
         post_timeout: Optional[float] = 10.0,
         rest_url: Optional[str] = None,
         trade_memory: int = 2000,
+        message_limit: int = MAX_MESSAGES_PER_MINUTE,
+        message_window: float = 60.0,
+        connection_budget: Optional[ConnectionBudget] = None,
         **options: Any,
     ) -> None:
         if not options.get("url"):
             options["url"] = TESTNET_URL if testnet else MAINNET_URL
+        self._connection_budget = connection_budget or CONNECTIONS
         self._post_limit = post_limit
         self._post_timeout = post_timeout
         self._rest_url = rest_url
         self._rest: Optional[HyperliquidInfo] = None
         self._rest_lock = threading.Lock()  # guards _rest creation
-        protocol = HyperliquidProtocol(trade_memory=trade_memory)
+        protocol = HyperliquidProtocol(
+            trade_memory=trade_memory,
+            message_budget=MessageBudget(message_limit, message_window),
+            connection_budget=self._connection_budget,
+        )
         self.protocol = protocol
         """The sans-I/O protocol (for ``is_live`` and ``duplicate_trades``)."""
         super().__init__(protocol, **options)
 
     def _request_limit(self) -> Optional[int]:
         return self._post_limit
+
+    def _open_connection(self, url: str, protocol: Any, **kwargs: Any) -> Any:
+        """Every socket reconnects with a delay that also respects the process-wide
+        new-connections-per-minute window."""
+        self._options = attrs.evolve(
+            self._options, backoff=PacedBackoff.of(self._backoff, self._connection_budget)
+        )
+        return super()._open_connection(url, protocol, **kwargs)
+
+    def _on_start(self) -> None:
+        """Count the first connection and warn past the venue's 30 new ones a minute."""
+        budget = self._connection_budget
+        started = budget.attempt()
+        if started > budget.max_per_window:
+            text = (
+                f"{started} Hyperliquid connections begun in this process within "
+                f"{budget.window:g} s; the venue allows {budget.max_per_window} per minute "
+                "per IP and may refuse more"
+            )
+            logger.warning("%s", text)
+            self._hub.publish_one(ErrorEvent(
+                venue=VENUE, message=text, received_ns=time.time_ns(),
+                code="too_many_new_connections", fatal=False, exception=WSClientError(text),
+            ))
 
     # ----------------------------------------------------------------- raw subscriptions
 
@@ -1087,6 +1329,15 @@ class HyperliquidClient(SubscribingClient):
 
     def unsubscribe_all_dexs_asset_ctxs(self) -> bool:
         return self.unsubscribe(_sub("allDexsAssetCtxs"))
+
+    def subscribe_outcome_meta_updates(self) -> bool:
+        """Outcome markets created or settled and their questions updated or settled (no
+        snapshot: only changes are pushed)."""
+        return self.subscribe(_sub("outcomeMetaUpdates"))
+
+    def unsubscribe_outcome_meta_updates(self) -> bool:
+        """Cancel ``subscribe_outcome_meta_updates``."""
+        return self.unsubscribe(_sub("outcomeMetaUpdates"))
 
     def subscribe_fast_asset_ctxs(self) -> bool:
         """Mark/mid prices of every coin, delivered decoded: a snapshot, then changes."""

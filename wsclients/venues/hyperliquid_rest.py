@@ -12,8 +12,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, TypeVar
 
+from wsclients.core import codec
 from wsclients.core.rest import RestSession
-from wsclients.errors import ProtocolViolation, SubscriptionRejected
+from wsclients.errors import ProtocolViolation, RequestFailed, SubscriptionRejected
 from wsclients.models import Book, Trade
 from wsclients.venues.hyperliquid import (
     CANDLE_INTERVALS,
@@ -28,6 +29,9 @@ MAINNET_REST_URL = "https://api.hyperliquid.xyz"
 TESTNET_REST_URL = "https://api.hyperliquid-testnet.xyz"
 
 _NS_PER_MS = 1_000_000
+# "Responses that take a time range … return at most 500 elements or distinct blocks";
+# the next page starts at the last returned timestamp (info-endpoint page of the docs).
+_PAGE = 500
 _T = TypeVar("_T")
 
 
@@ -88,10 +92,17 @@ class HyperliquidInfo:
     def l2_book(
         self, coin: str, *, n_sig_figs: Optional[int] = None, mantissa: Optional[int] = None
     ) -> Book:
-        """The book (≤20 levels a side) as a snapshot ``Book``; empty sides for an unknown coin.
+        """The book (≤20 levels a side) as a snapshot ``Book`` (empty sides for a delisted
+        coin, whose book the venue serves as ``[[], []]``).
+
+        What ``/info`` answers for a coin it does not list is not documented (over the socket
+        the ``data`` is null), so every answer without levels — null, an empty body, an
+        object with no ``levels`` — is taken as "no such coin" and raised, never turned into
+        an empty book that would read as a market with no orders.
 
         Raises:
             SubscriptionRejected: invalid coin or aggregation (checked before sending).
+            RequestFailed: the venue has no book for ``coin`` (or answered with an error).
         """
         checked = validate_subscription(
             {"type": "l2Book", "coin": coin, "nSigFigs": n_sig_figs, "mantissa": mantissa}
@@ -100,9 +111,11 @@ class HyperliquidInfo:
                    "mantissa": checked.get("mantissa")}
         data = self.info(payload)
         received_ns = time.time_ns()
-        if data is None:  # unknown coin (§4: "data": null over the socket; REST alike)
-            return Book(venue="hyperliquid", symbol=coin, bids=(), asks=(),
-                        timestamp_ns=received_ns, received_ns=received_ns, is_snapshot=True)
+        if not data or (isinstance(data, dict) and data.get("levels") is None):
+            raise RequestFailed(
+                f"no book for {coin!r} (a coin the venue does not list?)",
+                request="POST /info l2Book",
+            )
         return _checked(book_from_l2, data, received_ns)
 
     def recent_trades(self, coin: str) -> list[Trade]:
@@ -117,7 +130,8 @@ class HyperliquidInfo:
     def candles(
         self, coin: str, interval: str, start_ns: int, end_ns: Optional[int] = None
     ) -> list[dict[str, Any]]:
-        """Candles between two instants (ns since the epoch; the venue keeps the last 5000).
+        """Candles between two instants (ns since the epoch; the venue keeps the last 5000),
+        oldest first, every page of the range (the venue answers at most 500 a call).
 
         Each candle is the venue's dict: ``t``/``T`` open/close ms, ``o h l c v`` strings.
         """
@@ -127,12 +141,44 @@ class HyperliquidInfo:
                 f"interval must be one of {sorted(CANDLE_INTERVALS)}",
             )
         validate_subscription({"type": "trades", "coin": coin})
-        request: dict[str, Any] = {
-            "coin": coin, "interval": interval, "startTime": start_ns // _NS_PER_MS,
-        }
-        if end_ns is not None:
-            request["endTime"] = end_ns // _NS_PER_MS
-        return _list(self.info({"type": "candleSnapshot", "req": request}), "candleSnapshot")
+        end_ms = None if end_ns is None else end_ns // _NS_PER_MS
+
+        def page(start_ms: int) -> Any:
+            request: dict[str, Any] = {"coin": coin, "interval": interval, "startTime": start_ms}
+            if end_ms is not None:
+                request["endTime"] = end_ms
+            return self.info({"type": "candleSnapshot", "req": request})
+
+        return _paged(page, "t", start_ns // _NS_PER_MS, end_ms, "candleSnapshot")
+
+    def user_funding(
+        self, user: str, start_ns: int, end_ns: Optional[int] = None
+    ) -> list[dict[str, Any]]:
+        """The user's funding payments between two instants, every page, oldest first:
+        ``{"time", "hash", "delta": {"type": "funding", "coin", "usdc", "szi",
+        "fundingRate", "nSamples"}}`` as the venue sends them."""
+        return self._user_range("userFunding", user, start_ns, end_ns)
+
+    def user_non_funding_ledger_updates(
+        self, user: str, start_ns: int, end_ns: Optional[int] = None
+    ) -> list[dict[str, Any]]:
+        """Deposits, withdrawals, transfers, vault and liquidation entries of the user
+        between two instants, every page, oldest first (``{"time", "hash", "delta"}``)."""
+        return self._user_range("userNonFundingLedgerUpdates", user, start_ns, end_ns)
+
+    def _user_range(
+        self, kind: str, user: str, start_ns: int, end_ns: Optional[int]
+    ) -> list[dict[str, Any]]:
+        base = _user_payload(kind, user)
+        end_ms = None if end_ns is None else end_ns // _NS_PER_MS
+
+        def page(start_ms: int) -> Any:
+            payload = dict(base, startTime=start_ms)
+            if end_ms is not None:
+                payload["endTime"] = end_ms
+            return self.info(payload)
+
+        return _paged(page, "time", start_ns // _NS_PER_MS, end_ms, kind)
 
     def user_fills(self, user: str, *, aggregate_by_time: bool = False) -> list[dict[str, Any]]:
         """The user's most recent fills (at most 2000), as the venue's dicts."""
@@ -192,6 +238,38 @@ class HyperliquidInfo:
 def _user_payload(kind: str, user: str) -> dict[str, Any]:
     checked = validate_subscription({"type": "userFills", "user": user})
     return {"type": kind, "user": checked["user"]}
+
+
+def _paged(
+    fetch: Callable[[int], Any], time_key: str, start_ms: int, end_ms: Optional[int], what: str
+) -> list[Any]:
+    """Every item of a time range the venue serves ``_PAGE`` at a time.
+
+    The next page starts at the last returned timestamp (inclusive, so items sharing that
+    millisecond are not skipped); the items of that millisecond seen already are dropped.
+    """
+    items: list[Any] = []
+    edge: set[str] = set()  # the items at the last timestamp, as canonical JSON
+    start = start_ms
+    while True:
+        page = _list(fetch(start), what)
+        fresh = [item for item in page if not edge or codec.dumps(item) not in edge]
+        items.extend(fresh)
+        if len(page) < _PAGE or not fresh:
+            return items
+        last = _time_of(page[-1], time_key, what)
+        if last < start or (end_ms is not None and last >= end_ms):
+            return items
+        edge = {codec.dumps(item) for item in page
+                if _time_of(item, time_key, what) == last}
+        start = last
+
+
+def _time_of(item: Any, key: str, what: str) -> int:
+    value = item.get(key) if isinstance(item, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolViolation(f"{what} item without an integer {key!r}", raw=item)
+    return value
 
 
 def _list(data: Any, what: str) -> list[Any]:

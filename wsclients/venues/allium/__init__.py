@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wsclients.venues.allium.api_client import AlliumApiClient
 from wsclients.venues.allium.filters import (
     COMPARISON_OPERATORS,
     COMPOUND_OPS,
@@ -13,8 +14,11 @@ from wsclients.venues.allium.filters import (
     filter_json,
     parse_filter,
 )
+from wsclients.venues.allium.stream_client import AlliumStreamClient
 
 __all__ = [
+    "AlliumApiClient",
+    "AlliumStreamClient",
     "COMPARISON_OPERATORS",
     "COMPOUND_OPS",
     "OPERATORS",
