@@ -28,6 +28,10 @@ lost
     the client read from a dying socket were in flight when it died: the client could not
     read them, they are not counted as lost but shown as "in flight" (for Hyperliquid the
     trades backfill after the resubscribe normally delivers them anyway).
+not delivered
+    Items published and never delivered: the in-flight ones, and those published while a
+    socket was silent or being replaced (never written to any socket). Zero for a venue that
+    recovers what a client missed (Centrifugo's history), where it is checked.
 duplicated
     Numbers the client delivered more than once.
 reordered
@@ -67,10 +71,16 @@ from typing import Any, Callable, Optional
 
 import attrs
 
-from wsclients import HyperliquidClient, TradevestClient, VegaClient
+from wsclients import CentrifugoClient, HyperliquidClient, TradevestClient, VegaClient
 from wsclients.core.client import Client
 from wsclients.models import Event
-from wsclients.testing import FakeHyperliquid, FakeTradevest, FakeVegaNode
+from wsclients.testing import (
+    ChannelOptions,
+    FakeCentrifugo,
+    FakeHyperliquid,
+    FakeTradevest,
+    FakeVegaNode,
+)
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer, Message
 
 __all__ = [
@@ -188,6 +198,9 @@ class VenueSoak:
     subscriptions: Callable[[FakeConnection], list[str]]
     expected: frozenset[str]
     carries_data: Callable[[FakeConnection], bool] = lambda conn: True
+    recovers: bool = False
+    """The venue re-sends what a client missed (Centrifugo's recovery from history): then
+    every item published must arrive, even one written into a dying or silent socket."""
     redirect_path: str = "/"
 
 
@@ -352,6 +365,74 @@ _TV_EXPECTED = json.dumps(
     {"markets": [{"currency": _TV_PAIR[0], "cryptoSymbol": _TV_PAIR[1]}]}, sort_keys=True
 )
 
+# Centrifugo: one recoverable channel; the number rides in each publication's data. The
+# channel keeps a long history, so recovery after every reconnect must fill every gap.
+
+_CF_CHANNEL = "soak"
+
+
+def _cf_fake() -> FakeServer:
+    namespaces = {"": ChannelOptions(
+        history_size=100_000, history_ttl=600.0, force_recovery=True,
+        allow_subscribe_for_client=True,
+    )}
+    fake = _wrapped(FakeCentrifugo)(namespaces=namespaces, ping_interval=0.25, pong_timeout=1.0)
+    fake.soak_init(_cf_scan)
+    return fake  # type: ignore[no-any-return]
+
+
+def _cf_client(fake: FakeServer, on_data: Callable[[Event], None]) -> Client:
+    assert isinstance(fake, FakeCentrifugo)
+    options = {**CLIENT_OPTIONS, "ping_interval": None}  # the server pings; the client answers
+    client = CentrifugoClient(
+        fake.url, token=fake.make_token("soak"), on_message=on_data,
+        max_server_ping_delay=0.25, **options,
+    )
+    client.subscribe(_CF_CHANNEL)
+    return client
+
+
+def _cf_publish(fake: FakeCentrifugo, n: int) -> None:
+    fake.publish(_CF_CHANNEL, {"n": n})
+
+
+def _cf_lines(text: str) -> Iterable[dict[str, Any]]:
+    for line in text.split("\n"):
+        obj = _json(line)
+        if isinstance(obj, dict):
+            yield obj
+
+
+def _cf_scan(text: str) -> list[int]:
+    numbers = []
+    for obj in _cf_lines(text):
+        push = obj.get("push")
+        if isinstance(push, dict) and push.get("channel") == _CF_CHANNEL and "pub" in push:
+            numbers.append(int(push["pub"]["data"]["n"]))
+        reply = obj.get("subscribe")
+        if isinstance(reply, dict):  # publications recovered on resubscribe
+            numbers.extend(int(pub["data"]["n"]) for pub in reply.get("publications", ()))
+    return numbers
+
+
+def _cf_number(event: Event) -> Optional[int]:
+    data = getattr(event, "data", None)
+    if getattr(event, "channel", None) != _CF_CHANNEL or not isinstance(data, dict):
+        return None
+    number = data.get("n")
+    return number if isinstance(number, int) else None
+
+
+def _cf_subscriptions(conn: FakeConnection) -> list[str]:
+    keys = []
+    for message in conn.received:
+        for obj in _cf_lines(message if isinstance(message, str) else ""):
+            command = obj.get("subscribe")
+            if isinstance(command, dict):
+                keys.append(str(command.get("channel")))
+    return keys
+
+
 VENUES: tuple[VenueSoak, ...] = (
     VenueSoak(
         name="hyperliquid", make_fake=_hl_fake, make_client=_hl_client, publish=_hl_publish,
@@ -368,6 +449,12 @@ VENUES: tuple[VenueSoak, ...] = (
         name="tradevest", make_fake=_tv_fake, make_client=_tv_client, publish=_tv_publish,
         scan=_tv_scan, number=_tv_number, subscriptions=_tv_subscriptions,
         expected=frozenset({_TV_EXPECTED}), redirect_path="/websocket/prices",
+    ),
+    VenueSoak(
+        name="centrifugo", make_fake=_cf_fake, make_client=_cf_client, publish=_cf_publish,
+        scan=_cf_scan, number=_cf_number, subscriptions=_cf_subscriptions,
+        expected=frozenset({_CF_CHANNEL}), redirect_path="/connection/websocket",
+        recovers=True,
     ),
 )
 """Every venue the soak runs; one entry per venue."""
@@ -423,10 +510,13 @@ class Soak:
         )
         self._publisher.start()
 
-    def stop(self) -> None:
+    def stop_publishing(self) -> None:
         self._stop.set()
         if self._publisher is not None:
             self._publisher.join(5.0)
+
+    def stop(self) -> None:
+        self.stop_publishing()
         if self.client is not None:
             self.client.stop()
         self.fake.stop()
@@ -641,7 +731,8 @@ def run_venue(
         soak.start()
         for kind in schedule:
             recovery[kind.name].append(soak.inject(kind))
-        soak.healthy()
+        soak.stop_publishing()
+        soak.healthy()  # the last item published has arrived
     except Exception as exc:  # noqa: BLE001 - reported in the figures, the soak goes on
         errors.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -702,7 +793,8 @@ def _ms(seconds: float) -> str:
 
 def figures_table(figures: Sequence[SoakFigures]) -> str:
     """One row per venue: faults, what was lost, duplicated, reordered, recovery, leaks."""
-    header = ["venue", "faults", "items sent", "lost", "in flight", "duplicated", "reordered",
+    header = ["venue", "faults", "items sent", "lost", "in flight", "not delivered",
+              "duplicated", "reordered",
               "unprovoked reconnects", "restore errors", "redirects followed", "recovery p50",
               "recovery p99", "leaked threads/FDs"]
     rows = []
@@ -710,6 +802,7 @@ def figures_table(figures: Sequence[SoakFigures]) -> str:
         times = f.all_recoveries
         rows.append([
             f.venue, str(f.faults), str(f.sent), str(f.lost), str(f.in_flight),
+            str(f.sent - f.delivered),
             str(f.duplicated), str(f.reordered), str(f.unprovoked), str(f.restore_errors),
             str(f.redirects_followed), _ms(percentile(times, 0.5)), _ms(percentile(times, 0.99)),
             f"{f.thread_leak}/{max(f.fd_leak, 0)}",

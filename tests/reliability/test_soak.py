@@ -44,6 +44,8 @@ def test_faults_lose_nothing_and_restore_every_subscription(venue: VenueSoak) ->
     assert figures.faults == faults * len(NOT_REDIRECTS), message
     assert (figures.lost, figures.duplicated, figures.reordered) == (0, 0, 0), message
     assert figures.restore_errors == 0, message
+    if venue.recovers:
+        assert figures.delivered == figures.sent, message
     assert figures.sockets >= figures.faults + 1, message  # a new socket after each fault
     assert (figures.thread_leak, max(figures.fd_leak, 0)) == (0, 0), message
     assert all(len(times) == faults for name, times in figures.recovery.items()
