@@ -5,7 +5,7 @@ Run the full soak (50 faults of each kind per venue) and print the figures in RS
 
     python -m tests.reliability.soak --full
 
-``tests/reliability/test_soak.py`` runs a short form (2 of each kind) in the normal pytest
+``tests/reliability/test_soak.py`` runs a short form (1 of each kind) in the normal pytest
 run, and the full one under ``WSCLIENTS_SOAK=full pytest -m reliability``.
 
 How it works. The fake of each venue is wrapped so that every text frame it writes to a socket
@@ -71,11 +71,18 @@ from typing import Any, Callable, Optional
 
 import attrs
 
-from wsclients import CentrifugoClient, HyperliquidClient, TradevestClient, VegaClient
+from wsclients import (
+    CadenzaClient,
+    CentrifugoClient,
+    HyperliquidClient,
+    TradevestClient,
+    VegaClient,
+)
 from wsclients.core.client import Client
 from wsclients.models import Event
 from wsclients.testing import (
     ChannelOptions,
+    FakeCadenza,
     FakeCentrifugo,
     FakeHyperliquid,
     FakeTradevest,
@@ -103,7 +110,7 @@ STALE_TIMEOUT = 0.3
 """The client's ``stale_timeout``: how long a silent socket lives."""
 RECOVERY_LIMIT = 10.0
 """Seconds a fault may take to recover before the soak calls it a failure."""
-SHORT_FAULTS = 2
+SHORT_FAULTS = 1
 FULL_FAULTS = 50
 
 CLIENT_OPTIONS: dict[str, Any] = {
@@ -117,7 +124,7 @@ CLIENT_OPTIONS: dict[str, Any] = {
 
 
 def faults_per_kind() -> int:
-    """Faults of each kind per venue: 50 under ``WSCLIENTS_SOAK=full``, else 2."""
+    """Faults of each kind per venue: 50 under ``WSCLIENTS_SOAK=full``, else 1."""
     return FULL_FAULTS if os.environ.get("WSCLIENTS_SOAK", "") == "full" else SHORT_FAULTS
 
 
@@ -433,6 +440,61 @@ def _cf_subscriptions(conn: FakeConnection) -> list[str]:
     return keys
 
 
+# Cadenza (Centrifugo underneath): trades of one instrument numbered by tradeId, with its
+# order book subscribed too; the market namespace keeps a long history, so recovery must
+# fill every gap.
+
+_CZ_INSTRUMENT = "BINANCE:BTC/USDT"
+
+
+def _cz_fake() -> FakeServer:
+    namespaces = {"market": ChannelOptions(
+        history_size=100_000, history_ttl=600.0, force_recovery=True,
+        allow_subscribe_for_client=True,
+    )}
+    fake = _wrapped(FakeCadenza)(
+        instruments=[_CZ_INSTRUMENT], namespaces=namespaces, ping_interval=0.25,
+        pong_timeout=1.0,
+    )
+    fake.soak_init(_cz_scan)
+    return fake  # type: ignore[no-any-return]
+
+
+def _cz_client(fake: FakeServer, on_data: Callable[[Event], None]) -> Client:
+    assert isinstance(fake, FakeCadenza)
+    options = {**CLIENT_OPTIONS, "ping_interval": None}  # the server pings; the client answers
+    client = CadenzaClient(
+        token=fake.make_token("soak"), url=fake.url, on_trade=on_data,
+        max_server_ping_delay=0.25, **options,
+    )
+    client.subscribe_trades(_CZ_INSTRUMENT)
+    client.subscribe_order_book(_CZ_INSTRUMENT)
+    return client
+
+
+def _cz_publish(fake: FakeCadenza, n: int) -> None:
+    fake.publish_trade(_CZ_INSTRUMENT, "65000.1", "0.003", trade_id=str(n))
+
+
+def _cz_scan(text: str) -> list[int]:
+    numbers = []
+    for obj in _cf_lines(text):
+        push = obj.get("push")
+        if isinstance(push, dict) and "pub" in push and "tradeId" in push["pub"]["data"]:
+            numbers.append(int(push["pub"]["data"]["tradeId"]))
+        reply = obj.get("subscribe")
+        if isinstance(reply, dict):  # publications recovered on resubscribe
+            numbers.extend(
+                int(pub["data"]["tradeId"]) for pub in reply.get("publications", ())
+                if "tradeId" in pub["data"]
+            )
+    return numbers
+
+
+def _cz_number(event: Event) -> Optional[int]:
+    return int(event.trade_id) if event.kind == "trade" else None  # type: ignore[attr-defined]
+
+
 VENUES: tuple[VenueSoak, ...] = (
     VenueSoak(
         name="hyperliquid", make_fake=_hl_fake, make_client=_hl_client, publish=_hl_publish,
@@ -455,6 +517,14 @@ VENUES: tuple[VenueSoak, ...] = (
         scan=_cf_scan, number=_cf_number, subscriptions=_cf_subscriptions,
         expected=frozenset({_CF_CHANNEL}), redirect_path="/connection/websocket",
         recovers=True,
+    ),
+    VenueSoak(
+        name="cadenza", make_fake=_cz_fake, make_client=_cz_client, publish=_cz_publish,
+        scan=_cz_scan, number=_cz_number, subscriptions=_cf_subscriptions,
+        expected=frozenset({
+            f"market:trade:{_CZ_INSTRUMENT}", f"market:orderBook:{_CZ_INSTRUMENT}",
+        }),
+        redirect_path="/connection/websocket", recovers=True,
     ),
 )
 """Every venue the soak runs; one entry per venue."""

@@ -1,6 +1,6 @@
 """The fault soak, short form: every venue through every kind of fault, nothing lost.
 
-Two faults of each kind per venue in the normal run (a few seconds per venue); 50 of each
+One fault of each kind per venue in the normal run (about two seconds per venue); 50 of each
 under ``WSCLIENTS_SOAK=full`` (``python -m tests.reliability.soak --full`` prints the
 figures). What "lost", "duplicated", "reordered" and "restore errors" mean exactly is in the
 docstring of ``tests/reliability/soak.py``.
