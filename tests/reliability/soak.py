@@ -37,12 +37,14 @@ duplicated
 reordered
     Deliveries of a number smaller than one delivered before it.
 unprovoked reconnects
-    Sockets opened beyond one per fault (plus the first): reconnects no fault caused. Not a
+    Sockets opened beyond those the faults made (the first, one per fault, and the ones cut
+    mid-restore by a flapping fault): reconnects no fault caused. Not a
     failure by itself: the soak's heartbeat (a ping every 0.1 s, two missed pongs and the
     socket is called dead) can misjudge a healthy socket on a busy machine.
 restore errors
     Sockets on which the client's subscriptions were not each sent exactly once (a missing or a
-    repeated subscription), plus healthy states with more than one open data socket.
+    repeated subscription; a socket cut mid-restore may lack some, never repeat one), plus
+    healthy states with more than one open data socket.
 recovery
     Seconds from the fault to the first item published after the fault arriving at the
     client's callback (p50 and p99 over the faults of a kind).
@@ -89,6 +91,7 @@ from wsclients.testing import (
     FakeVegaNode,
 )
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer, Message
+from wsclients.venues.hyperliquid_limits import ConnectionBudget
 
 __all__ = [
     "FAULT_KINDS",
@@ -108,6 +111,10 @@ CONNECT_TIMEOUT = 0.3
 """The client's ``connect_timeout``: how long a hanging handshake holds it."""
 STALE_TIMEOUT = 0.3
 """The client's ``stale_timeout``: how long a silent socket lives."""
+FLAP_WAIT = 0.05
+"""Seconds a flapping socket waits for the client's first frame before it is cut."""
+FLAPS = 3
+"""Sockets cut mid-restore in a row by one "flapping" fault."""
 RECOVERY_LIMIT = 10.0
 """Seconds a fault may take to recover before the soak calls it a failure."""
 SHORT_FAULTS = 1
@@ -141,7 +148,23 @@ class _SoakFake(FakeServer):
     def soak_init(self, scan: Callable[[str], list[int]]) -> None:
         self.soak_scan = scan
         self.soak_written: dict[int, list[int]] = collections.defaultdict(list)
+        self.soak_flapped: set[int] = set()
+        """Sockets cut while the client was restoring its subscriptions."""
         self._soak_hangs = 0
+        self._soak_flaps = 0
+
+    def flap_next(self, n: int) -> None:
+        """Cut each of the next ``n`` sockets as soon as the client has sent its first frame
+        on it (or after ``FLAP_WAIT`` when it sends none): mid-restore, before the acks."""
+        with self._cond:
+            self._soak_flaps += n
+
+    def _flap(self, conn: FakeConnection) -> None:
+        try:
+            conn.wait_for_message(timeout=FLAP_WAIT)
+        except TimeoutError:
+            pass  # a venue whose subscription is the URL: cut it right after the upgrade
+        conn.drop()
 
     def hang_next_handshakes(self, n: int = 1) -> None:
         """The next ``n`` upgrades get no answer until long after the client gave up (then a
@@ -172,6 +195,13 @@ class _SoakFake(FakeServer):
                 written.extend(scan(message))
 
         conn.send = recording_send  # type: ignore[method-assign]
+        with self._cond:
+            flap = self._soak_flaps > 0
+            if flap:
+                self._soak_flaps -= 1
+                self.soak_flapped.add(conn.index)
+        if flap:
+            self.start_thread(self._flap, conn, name=f"flap-{conn.index}")
         super().handle(conn)
 
 
@@ -230,7 +260,13 @@ def _hl_fake() -> FakeServer:
 
 
 def _hl_client(fake: FakeServer, on_data: Callable[[Event], None]) -> Client:
-    client = HyperliquidClient(url=fake.url, on_trade=on_data, **CLIENT_OPTIONS)
+    # The venue's per-IP pacing (30 new connections and 2000 frames a minute) would space
+    # the soak's hundreds of reconnects a minute out; the soak is about faults, not pacing.
+    client = HyperliquidClient(
+        url=fake.url, on_trade=on_data, message_limit=10**9,
+        connection_budget=ConnectionBudget(max_open=10**6, max_per_window=10**6),
+        **CLIENT_OPTIONS,
+    )
     client.subscribe_trades("BTC")
     client.subscribe_l2_book("ETH")
     client.subscribe_bbo("SOL")
@@ -678,6 +714,11 @@ def _hang_next(soak: Soak, conn: FakeConnection) -> None:
     conn.drop()
 
 
+def _flapping(soak: Soak, conn: FakeConnection) -> None:
+    soak.fake.flap_next(FLAPS)
+    conn.drop()
+
+
 def _close(code: int) -> Callable[[Soak, FakeConnection], None]:
     return lambda soak, conn: conn.close(code, f"soak close {code}")
 
@@ -691,6 +732,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     FaultKind("close 4000", _close(4000)),
     FaultKind("silence (stale)", lambda soak, conn: conn.go_silent()),
     FaultKind("hanging handshake", _hang_next),
+    FaultKind(f"flapping ({FLAPS} cuts mid-restore)", _flapping),
     FaultKind("503 on upgrade", _refuse_next(503)),
     FaultKind("302 on upgrade", _refuse_next(302)),
 )
@@ -714,6 +756,8 @@ class SoakFigures:
     duplicated: int
     reordered: int
     sockets: int
+    expected_sockets: int
+    """The first socket, one per fault, and ``FLAPS`` more per flapping fault."""
     restore_errors: int
     redirects_followed: int
     recovery: dict[str, list[float]]
@@ -723,9 +767,9 @@ class SoakFigures:
 
     @property
     def unprovoked(self) -> int:
-        """Sockets beyond one per fault plus the first: reconnects no fault asked for (the
-        soak's 0.1 s heartbeat may call a socket dead on a busy machine)."""
-        return max(0, self.sockets - self.faults - 1)
+        """Sockets beyond those the faults made: reconnects no fault asked for (the soak's
+        0.1 s heartbeat may call a socket dead on a busy machine)."""
+        return max(0, self.sockets - self.expected_sockets)
 
     @property
     def all_recoveries(self) -> list[float]:
@@ -824,10 +868,13 @@ def run_venue(
     lost, in_flight = _losses(dict(soak.fake.soak_written), seen)
     data_sockets = [c for c in soak.fake.connections if venue.carries_data(c)]
     restore_errors = soak.extra_sockets
+    flapped = soak.fake.soak_flapped
     for conn in data_sockets:
         counts = collections.Counter(venue.subscriptions(conn))
-        if set(counts) != venue.expected or any(v != 1 for v in counts.values()):
-            restore_errors += 1
+        if any(v != 1 for v in counts.values()) or not set(counts) <= venue.expected:
+            restore_errors += 1  # a repeated or unknown subscription
+        elif conn.index not in flapped and set(counts) != venue.expected:
+            restore_errors += 1  # a missing one (a socket cut mid-restore may lack some)
     return SoakFigures(
         venue=venue.name,
         faults=len(soak.faults),
@@ -838,6 +885,8 @@ def run_venue(
         duplicated=duplicated,
         reordered=reordered,
         sockets=len(data_sockets),
+        expected_sockets=1 + len(soak.faults) + FLAPS * sum(
+            1 for name, _, _ in soak.faults if name.startswith("flapping")),
         restore_errors=restore_errors,
         redirects_followed=len(soak.trap.requests),
         recovery=recovery,
