@@ -24,10 +24,13 @@ lost
     A socket delivers a prefix of what was written into it: whatever the kernel handed the
     client, in order, up to the moment the socket died. So a numbered item counts as lost when
     it was written to a socket *before another item that the client received from that same
-    socket* and yet never reached the client (on any socket). Items written after the last one
-    the client read from a dying socket were in flight when it died: the client could not
-    read them, they are not counted as lost but shown as "in flight" (for Hyperliquid the
-    trades backfill after the resubscribe normally delivers them anyway).
+    socket* and yet never reached the client (on any socket). "Received from that socket" is
+    proven only by an item written to no other socket: one the venue wrote again on a later
+    socket (Hyperliquid's trades backfill, Centrifugo's recovery) may have arrived from there.
+    Items written after the last one the client read from a dying socket were in flight when
+    it died: the client could not read them, they are not counted as lost but shown as "in
+    flight" (Hyperliquid's backfill of the last 30 trades and Centrifugo's recovery normally
+    deliver them anyway; a socket cut mid-restore three times in a row can outrun the 30).
 not delivered
     Items published and never delivered: the in-flight ones, and those published while a
     socket was silent or being replaced (never written to any socket). Zero for a venue that
@@ -99,6 +102,7 @@ __all__ = [
     "FaultKind",
     "SoakFigures",
     "VenueSoak",
+    "count_losses",
     "faults_per_kind",
     "figures_table",
     "recovery_table",
@@ -815,13 +819,21 @@ def _settle(before_threads: set[str], timeout: float = 3.0) -> set[str]:
         time.sleep(0.02)
 
 
-def _losses(written: dict[int, list[int]], received: set[int]) -> tuple[int, int]:
-    """(lost, in flight): see the module docstring."""
+def count_losses(written: dict[int, list[int]], received: set[int]) -> tuple[int, int]:
+    """(lost, in flight): see the module docstring.
+
+    Only an item written to no other socket proves that the client read a socket up to it:
+    one a venue re-sent on a later socket (a backfill, a recovery) may have come from there.
+    """
+    sockets_per_item = collections.Counter(n for numbers in written.values() for n in numbers)
     lost: set[int] = set()
     unread: set[int] = set()
     for numbers in written.values():
-        last = max((i for i, n in enumerate(numbers) if n in received), default=-1)
-        lost.update(n for n in numbers[:last] if n not in received)
+        last = max(
+            (i for i, n in enumerate(numbers) if n in received and sockets_per_item[n] == 1),
+            default=-1,
+        )
+        lost.update(n for n in numbers[:max(last, 0)] if n not in received)
         unread.update(n for n in numbers[last + 1:] if n not in received)
     return len(lost), len(unread - lost)
 
@@ -865,7 +877,7 @@ def run_venue(
         if n < highest:
             reordered += 1
         highest = max(highest, n)
-    lost, in_flight = _losses(dict(soak.fake.soak_written), seen)
+    lost, in_flight = count_losses(dict(soak.fake.soak_written), seen)
     data_sockets = [c for c in soak.fake.connections if venue.carries_data(c)]
     restore_errors = soak.extra_sockets
     flapped = soak.fake.soak_flapped

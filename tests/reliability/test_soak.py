@@ -15,6 +15,7 @@ from tests.reliability.soak import (
     VENUES,
     SoakFigures,
     VenueSoak,
+    count_losses,
     faults_per_kind,
     figures_table,
     recovery_table,
@@ -68,3 +69,23 @@ def test_a_redirect_is_an_error_and_a_retry_never_a_connection(venue: VenueSoak)
     assert figures.redirects_followed == 0, message
     assert len(figures.recovery[REDIRECT.name]) == faults, message
     assert (figures.lost, figures.duplicated, figures.reordered) == (0, 0, 0), message
+
+
+@pytest.mark.parametrize(
+    ("written", "received", "expected"),
+    [
+        ({0: [1, 2, 3]}, set(), (0, 3)),  # nothing read from it: all in flight
+        ({0: [1, 2, 3]}, {1, 3}, (1, 0)),  # 2 came before 3 on the socket that delivered 3
+        ({0: [1, 2, 3]}, {1, 2}, (0, 1)),  # 3 was in flight when the socket died
+        # 3 was written again on socket 1 (a backfill) so it proves nothing about socket 0;
+        # 4 is only on socket 1, so socket 1 was read through 2 and 3.
+        ({0: [1, 2, 3], 1: [2, 3, 4]}, {1, 3, 4}, (1, 0)),
+        ({0: [1, 2, 3], 1: [3, 4]}, {1, 3, 4}, (0, 1)),
+    ],
+)
+def test_loss_counts_only_what_a_read_socket_carried_before(
+    written: dict[int, list[int]], received: set[int], expected: tuple[int, int]
+) -> None:
+    """(lost, in flight): an item is lost only when a later item proven to come from the same
+    socket arrived; what followed the last proven read is in flight."""
+    assert count_losses(written, received) == expected
