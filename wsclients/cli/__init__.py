@@ -3,7 +3,8 @@
 Each venue's commands live in ``wsclients/cli/<venue>.py``, which provides
 ``add_tail_parser(subparsers)``, optionally ``add_book_parser(subparsers)`` and
 ``add_commands(commands)`` (top-level commands of its own, e.g. ``wsclients allium get``), and
-``run_demo(args)``. This module only assembles them.
+``run_demo(args)``. ``wsclients/cli/redis.py`` adds ``publish`` (a feed process writing
+to Redis Streams) and ``tail redis``. This module only assembles them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import ModuleType
 from typing import Optional
 
 from wsclients._version import __version__
+from wsclients.cli import redis as redis_commands
 
 __all__ = ["build_parser", "main"]
 
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_commands = getattr(module, "add_commands", None)
         if add_commands is not None:
             add_commands(commands)
+    redis_commands.add_tail_parser(tail_venues)
+    redis_commands.add_publish_parser(commands)
     return parser
 
 

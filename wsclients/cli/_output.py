@@ -10,15 +10,27 @@ import sys
 import threading
 import time
 from decimal import Decimal
-from typing import IO, Any, Optional
+from typing import IO, Any, Optional, Protocol
 
 import attrs
 
-from wsclients.core.client import Client
 from wsclients.errors import WSClientError
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Status, Trade
 
-__all__ = ["add_output_options", "event_to_json", "format_event", "run_client_loop"]
+__all__ = ["EventSource", "add_output_options", "event_to_json", "format_event", "run_client_loop"]
+
+
+class EventSource(Protocol):
+    """What ``run_client_loop`` drives: any client, or a ``RedisStreamSource``."""
+
+    def start(self, wait: bool = ..., timeout: Optional[float] = ...) -> None: ...
+
+    def get(self, timeout: Optional[float] = ...) -> Event: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
+
+    @property
+    def state(self) -> ConnectionState: ...
 
 
 def _plain(value: Any) -> Any:
@@ -109,7 +121,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_client_loop(
-    client: Client,
+    client: EventSource,
     args: argparse.Namespace,
     *,
     out: Optional[IO[str]] = None,

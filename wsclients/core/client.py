@@ -26,9 +26,10 @@ from wsclients.core import timers
 from wsclients.core.backoff import Backoff
 from wsclients.core.connection import Connection, OnClose, OnOpen
 from wsclients.core.deadline import Deadline
-from wsclients.core.hub import EventQueue, Hub, check_overflow
+from wsclients.core.hub import EventQueue, Hub, Sink, check_overflow
 from wsclients.core.options import ConnectionOptions
 from wsclients.core.protocol import Job, VenueProtocol
+from wsclients.core.redact import redact_url
 from wsclients.core.worker import Worker
 from wsclients.errors import ClientStopped, ConnectFailed, SubscriptionRejected, WSClientError
 from wsclients.models import ConnectionState, Event
@@ -334,6 +335,8 @@ class Client:
             if not self._started:
                 self._started = True
                 self._hub.start()
+                for sink in self._hub.sinks:
+                    sink.start()
                 self._on_start()
                 for connection in list(self._connections):
                     connection.start()
@@ -386,6 +389,11 @@ class Client:
         # backlog is cut off so that stop() stays prompt.
         budget = _left(deadline, floor=0.05)
         self._hub.stop(budget if drain else min(budget, 1.0), drain=True)
+        for sink in self._hub.sinks:  # after the last publish: each flushes what it holds
+            try:
+                sink.stop(_left(deadline, floor=0.05))
+            except Exception:
+                logger.exception("%s: stopping sink %r failed", self.venue, sink)
         timers.wait_idle(min(1.0, _left(deadline)))
         self._shutdown_done.set()
 
@@ -467,6 +475,31 @@ class Client:
         the client stops): ``wsclients.collect.collect_events(self, …)``, which see."""
         return collect_events(self, seconds, kinds=kinds, max_events=max_events)
 
+    # -- sinks -------------------------------------------------------------------------
+
+    def add_sink(self, sink: Sink) -> None:
+        """Forward every event from now on to ``sink`` too (``wsclients.sinks``).
+
+        The sink gets each batch after the queues and callbacks have theirs, on the reader
+        thread, and buffers it for a thread of its own; a failing sink is logged and counted
+        (``Hub.sink_errors``), never raised into the reader. It starts with the client (at
+        once if the client runs) and is stopped, after a last flush, by ``stop()``.
+
+        Raises:
+            ClientStopped: the client is stopped.
+        """
+        with self._lock:
+            if self._stopped.is_set():
+                raise ClientStopped("the client is stopped")
+            self._hub.add_sink(sink)
+            if self._started:
+                sink.start()
+
+    def remove_sink(self, sink: Sink, timeout: float = 2.0) -> None:
+        """Stop forwarding to ``sink`` and stop it (it flushes what it holds). Idempotent."""
+        if self._hub.remove_sink(sink):
+            sink.stop(timeout)
+
     # -- introspection -----------------------------------------------------------------
 
     @property
@@ -509,8 +542,8 @@ class Client:
         return f"<{type(self).__name__} venue={self.venue} url={self._display_url()} {self.state}>"
 
     def _display_url(self) -> str:
-        """The URL as shown to people; venues with secrets in the URL override it."""
-        return self.url
+        """The URL as shown to people: userinfo and query values hidden."""
+        return redact_url(self.url)
 
 
 class SubscribingClient(Client):

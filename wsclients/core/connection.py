@@ -6,9 +6,10 @@ needs a second thread per socket for pings, its ``reconnect=`` has a fixed delay
 silently (venues/peers.md §4 B5), and its per-frame callback wrapper and ``select`` cost
 throughput. Reading frames ourselves gives one thread per socket, timers on the one shared
 timer thread (``core/timers.py``), and a per-frame path of a few attribute updates.
-websocket-client does the handshake, TLS, proxies and every send; after the handshake the
-reader takes frames from the socket a buffer at a time (``core/frames.py``), not three system
-calls per frame as ``recv_data_frame`` does.
+The upgrade is ours (``core/handshake.py``: one deadline, bounded reads, no redirects, no
+cookie jar); websocket-client does proxies, the TLS wrap and every send; after the upgrade
+the reader takes frames from the socket a buffer at a time (``core/frames.py``), not three
+system calls per frame as ``recv_data_frame`` does.
 
 What the venue says and wants comes through a sans-I/O ``VenueProtocol``; this module never
 learns a venue's name. Events go to the ``Hub``; nothing here calls user code under a lock.
@@ -32,11 +33,25 @@ import websocket
 
 from wsclients.core import timers
 from wsclients.core.deadline import Deadline
-from wsclients.core.frames import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameReader, parse_close
+from wsclients.core.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_TEXT,
+    FrameReader,
+    parse_close,
+)
+from wsclients.core.handshake import (
+    BufferedSocket,
+    HandshakeCancelled,
+    UpgradeRefused,
+    open_websocket,
+)
 from wsclients.core.hub import Hub
 from wsclients.core.options import ConnectionOptions, Headers
 from wsclients.core.pending import PendingRequests
 from wsclients.core.protocol import CloseRequest, Job, Reply, VenueProtocol
+from wsclients.core.redact import redact_url
 from wsclients.errors import (
     AuthenticationFailed,
     ClientStopped,
@@ -107,7 +122,8 @@ class Connection:
         rng: Optional[random.Random] = None,
     ) -> None:
         self.url = url
-        self.display_url = display_url or url
+        self.display_url = redact_url(display_url or url)
+        """The URL as printed everywhere: userinfo and query values hidden."""
         self.protocol = protocol
         self.venue = venue
         self.name = name or venue
@@ -153,6 +169,7 @@ class Connection:
         self._seen_count = -1
         self._last_seen = 0.0
         self._last_ping = 0.0
+        self._last_tick = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -193,10 +210,11 @@ class Connection:
     def stop(self, timeout: float = 2.0) -> bool:
         """Close the socket and end the reader thread. Idempotent, safe from any thread.
 
-        The socket is shut down at once, which wakes a reader blocked in ``recv`` or in the
-        upgrade handshake and cuts a backoff wait short; returns True when the thread ended
-        within ``timeout``. A TCP connect still under way ends by itself at its
-        ``connect_timeout`` (it cannot be interrupted); the thread is a daemon meanwhile.
+        The socket is shut down at once, which wakes a reader blocked in ``recv``; a TCP
+        connect or an upgrade under way sees the stop within a tenth of a second
+        (core/handshake.py), and a backoff wait is cut short; returns True when the thread
+        ended within ``timeout``. Through a proxy, or while DNS answers, the connect ends by
+        itself at its ``connect_timeout``; the thread is a daemon meanwhile.
         """
         self._stop.set()
         self._wakeup.set()
@@ -473,12 +491,7 @@ class Connection:
     ) -> tuple[Optional[int], str, Optional[BaseException], Optional[float]]:
         """One socket from connect to close: (close code, reason, error, opened_at)."""
         options = self.options
-        ws = websocket.WebSocket(
-            sslopt=options.ws_options.get("sslopt"),
-            skip_utf8_validation=True,  # our frame reader validates UTF-8 itself
-            enable_multithread=True,  # websocket-client's send lock: pongs, pings and
-        )  # user sends come from different threads
-        self._ws = ws
+        ws: Optional[websocket.WebSocket] = None
         self._abort_reason = None
         self._verdict = None
         # A reconnect asked for before this socket is this socket.
@@ -491,16 +504,22 @@ class Connection:
         error: Optional[BaseException] = None
         self.attempts += 1
         try:
-            ws.connect(  # type: ignore[no-untyped-call]
-                self.url, header=_header_list(options.headers),
-                timeout=options.connect_timeout, **_connect_options(options.ws_options),
-            )
             if self._stop.is_set():
+                return None, "stopped", None, None
+            ws, early = open_websocket(
+                self.url, header=_header_list(options.headers),
+                timeout=options.connect_timeout, options=options.ws_options,
+                cancelled=self._stop.is_set,
+            )
+            self._ws = ws
+            if self._stop.is_set():  # stop() ran before the socket was ours to shut
                 return None, "stopped", None, None
             _prepare_socket(ws)
             opened_at = time.monotonic()
             self._opened(ws)
-            code, reason = self._read(ws)
+            code, reason = self._read(ws, early)
+        except HandshakeCancelled:
+            return None, "stopped", None, None
         except websocket.WebSocketBadStatusException as exc:
             code, reason, error = exc.status_code, _status_reason(exc), exc
         except ProtocolClose as exc:
@@ -515,7 +534,8 @@ class Connection:
                 self._connected.clear()
                 self._session.clear()
             self._cancel_timer()
-            _close_quietly(ws, send_close=False, release=True)
+            if ws is not None:
+                _close_quietly(ws, send_close=False, release=True)
             self._ws = None
             verdict = self._verdict
             if verdict is not None and not isinstance(error, ProtocolClose):
@@ -584,7 +604,7 @@ class Connection:
             except Exception:
                 logger.exception("%s: on_close hook failed", self.name)
 
-    def _read(self, ws: websocket.WebSocket) -> tuple[Optional[int], str]:
+    def _read(self, ws: websocket.WebSocket, early: bytes) -> tuple[Optional[int], str]:
         """Read frames until the socket closes; the hot path of the whole library.
 
         Events go to the hub in batches: those of every frame already buffered go together,
@@ -609,8 +629,10 @@ class Connection:
                 publish(batch)
 
         assert ws.sock is not None  # connected: _prepare_socket ran
+        # Bytes the upgrade read past its response are the first frames.
+        source = BufferedSocket(ws.sock, early) if early else ws.sock
         next_frame = FrameReader(
-            ws.sock, max_size=self.options.max_message_size, before_wait=flush
+            source, max_size=self.options.max_message_size, before_wait=flush
         ).next_frame
         try:
             while True:
@@ -680,6 +702,7 @@ class Connection:
         self._seen_count = -1
         self._last_seen = now
         self._last_ping = now
+        self._last_tick = now
         periods = [p for p in (self._ping_interval, self._stale_timeout and self._stale_timeout / 2)
                    if p]
         # At least once a second: protocols check their deadlines on every tick.
@@ -697,7 +720,10 @@ class Connection:
         now = time.monotonic()
         count = self.messages + self.control_frames
         stale = self._stale_timeout
-        if count != self._seen_count:
+        # A reader waiting for the user (overflow="block") is not reading: silence then
+        # says nothing about the server, and its pongs wait unread behind the backlog.
+        held_since = self._hub.last_blocked()
+        if count != self._seen_count or held_since >= self._last_seen:
             self._seen_count = count
             self._last_seen = now
         elif stale is not None and now - self._last_seen > stale:
@@ -711,6 +737,10 @@ class Connection:
             if not self._connected.is_set():
                 return
             protocol = self.protocol
+            # Held up since the previous tick (0.2 s slack: a waiting reader marks the time
+            # every 0.1 s).
+            protocol.reader_held_up = held_since >= self._last_tick - 0.2
+            self._last_tick = now
             try:
                 protocol.on_tick(now)
                 message = protocol.ping_message() if ping_due else None
@@ -898,16 +928,6 @@ def _header_list(headers: Optional[Headers]) -> Optional[list[str]]:
     return list(headers)
 
 
-_CONNECT_OPTION_NAMES = (
-    "http_proxy_host", "http_proxy_port", "http_proxy_auth", "http_no_proxy", "proxy_type",
-    "http_proxy_timeout", "origin", "subprotocols", "host", "cookie", "suppress_origin",
-)
-
-
-def _connect_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: options[k] for k in _CONNECT_OPTION_NAMES if options.get(k) is not None}
-
-
 def _prepare_socket(ws: websocket.WebSocket) -> None:
     """After the handshake: blocking reads (the timer watches for silence) and a kernel
     send timeout so that a peer that stops reading cannot block a sender forever."""
@@ -952,6 +972,8 @@ def _close_quietly(ws: websocket.WebSocket, *, send_close: bool, release: bool =
 
 
 def _status_reason(exc: websocket.WebSocketBadStatusException) -> str:
+    if isinstance(exc, UpgradeRefused):
+        return exc.reason
     body = getattr(exc, "resp_body", None)
     text = f"HTTP {exc.status_code}"
     if body:

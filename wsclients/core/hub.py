@@ -10,6 +10,16 @@ Every queue is bounded. What happens when one is full is its ``overflow`` policy
 ``drop_oldest`` (the default), ``drop_newest``, or ``block`` (the publishing thread waits:
 backpressure onto the socket). Drops are counted, and each overflow *episode* (from the first
 drop until the queue next runs empty) is reported once as an ``ErrorEvent``.
+
+Under a drop policy a full queue never drops an error or a status: those that do not fit go
+to a small lane of their own that ``get()`` serves first, so the overflow report (and the news
+of a reconnect) reaches ``on_error``/``on_status`` and ``get()`` while the flood goes on. Under
+``block`` the hub remembers when a publisher last waited (``Hub.last_blocked``): a socket's
+heartbeat must not take a reader held up by the user for a dead server.
+
+Sinks (``add_sink``) see every published batch after the queues and callbacks have theirs:
+a sink forwards events elsewhere (``wsclients.sinks.RedisStreamSink``) on a thread of its
+own, so its ``accept`` only buffers and must never block the publishing thread.
 """
 
 from __future__ import annotations
@@ -19,14 +29,16 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
-from typing import Any, Callable, Literal, Optional
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Literal, Optional, Protocol
 
 from wsclients.core.deadline import Deadline
 from wsclients.errors import CallbackFailed, QueueOverflow
 from wsclients.models import ErrorEvent, Event
 
-__all__ = ["EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "check_overflow"]
+__all__ = [
+    "EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "Sink", "check_overflow",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +47,28 @@ OVERFLOW_POLICIES: tuple[str, ...] = ("drop_oldest", "drop_newest", "block")
 
 Callback = Callable[[Any], Any]
 
+_CONTROL_KINDS = frozenset({"error", "status"})
+# Most errors and statuses a full queue holds beside its data (the oldest go first): a
+# bound even for a consumer that never reads.
+_URGENT_MAX = 1000
+
 EVENT_KINDS = frozenset({"trade", "book", "message", "status", "error"})
 """Every event's ``kind``."""
+
+
+class Sink(Protocol):
+    """Something that forwards a client's events elsewhere (``Hub.add_sink``).
+
+    ``accept`` runs on the publishing thread (a socket's reader): it must only hand the
+    batch over and return, never wait on I/O. ``start`` and ``stop`` bracket its own thread;
+    both are idempotent.
+    """
+
+    def accept(self, events: Sequence[Event]) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = ...) -> None: ...
 
 
 def check_overflow(policy: str) -> None:
@@ -75,6 +107,10 @@ class EventQueue:
         self._items: collections.deque[Event] = collections.deque(
             maxlen=maxsize if self._drop_oldest else None
         )
+        # Errors and statuses that met a full queue under a drop policy: served first.
+        self._urgent: collections.deque[Event] = collections.deque(maxlen=_URGENT_MAX)
+        self.last_blocked = 0.0
+        """``time.monotonic()`` when a publisher last waited for room (``block``)."""
         # Guards the sleeping side: _waiters, the wait itself, _closed. Producers take it only
         # when someone may be asleep, so a busy consumer costs the producer nothing.
         self._cond = threading.Condition(threading.Lock())
@@ -98,7 +134,36 @@ class EventQueue:
         room = self.maxsize - len(items)
         if room >= len(events):
             items.extend(events)
-        elif self._drop_oldest:
+        elif self.overflow != "block" and any(e.kind in _CONTROL_KINDS for e in events):
+            kept = max(room, 0)
+            items.extend(events[:kept])  # what fits keeps its order
+            rest = events[kept:]
+            control = [e for e in rest if e.kind in _CONTROL_KINDS]
+            # The lane is bounded too: what it pushes out is a drop like any other.
+            self.dropped += max(0, len(self._urgent) + len(control) - _URGENT_MAX)
+            self._urgent.extend(control)
+            data = [e for e in rest if e.kind not in _CONTROL_KINDS]
+            if data:
+                self._put_many_data(data, 0)
+        else:
+            self._put_many_data(events, room)
+        if self._waiters:
+            with self._cond:
+                self._cond.notify()
+
+    def _put_urgent(self, event: Event) -> None:
+        """Put ``event`` ahead of the backlog (the news of an overflow, about that backlog)."""
+        if self.kinds is not None and event.kind not in self.kinds:
+            return
+        self._urgent.append(event)
+        if self._waiters:
+            with self._cond:
+                self._cond.notify()
+
+    def _put_many_data(self, events: list[Event], room: int) -> None:
+        """The overflow path: the queue cannot take every event as it is."""
+        items = self._items
+        if self._drop_oldest:
             # The deque's maxlen drops the oldest in C: a full queue nobody reads (the
             # default queue of a callback-only user) costs no more than an empty one.
             items.extend(events)
@@ -108,9 +173,6 @@ class EventQueue:
             self._put_blocking(events)
         else:
             self._put_overflowing(events, room)
-        if self._waiters:
-            with self._cond:
-                self._cond.notify()
 
     def _put_overflowing(self, events: list[Event], room: int) -> None:
         """drop_newest: keep what fits, count the rest."""
@@ -127,12 +189,14 @@ class EventQueue:
                     self._blocked += 1
                     try:
                         while len(items) >= self.maxsize and not self._closed:
+                            self.last_blocked = time.monotonic()
                             if self._waiters:  # let a sleeping consumer drain first
                                 with self._cond:
                                     self._cond.notify()
                             self._not_full.wait(0.1)
                     finally:
                         self._blocked -= 1
+                        self.last_blocked = time.monotonic()
                 if self._closed:
                     return
             items.append(event)
@@ -161,7 +225,7 @@ class EventQueue:
 
     def qsize(self) -> int:
         """How many events wait right now."""
-        return len(self._items)
+        return len(self._items) + len(self._urgent)
 
     def get(self, timeout: Optional[float] = None) -> Event:
         """The next event, waiting up to ``timeout`` seconds (None = until one comes).
@@ -171,9 +235,8 @@ class EventQueue:
                 drained (no event can come any more).
         """
         self._report_overflow = True
-        items = self._items
         try:
-            event = items.popleft()
+            event = (self._urgent or self._items).popleft()
         except IndexError:
             event = self._wait_for_event(timeout)
         if self._blocked:
@@ -189,7 +252,7 @@ class EventQueue:
             try:
                 while True:
                     try:
-                        return items.popleft()
+                        return (self._urgent or items).popleft()
                     except IndexError:
                         pass
                     self._in_overflow = False  # ran empty: the episode is over
@@ -269,6 +332,8 @@ class Hub:
             )
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        self._sinks: tuple[Sink, ...] = ()  # copy-on-write, like _queues, under _queues_lock
+        self.sink_errors = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -321,6 +386,11 @@ class Hub:
             self._inbox._put_many(events)
         elif self._inline and self._callbacks:
             self._run_callbacks(events)
+        for sink in self._sinks:
+            try:
+                sink.accept(events)
+            except Exception:
+                self._sink_failed(sink)
 
     def publish_one(self, event: Event) -> None:
         """``publish([event])``."""
@@ -337,7 +407,25 @@ class Hub:
         return event
 
     def _report_overflow(self, exc: QueueOverflow) -> None:
-        self.report(exc)
+        """The news of an overflow goes ahead of every backlog: published like any event,
+        it could itself be dropped or wait behind the flood it reports."""
+        event = ErrorEvent.from_exception(exc, venue=self.venue, received_ns=time.time_ns())
+        self.events_published += 1
+        self.errors += 1
+        for q in self._queues:
+            q._put_urgent(event)
+        if self._inbox is not None:
+            self._inbox._put_urgent(event)
+        elif self._inline and self._callbacks:
+            self._run_callbacks((event,))
+
+    def last_blocked(self) -> float:
+        """``time.monotonic()`` when a publisher last waited on a full ``block`` queue
+        (0.0: never). While a reader waits, this stays within 0.1 s of now."""
+        latest = max((q.last_blocked for q in self._queues), default=0.0)
+        if self._inbox is not None:
+            latest = max(latest, self._inbox.last_blocked)
+        return latest
 
     # -- queues ------------------------------------------------------------------------
 
@@ -373,6 +461,38 @@ class Hub:
         if self._inbox is not None:
             total += self._inbox.dropped
         return total
+
+    # -- sinks -------------------------------------------------------------------------
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        """The sinks fed by ``publish``, in the order they were added."""
+        return self._sinks
+
+    def add_sink(self, sink: Sink) -> None:
+        """Hand every batch published from now on to ``sink.accept``. Adding it twice
+        changes nothing. The caller starts and stops the sink."""
+        with self._queues_lock:
+            if all(s is not sink for s in self._sinks):
+                self._sinks = (*self._sinks, sink)
+
+    def remove_sink(self, sink: Sink) -> bool:
+        """Stop feeding ``sink`` (it is not stopped); False if it was not added."""
+        with self._queues_lock:
+            kept = tuple(s for s in self._sinks if s is not sink)
+            removed = len(kept) != len(self._sinks)
+            self._sinks = kept
+        return removed
+
+    def _sink_failed(self, sink: Sink) -> None:
+        # Counted, and logged with its traceback the first time only: a broken sink fails on
+        # every batch, and one log line per batch would drown the reader it must not slow.
+        # Never published as an ErrorEvent, which would go back into the failing sink.
+        self.sink_errors += 1
+        if self.sink_errors == 1:
+            logger.exception("%s: sink %r failed (counted from now on)", self._name, sink)
+        else:
+            logger.debug("%s: sink %r failed again", self._name, sink, exc_info=True)
 
     # -- dispatching -------------------------------------------------------------------
 

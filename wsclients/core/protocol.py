@@ -101,6 +101,11 @@ class VenueProtocol(Protocol):
     session_up: bool
     heartbeat: Optional[Heartbeat]
     attention: bool
+    reader_held_up: bool
+    """True when the reader waited for room in a full ``overflow="block"`` queue since the
+    previous tick: replies (pongs) and server pings may sit unread behind the user's backlog,
+    so a missing one proves nothing about the server. Set by the connection before each
+    ``on_tick``."""
 
     def reset_socket_state(self) -> None:
         """Per-socket flags back to their start (called right before ``on_open``)."""
@@ -166,6 +171,7 @@ class ProtocolBuffers:
         self.session_up = False
         self.heartbeat: Optional[Heartbeat] = None
         self.attention = False
+        self.reader_held_up = False
         self._events: list[Event] = []
         self._outgoing: list[str] = []
         self._replies: list[Reply] = []

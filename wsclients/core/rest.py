@@ -4,20 +4,29 @@ Venues need REST beside the stream for metadata and recovery (Vega depth snapsho
 decimals, Hyperliquid's ``/info``). Retries on 429/5xx and connection errors are urllib3's
 ``Retry`` mounted on the session, not a loop of ours, so ``responses`` can drive them offline.
 Every call gets a timeout; every failure comes out as one of ``wsclients.errors``.
+
+A ``Retry-After`` is honoured up to ``max_retry_after`` seconds (urllib3 alone allows six
+hours), and every wait between retries ends at once when the session is closed (the client
+stopping), with ``ClientStopped``. ``tls_options`` turns the sockets' ``sslopt`` into the
+same trust for REST: one TLS configuration for both.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
+import threading
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from wsclients.core.redact import redact_url
 from wsclients.errors import (
     AuthenticationFailed,
+    ClientStopped,
     ConnectFailed,
     ProtocolViolation,
     RateLimited,
@@ -25,11 +34,63 @@ from wsclients.errors import (
     RequestTimeout,
 )
 
-__all__ = ["RestSession"]
+__all__ = ["DEFAULT_MAX_RETRY_AFTER", "RestSession", "tls_options"]
 
 logger = logging.getLogger(__name__)
 
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+DEFAULT_MAX_RETRY_AFTER = 30.0
+"""Longest ``Retry-After`` wait honoured between two retries, seconds."""
+
+Verify = Union[bool, str]
+
+
+def tls_options(sslopt: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+    """``requests``' ``verify`` and ``cert`` for the trust websocket-client's ``sslopt``
+    gives the sockets: the same CA file or directory, the same client certificate, and
+    verification off only where the sockets have it off."""
+    sslopt = sslopt or {}
+    options: dict[str, Any] = {}
+    if sslopt.get("cert_reqs", ssl.CERT_REQUIRED) == ssl.CERT_NONE:
+        options["verify"] = False
+    else:
+        options["verify"] = sslopt.get("ca_certs") or sslopt.get("ca_cert_path") or True
+    certfile = sslopt.get("certfile")
+    if certfile:
+        keyfile = sslopt.get("keyfile")
+        options["cert"] = (certfile, keyfile) if keyfile else certfile
+    return options
+
+
+class _StoppableRetry(Retry):
+    """urllib3's ``Retry`` whose waits end when ``stopped`` is set (raising
+    ``ClientStopped``) instead of sleeping on regardless."""
+
+    stopped: Optional[threading.Event] = None
+
+    def new(self, **kw: Any) -> _StoppableRetry:
+        retry = super().new(**kw)
+        assert isinstance(retry, _StoppableRetry)
+        retry.stopped = self.stopped
+        return retry
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self._wait(retry_after)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self._wait(backoff)
+
+    def _wait(self, seconds: float) -> None:
+        stopped = self.stopped
+        if stopped is not None and stopped.wait(seconds):
+            raise ClientStopped("the REST call was waiting to retry when the client stopped")
 
 
 class RestSession:
@@ -44,17 +105,24 @@ class RestSession:
         backoff_factor: float = 0.2,
         headers: Optional[Mapping[str, str]] = None,
         proxies: Optional[Mapping[str, str]] = None,
-        verify: bool = True,
+        verify: Verify = True,
+        cert: Union[str, tuple[str, str], None] = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._closed = threading.Event()
         self._session = requests.Session()
+        if cert is not None:
+            self._session.cert = cert
         if headers:
             self._session.headers.update(headers)
         if proxies:
             self._session.proxies.update(proxies)
-        self._session.verify = verify
-        retry = Retry(
+        # Given on every request, not only on the session: requests lets REQUESTS_CA_BUNDLE
+        # and CURL_CA_BUNDLE override a session's verify, which would undo sslopt's CA.
+        self._verify = verify
+        retry = _StoppableRetry(
             total=retries,
             connect=retries,
             read=retries,
@@ -64,7 +132,9 @@ class RestSession:
             allowed_methods=None,  # POST /info is a read: retry it too
             respect_retry_after_header=True,
             raise_on_status=False,  # we map the last response ourselves
+            retry_after_max=int(max_retry_after),
         )
+        retry.stopped = self._closed
         adapter = HTTPAdapter(max_retries=retry)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -83,15 +153,18 @@ class RestSession:
             url = path
         else:
             url = self.base_url + "/" + path.lstrip("/")
-        what = f"{method} {url}"
+        shown = redact_url(url)
+        what = f"{method} {shown}"
         try:
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self._session.request(
+                method, url, timeout=self.timeout, verify=self._verify, **kwargs
+            )
         except requests.Timeout as exc:
             raise RequestTimeout(what, self.timeout) from exc
         except requests.exceptions.RetryError as exc:
             raise RateLimited(str(exc), request=what) from exc
         except requests.RequestException as exc:
-            raise ConnectFailed(url, reason=str(exc)) from exc
+            raise ConnectFailed(shown, reason=redact_text(str(exc), url, shown)) from exc
         status = response.status_code
         retry_after = _retry_after(response)
         if status == 429 or (status == 403 and retry_after is not None):
@@ -101,7 +174,7 @@ class RestSession:
                 _error_text(response), status=status, request=what, retry_after=retry_after
             )
         if status in (401, 403):
-            raise AuthenticationFailed(url, code=status, reason=_error_text(response))
+            raise AuthenticationFailed(shown, code=status, reason=_error_text(response))
         if status >= 400:
             raise RequestFailed(_error_text(response), status=status, request=what)
         if not response.content:
@@ -112,11 +185,17 @@ class RestSession:
             raise ProtocolViolation(f"{what}: answer is not JSON", raw=response.content) from exc
 
     def close(self) -> None:
-        """Release pooled connections. Idempotent."""
+        """Release pooled connections and end any wait between retries. Idempotent."""
+        self._closed.set()
         self._session.close()
 
     def __repr__(self) -> str:
-        return f"<RestSession {self.base_url}>"
+        return f"<RestSession {redact_url(self.base_url)}>"
+
+
+def redact_text(text: str, url: str, shown: str) -> str:
+    """``text`` (a library's error message) with ``url`` replaced by its redacted form."""
+    return text.replace(url, shown)
 
 
 def _retry_after(response: requests.Response) -> Optional[float]:

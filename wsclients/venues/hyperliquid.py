@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Union
 import attrs
 
 from wsclients.core import codec
+from wsclients.core.amounts import checked_amount
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
 from wsclients.core.pending import wait_result
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
+from wsclients.core.rest import tls_options
 from wsclients.errors import (
     ClientStopped,
     ProtocolViolation,
@@ -299,12 +301,14 @@ def _echo_matches(sent: Mapping[str, Any], echo: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------- parsing helpers
 
 
-def _decimal(value: Any) -> Decimal:
-    """Prices and sizes are decimal strings on the wire (§2); never go through float."""
-    if isinstance(value, str):
-        return Decimal(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
+def _decimal(value: Any, what: str = "price or size") -> Decimal:
+    """Prices and sizes are decimal strings on the wire (§2); never go through float. Neither
+    is ever negative, NaN or infinite on Hyperliquid: such a value is a broken frame."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            return checked_amount(Decimal(value), what)
+        except ArithmeticError as exc:  # decimal.InvalidOperation: not a number at all
+            raise ProtocolViolation(f"{what} is not a decimal string", raw=value) from exc
     raise ProtocolViolation(f"expected a decimal string, got {type(value).__name__}")
 
 
@@ -324,7 +328,8 @@ def _levels(side: Any) -> tuple[BookLevel, ...]:
     if not isinstance(side, list):
         raise ProtocolViolation("book side must be a list")
     return tuple(
-        BookLevel(_decimal(level["px"]), _decimal(level["sz"]), _int(level["n"], "n"))
+        BookLevel(_decimal(level["px"], "price"), _decimal(level["sz"], "size"),
+                  _int(level["n"], "n"))
         for level in side
     )
 
@@ -360,8 +365,8 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
     return Trade(
         venue=VENUE,
         symbol=coin,
-        price=Decimal(px) if type(px) is str else _decimal(px),
-        size=Decimal(sz) if type(sz) is str else _decimal(sz),
+        price=_decimal(px, "price"),
+        size=_decimal(sz, "size"),
         side=side,
         # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
         trade_id=f"{time_ms}:{tid}",
@@ -560,6 +565,8 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def ping_message(self) -> Optional[str]:
         """``{"method":"ping"}`` (§3); asks for a reconnect when pongs stopped coming."""
+        if self.reader_held_up:  # the pongs may wait unread behind the user's backlog
+            self._missed_pongs = 0
         self._missed_pongs += 1
         missed = self._missed_pongs - 1
         if missed >= self._max_missed_pongs and self.close_request is None:
@@ -1559,7 +1566,10 @@ class HyperliquidClient(SubscribingClient):
             if self._rest is None:
                 from wsclients.venues.hyperliquid_rest import HyperliquidInfo, rest_url_for
 
-                self._rest = HyperliquidInfo(self._rest_url or rest_url_for(self.url))
+                self._rest = HyperliquidInfo(  # the sockets' trust (sslopt) for REST too
+                    self._rest_url or rest_url_for(self.url),
+                    **tls_options(self._ws_options.get("sslopt")),
+                )
             return self._rest
 
     # ----------------------------------------------------------------- lifecycle hooks

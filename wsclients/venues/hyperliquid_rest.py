@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from wsclients.core import codec
 from wsclients.core.rest import RestSession
@@ -75,14 +75,15 @@ class HyperliquidInfo:
         backoff_factor: float = 0.2,
         headers: Optional[Mapping[str, str]] = None,
         proxies: Optional[Mapping[str, str]] = None,
-        verify: bool = True,
+        verify: Union[bool, str] = True,
+        cert: Union[str, tuple[str, str], None] = None,
     ) -> None:
         if base_url is None:
             base_url = TESTNET_REST_URL if testnet else MAINNET_REST_URL
         self.base_url = base_url.rstrip("/")
         self._session = RestSession(
             self.base_url, timeout=timeout, retries=retries, backoff_factor=backoff_factor,
-            headers=headers, proxies=proxies, verify=verify,
+            headers=headers, proxies=proxies, verify=verify, cert=cert,
         )
 
     def info(self, payload: Mapping[str, Any]) -> Any:

@@ -24,6 +24,7 @@ from time import time_ns
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
+from wsclients.core.amounts import checked_amount
 from wsclients.core.client import HeaderSource, SubscribingClient
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import (
@@ -180,8 +181,8 @@ def _decimal(value: Any, what: str) -> Decimal:
         except InvalidOperation:
             pass
         else:
-            if number.is_finite():
-                return number
+            # Prices and quantities of a spot crypto broker are never negative.
+            return checked_amount(number, what)
     raise ValueError(f"{what} is not a decimal string: {shorten(value, 40)}")
 
 

@@ -21,7 +21,6 @@ import abc
 import collections
 import logging
 import random
-import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -33,10 +32,12 @@ import attrs
 
 from wsclients.book import OrderBook
 from wsclients.core import codec
+from wsclients.core.amounts import checked_amount
 from wsclients.core.backoff import Backoff
 from wsclients.core.client import Client, StreamSet
 from wsclients.core.connection import Connection
 from wsclients.core.protocol import CloseRequest, Job, ProtocolBuffers
+from wsclients.core.rest import tls_options
 from wsclients.errors import (
     BookOutOfSync,
     ClientStopped,
@@ -328,6 +329,19 @@ def _wire_int(value: Any, what: str) -> int:
     return int(_int_text(value, what))
 
 
+_MAX_DIGITS = 78  # uint256, the widest integer the node sends (prices), has 78 digits
+
+
+def _unsigned(value: Any, what: str) -> Any:
+    """Prices and sizes are unsigned on Vega (venues docs: ``price`` string of a uint,
+    ``size``/``volume`` uint64): a sign or more digits than a uint256 is a broken frame."""
+    if isinstance(value, str) and (value[:1] == "-" or len(value) > _MAX_DIGITS):
+        raise ProtocolViolation(f"{what} is not an unsigned integer string", raw=value[:40])
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise ProtocolViolation(f"{what} is negative", raw=value)
+    return value
+
+
 def _scaled(value: Any, places: int, what: str) -> Decimal:
     """``int(value) / 10**places`` exactly (no context rounding); places may be negative,
     and then the result is a plain integer (``20``, not ``2E+1``)."""
@@ -359,12 +373,12 @@ class MarketDecimals:
         return cls(price, position)
 
     def price_of(self, value: Any) -> Decimal:
-        """A wire price as a real price."""
-        return _scaled(value, self.price, "price")
+        """A wire price as a real price (an unsigned integer string on the wire)."""
+        return checked_amount(_scaled(_unsigned(value, "price"), self.price, "price"), "price")
 
     def size_of(self, value: Any) -> Decimal:
-        """A wire size or volume as a real size."""
-        return _scaled(value, self.position, "size")
+        """A wire size or volume as a real size (uint64 on the wire)."""
+        return checked_amount(_scaled(_unsigned(value, "size"), self.position, "size"), "size")
 
 
 DecimalsLookup = Callable[[str], Optional[MarketDecimals]]
@@ -383,6 +397,10 @@ def decimals_from_mapping(known: Mapping[str, MarketDecimals]) -> DecimalsLookup
 _MAX_HELD_TRADES = 10_000
 # A failed decimals fetch is asked again after this long (seconds).
 _DECIMALS_RETRY_AFTER = 5.0
+# How long the pages of one snapshot may take to end with ``lastPage``, and how many updates
+# may wait for it: past either, the snapshot is taken again (a fresh socket) and it is said.
+SNAPSHOT_TIMEOUT = 30.0
+_MAX_HELD_UPDATES = 10_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -538,11 +556,17 @@ class VegaStreamProtocol(_Base):
       them (integer strings, int enums).
     """
 
-    def __init__(self, stream: VegaStream, *, decimals: DecimalsLookup) -> None:
+    def __init__(
+        self, stream: VegaStream, *, decimals: DecimalsLookup,
+        snapshot_timeout: float = SNAPSHOT_TIMEOUT,
+    ) -> None:
         super().__init__(stream, decimals=decimals)
         self._snapshot_items: list[Any] = []
         self._snapshot_frames: list[Any] = []
         self._in_snapshot = False
+        self._snapshot_timeout = snapshot_timeout
+        self._snapshot_since = 0.0  # monotonic time of the first page of the snapshot
+        self._abandoned = False  # this socket's snapshot was given up: ignore its pages
         self._held_updates: list[Message] = []
         # Trades waiting for their market's decimals, per market in arrival order (kept
         # across sockets: they were received, so they are delivered).
@@ -563,6 +587,7 @@ class VegaStreamProtocol(_Base):
         self._snapshot_items = []
         self._snapshot_frames = []
         self._in_snapshot = False
+        self._abandoned = False
         self._held_updates = []
         if self.stream.request is not None:
             self._outgoing.append(self.stream.request)
@@ -655,7 +680,12 @@ class VegaStreamProtocol(_Base):
         self._report(error, now_ns, raw=None)
 
     def on_tick(self, now: float) -> None:
-        """Ask again for decimals whose fetch failed a while ago."""
+        """Ask again for decimals whose fetch failed a while ago; give up on a snapshot whose
+        last page does not come."""
+        if self._in_snapshot and now - self._snapshot_since > self._snapshot_timeout:
+            self._resnapshot(
+                f"no lastPage within {self._snapshot_timeout:g} s of the first snapshot page"
+            )
         for market_id, when in list(self._retry_at.items()):
             if now >= when:
                 del self._retry_at[market_id]
@@ -688,11 +718,15 @@ class VegaStreamProtocol(_Base):
         """venues/vega.md §2.3: pages of up to 50, ``lastPage`` only on the last; an empty
         snapshot is ``{"snapshot":{"lastPage":true}}``."""
         path = self.stream.path
+        if self._abandoned:  # closing for a new snapshot: nothing here can be delivered
+            return
         if "snapshot" in result:
             page = result["snapshot"]
             if not isinstance(page, Mapping):
                 raise ProtocolViolation("snapshot is not an object", raw=page)
-            self._in_snapshot = True
+            if not self._in_snapshot:
+                self._in_snapshot = True
+                self._snapshot_since = _now()
             self._snapshot_items.extend(_page_items(page))
             self._snapshot_frames.append(frame)
             if page.get("lastPage"):
@@ -715,7 +749,28 @@ class VegaStreamProtocol(_Base):
                 received_ns=received_ns, raw=frame,
             )
             # The snapshot is complete before the first update is delivered.
-            (self._held_updates if self._in_snapshot else self._events).append(message)
+            if not self._in_snapshot:
+                self._events.append(message)
+            elif len(self._held_updates) < _MAX_HELD_UPDATES:
+                self._held_updates.append(message)
+            else:
+                self._resnapshot(f"more than {_MAX_HELD_UPDATES} updates wait for lastPage")
+
+    def _resnapshot(self, why: str) -> None:
+        """An incomplete snapshot: drop it and what waited on it, say so, and take a new
+        one on a fresh socket (the node sends the snapshot when a stream opens)."""
+        if self.close_request is not None:
+            return
+        held = len(self._held_updates)
+        self._snapshot_items, self._snapshot_frames, self._held_updates = [], [], []
+        self._in_snapshot = False
+        self._abandoned = True
+        reason = f"{self.stream.path} snapshot incomplete ({why}); taking it again"
+        self._report(
+            ProtocolViolation(f"{reason}; {held} held update(s) dropped"), time.time_ns(),
+            raw=None,
+        )
+        self.close_request = CloseRequest(reason, quiet=True)
 
 
 def _page_items(page: Mapping[str, Any]) -> list[Any]:
@@ -1026,7 +1081,7 @@ class VegaClient(Client):
         self._stream_base = stream_base_url(self.url)
         self.rest = VegaRest(
             rest_base_url(self.url), timeout=rest_timeout, retries=rest_retries,
-            proxies=self._rest_proxies(), verify=self._rest_verify(),
+            proxies=self._rest_proxies(), **tls_options(self._ws_options.get("sslopt")),
         )
         """The REST companion on the same node (markets, depth, trades, orders …)."""
         # Guards _decimals and _decimal_failures (never held during a REST call).
@@ -1275,10 +1330,6 @@ class VegaClient(Client):
         proxy = f"{scheme}://{host}" + (f":{port}" if port else "")
         return {"http": proxy, "https": proxy}
 
-    def _rest_verify(self) -> bool:
-        """TLS verification stays on unless ``sslopt`` turned it off for the sockets."""
-        sslopt = self._ws_options.get("sslopt") or {}
-        return bool(sslopt.get("cert_reqs", ssl.CERT_REQUIRED) != ssl.CERT_NONE)
 
 
 def _now() -> float:

@@ -74,7 +74,8 @@ class VegaRest:
         timeout: Seconds per HTTP request.
         retries: Retries on 429/5xx and connection errors (urllib3 ``Retry``).
         page_size: Page size for list calls (the node's default is 1000, its maximum 5000).
-        headers, proxies, verify: Passed to ``requests``.
+        headers, proxies, verify, cert: Passed to ``requests`` (``verify`` may be a CA
+            bundle's path).
 
     Raises (from every call): ``RequestFailed`` (the node's message, HTTP status),
     ``RateLimited``, ``AuthenticationFailed`` (403: the node bans IPs that keep going while
@@ -93,7 +94,8 @@ class VegaRest:
         page_size: int = DEFAULT_PAGE_SIZE,
         headers: Optional[Mapping[str, str]] = None,
         proxies: Optional[Mapping[str, str]] = None,
-        verify: bool = True,
+        verify: Union[bool, str] = True,
+        cert: Union[str, tuple[str, str], None] = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be within 1..{MAX_PAGE_SIZE}")
@@ -101,7 +103,7 @@ class VegaRest:
         self.page_size = page_size
         self._session = RestSession(
             self.base_url, timeout=timeout, retries=retries, headers=headers, proxies=proxies,
-            verify=verify,
+            verify=verify, cert=cert,
         )
 
     def __repr__(self) -> str:

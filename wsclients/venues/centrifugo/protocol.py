@@ -442,6 +442,9 @@ class CentrifugoProtocol(ProtocolBuffers):
 
     def on_tick(self, now: float) -> None:
         """Deadlines: connect/subscribe replies, server pings, token renewals, backoffs."""
+        if self.reader_held_up and "ping" in self._deadlines and self._ping_period:
+            # The server's pings may wait unread behind the user's backlog (overflow="block").
+            self._deadlines.arm("ping", self._ping_period + self._ping_delay)
         for key in self._deadlines.expired(now):
             if self.close_request is not None:
                 return
