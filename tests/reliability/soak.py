@@ -115,8 +115,9 @@ CONNECT_TIMEOUT = 0.3
 """The client's ``connect_timeout``: how long a hanging handshake holds it."""
 STALE_TIMEOUT = 0.3
 """The client's ``stale_timeout``: how long a silent socket lives."""
-FLAP_WAIT = 0.05
-"""Seconds a flapping socket waits for the client's first frame before it is cut."""
+FLAP_WAIT = 0.5
+"""Seconds a flapping socket waits for the client's first frame before it is cut (a venue
+whose subscription is the URL has its sockets cut right after the upgrade instead)."""
 FLAPS = 3
 """Sockets cut mid-restore in a row by one "flapping" fault."""
 RECOVERY_LIMIT = 10.0
@@ -152,6 +153,7 @@ class _SoakFake(FakeServer):
     def soak_init(self, scan: Callable[[str], list[int]]) -> None:
         self.soak_scan = scan
         self.soak_written: dict[int, list[int]] = collections.defaultdict(list)
+        self.soak_flap_wait = FLAP_WAIT
         self.soak_flapped: set[int] = set()
         """Sockets cut while the client was restoring its subscriptions."""
         self._soak_hangs = 0
@@ -163,11 +165,16 @@ class _SoakFake(FakeServer):
         with self._cond:
             self._soak_flaps += n
 
+    def flaps_pending(self) -> int:
+        with self._cond:
+            return self._soak_flaps
+
     def _flap(self, conn: FakeConnection) -> None:
-        try:
-            conn.wait_for_message(timeout=FLAP_WAIT)
-        except TimeoutError:
-            pass  # a venue whose subscription is the URL: cut it right after the upgrade
+        if self.soak_flap_wait > 0:
+            try:
+                conn.wait_for_message(timeout=self.soak_flap_wait)
+            except TimeoutError:
+                pass
         conn.drop()
 
     def hang_next_handshakes(self, n: int = 1) -> None:
@@ -239,6 +246,8 @@ class VenueSoak:
     subscriptions: Callable[[FakeConnection], list[str]]
     expected: frozenset[str]
     carries_data: Callable[[FakeConnection], bool] = lambda conn: True
+    sends_subscriptions: bool = True
+    """The client sends its subscriptions as frames (False: they are the URL, as on Vega)."""
     recovers: bool = False
     """The venue re-sends what a client missed (Centrifugo's recovery from history): then
     every item published must arrive, even one written into a dying or silent socket."""
@@ -544,7 +553,7 @@ VENUES: tuple[VenueSoak, ...] = (
     VenueSoak(
         name="vega", make_fake=_vega_fake, make_client=_vega_client, publish=_vega_publish,
         scan=_vega_scan, number=_vega_number, subscriptions=_vega_subscriptions,
-        expected=frozenset({"trades"}), carries_data=_vega_trades,
+        expected=frozenset({"trades"}), carries_data=_vega_trades, sends_subscriptions=False,
         redirect_path="/api/v2/stream/trades",
     ),
     VenueSoak(
@@ -580,6 +589,8 @@ class Soak:
     def __init__(self, venue: VenueSoak) -> None:
         self.venue = venue
         self.fake: Any = venue.make_fake()
+        if not venue.sends_subscriptions:
+            self.fake.soak_flap_wait = 0.0
         self.trap = FakeServer("soak-trap")
         """Where redirects point: the client must never reach it."""
         self.received: list[tuple[int, float]] = []
@@ -645,7 +656,10 @@ class Soak:
             live = [c for c in self.fake.live_connections if self.venue.carries_data(c)]
             if len(live) > 1:
                 seen_extra = True
-            if len(live) == 1:
+            flapping = self.fake.flaps_pending() or any(
+                c.index in self.fake.soak_flapped for c in live
+            )
+            if len(live) == 1 and not flapping:
                 conn = live[0]
                 complete = self.venue.expected <= set(self.venue.subscriptions(conn))
                 if complete and self.max_received() >= target:
