@@ -76,6 +76,13 @@ from typing import Any, Callable, Optional
 
 import attrs
 
+from tests.reliability.cycles import (
+    FULL_CYCLES,
+    MODES,
+    cycles_per_mode,
+    cycles_table,
+    run_cycles,
+)
 from wsclients import (
     CadenzaClient,
     CentrifugoClient,
@@ -971,13 +978,20 @@ def recovery_table(figures: Sequence[SoakFigures]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m tests.reliability.soak [--full | --faults N] [--venue NAME …]``."""
+    """``python -m tests.reliability.soak [--full | --faults N] [--venue NAME …]
+    [--cycles N]``: the fault soak, then the start/stop cycles; exit status 1 unless clean."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--full", action="store_true", help=f"{FULL_FAULTS} faults of each kind")
+    parser.add_argument(
+        "--full", action="store_true",
+        help=f"{FULL_FAULTS} faults of each kind, {FULL_CYCLES * len(MODES)} start/stop cycles",
+    )
     parser.add_argument("--faults", type=int, help="faults of each kind per venue")
     parser.add_argument("--venue", action="append", choices=[v.name for v in VENUES])
+    parser.add_argument("--cycles", type=int, help="start/stop cycles of each moment (0: none)")
     args = parser.parse_args(argv)
     count = args.faults or (FULL_FAULTS if args.full else faults_per_kind())
+    cycles = args.cycles if args.cycles is not None else (
+        FULL_CYCLES if args.full else cycles_per_mode())
     venues = [v for v in VENUES if not args.venue or v.name in args.venue]
     figures = []
     started = time.monotonic()
@@ -987,11 +1001,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(figures_table(figures))
     print()
     print(recovery_table(figures))
+    cycled = []
+    if cycles:
+        print(f"{cycles * len(MODES)} start/stop cycles …", file=sys.stderr, flush=True)
+        cycled.append(run_cycles(cycles))
+        print()
+        print(cycles_table(cycled))
     print(f"\n{time.monotonic() - started:.0f} s in all", file=sys.stderr)
     for f in figures:
         for error in f.errors:
             print(f"{f.venue}: {error}", file=sys.stderr)
-    return 0 if all(f.clean for f in figures) else 1
+    for c in cycled:
+        for error in c.errors:
+            print(f"cycles: {error}", file=sys.stderr)
+    return 0 if all(f.clean for f in figures) and all(c.clean for c in cycled) else 1
 
 
 if __name__ == "__main__":
