@@ -1,7 +1,8 @@
 """The fault soak: each venue client against its fake while the fake publishes numbered data
 and the soak breaks the socket over and over, in every way a network or a server can.
 
-Run the full soak (50 faults of each kind per venue) and print the figures in RST::
+Run the full soak (50 faults of each kind per venue, then the 1,000 start/stop cycles of
+``cycles.py``) and print the figures in RST; the exit status is 1 unless all is clean::
 
     python -m tests.reliability.soak --full
 
