@@ -32,7 +32,7 @@ import websocket
 from _common import SUBSCRIBE_TRADES, machine_line, rst_table
 
 from wsclients import HyperliquidClient
-from wsclients.venues.hyperliquid_limits import ConnectionBudget
+from wsclients.venues.hyperliquid.limits import ConnectionBudget
 
 UNLIMITED = ConnectionBudget(max_open=10**9, max_per_window=10**9)
 stops: list[Callable[[], None]] = []  # second phase of stopping (baseline threads to join)

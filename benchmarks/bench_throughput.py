@@ -30,6 +30,9 @@ its ratios to baseline A, baseline B and the peer (issue 6 targets: wsclients ``
   default ``queue_size=100_000``: with callbacks, the default ``get()`` queue still keeps the
   last 100,000 events for a ``get()`` that never comes, and the garbage collector walks them;
   ``… queue_size=1000`` shows what that costs.
+- ``wsclients on_trade, recording …``: the ``on_trade`` row with ``record=`` a temporary file
+  (``.jsonl`` and ``.jsonl.gz``): every frame also goes to the recorder's writer thread.
+  The share of frames that reached the file is printed under the table.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from functools import partial
@@ -210,6 +214,32 @@ def run_wsclients(feed: Feed, n: int, *, mode: str, queue_size: int = 100_000) -
     return counter.rate(), counter.count / n, counter.cpu_per_million()
 
 
+RECORDED: dict[str, list[float]] = {}
+"""Per recording row: the share of the frames each run wrote to its file."""
+
+
+def run_recording(feed: Feed, n: int, suffix: str) -> Result:
+    """The ``on_trade`` row, recording every frame to a temporary ``run<suffix>`` file."""
+    counter = Counter(n)
+    hit = counter.hit
+
+    def on_trade(trade: Any) -> None:
+        hit()
+
+    with tempfile.TemporaryDirectory() as folder:
+        client = HyperliquidClient(url=feed.url, on_trade=on_trade)
+        recorder = client.record(os.path.join(folder, "run" + suffix))
+        client.subscribe_trades("BTC")
+        client.start()
+        try:
+            counter.wait(TIMEOUT)
+        finally:
+            client.stop()
+        trades = recorder.frames - 1  # the subscription's ack is a frame too
+        RECORDED.setdefault(suffix, []).append(trades / n)
+    return counter.rate(), counter.count / n, counter.cpu_per_million()
+
+
 def run_sink(feed: Feed, n: int) -> Result:
     """The sender's ceiling: handshake and subscribe, then only drain bytes."""
     ws = websocket.WebSocket()
@@ -309,6 +339,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                         run_in_subprocess, feed, n, mode, size, path)
             else:
                 runs[name] = partial(run_wsclients, feed, n, mode=mode, queue_size=size)
+        for suffix in (".jsonl", ".jsonl.gz"):
+            runs[f"wsclients on_trade, recording {suffix}"] = partial(
+                run_recording, feed, n, suffix)
         if args.only:
             keys = [k.strip() for k in args.only.split(",")]
             runs = {k: v for k, v in runs.items() if any(key in k for key in keys)}
@@ -337,6 +370,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     print()
     print(rst_table(["contender", "msg/s (median)", "min/max", "vs A", "vs B", "vs peer",
                      "vs websockets", "vs picows", "CPU s/M msgs", "delivered"], rows))
+    for suffix, shares in RECORDED.items():
+        print(f"\nrecording {suffix}: {min(shares) * 100:.1f} % of the frames written "
+              "(lowest over the rounds)")
     for missing, what in ((have_websockets, "websockets asyncio"), (have_picows, "picows")):
         if not missing:
             print(f"\n{what} not run: install it and orjson "

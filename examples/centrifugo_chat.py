@@ -43,7 +43,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             url, token = stack.enter_context(fake_centrifugo())
         if not url:
             parser.error("a server URL is needed (or --fake)")
-        client = CentrifugoClient(url, token=token, name="chat-example")
+        client = CentrifugoClient(url=url, token=token, name="chat-example")
         client.subscribe(args.channel)
         with client:
             for n in range(args.messages):

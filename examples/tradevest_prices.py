@@ -22,11 +22,6 @@ from typing import Optional
 from wsclients import Book, ErrorEvent, Status, TradevestClient
 
 
-def parse_market(text: str) -> tuple[str, str]:
-    currency, _, crypto = text.upper().partition("/")
-    return currency, crypto
-
-
 @contextlib.contextmanager
 def fake_server() -> Iterator[str]:
     from wsclients.testing import FakeTradevest  # needs the "testing" extra
@@ -76,7 +71,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(fake_server()) if args.fake else args.url
         client = TradevestClient(
-            [parse_market(m) for m in args.markets], url=url, token=args.token,
+            args.markets, url=url, token=args.token,
             on_book=on_book, on_error=on_error, on_status=on_status,
         )
         with client:
@@ -84,7 +79,7 @@ def main(argv: Optional[list[str]] = None) -> None:
                 while not halfway.wait(0.5):  # short waits keep Ctrl-C responsive
                     pass
                 if not done.is_set():
-                    client.set_markets([parse_market(m) for m in args.switch])
+                    client.set_markets(args.switch)
             while not done.wait(0.5):
                 pass
         print(f"stats: {client.stats}")

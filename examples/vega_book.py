@@ -52,7 +52,7 @@ def main(argv: Optional[list[str]] = None) -> None:
             url, market_id = stack.enter_context(fake_node())
         if not market_id:
             parser.error("a market id is needed (or --fake)")
-        with VegaClient(url) as client:
+        with VegaClient(url=url) as client:
             client.subscribe_book(market_id, depth=args.depth)
             seen = 0
             for event in client.events(kinds={"book", "error"}):

@@ -47,7 +47,7 @@ def _fresh_hyperliquid_connection_budget(monkeypatch: pytest.MonkeyPatch) -> Non
     """HyperliquidClient counts its sockets process-wide and paces reconnects under the
     venue's 30 new connections a minute; each test starts from an empty count so that the
     suite's hundreds of short-lived clients do not slow each other down."""
-    from wsclients.venues import hyperliquid
-    from wsclients.venues.hyperliquid_limits import ConnectionBudget
+    from wsclients.venues.hyperliquid import client
+    from wsclients.venues.hyperliquid.limits import ConnectionBudget
 
-    monkeypatch.setattr(hyperliquid, "CONNECTIONS", ConnectionBudget())
+    monkeypatch.setattr(client, "CONNECTIONS", ConnectionBudget())

@@ -55,7 +55,7 @@ def test_json_lines_keep_decimals_as_strings() -> None:
     data = json.loads(event_to_json(trade))
     assert data == {"kind": "trade", "venue": "v", "symbol": "BTC", "price": "0.1",
                     "size": "3.000", "side": "sell", "trade_id": "9", "timestamp_ns": 1,
-                    "received_ns": 2}
+                    "received_ns": 2, "is_snapshot": False}
     book = Book(venue="v", symbol="BTC", bids=(BookLevel(Decimal("1.5"), Decimal("2"), 3),),
                 asks=(), timestamp_ns=1, received_ns=1, is_snapshot=True)
     assert json.loads(event_to_json(book))["bids"] == [["1.5", "2", 3]]

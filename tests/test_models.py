@@ -65,7 +65,8 @@ def test_the_positional_builder_makes_the_same_trade() -> None:
     from wsclients.models import new_trade
 
     fields = dict(venue="v", symbol="S", price=Decimal("1.5"), size=Decimal("2"),
-                  side=Side.SELL, trade_id="7", timestamp_ns=10, received_ns=20, raw={"a": 1})
+                  side=Side.SELL, trade_id="7", timestamp_ns=10, received_ns=20,
+                  is_snapshot=True, raw={"a": 1})
     fast = new_trade(*fields.values())
     slow = Trade(**fields)  # type: ignore[arg-type]
     assert type(fast) is Trade and fast == slow and fast.raw == slow.raw

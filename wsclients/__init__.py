@@ -21,18 +21,24 @@ from wsclients.errors import (
     ClientStopped,
     ConnectFailed,
     ConnectionLost,
+    CorruptRecording,
     FrameRejected,
+    InvalidOption,
     MessageTooLarge,
     NotConnected,
+    NotRecordable,
     ProtocolStopped,
     ProtocolViolation,
     QueueOverflow,
     RateLimited,
+    RecordedFailure,
+    RecordingFailed,
     RequestFailed,
     RequestTimeout,
     SubscriptionRejected,
     TooManyInFlight,
     TradevestError,
+    UnknownVenue,
     WSClientError,
 )
 from wsclients.models import (
@@ -46,6 +52,7 @@ from wsclients.models import (
     Status,
     Trade,
 )
+from wsclients.recording import Recorder, ReplayClient, replay
 from wsclients.venues.allium import AlliumApiClient, AlliumStreamClient, F
 from wsclients.venues.cadenza.channels import (
     DOCUMENTED_CHANNELS,
@@ -56,10 +63,10 @@ from wsclients.venues.cadenza.client import CadenzaClient
 from wsclients.venues.centrifugo.client import CentrifugoClient
 from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 from wsclients.venues.hyperliquid import HyperliquidClient
-from wsclients.venues.hyperliquid_rest import HyperliquidInfo
+from wsclients.venues.hyperliquid.rest import HyperliquidInfo
 from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import VegaClient
-from wsclients.venues.vega_rest import VegaRest
+from wsclients.venues.vega.rest import VegaRest
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -90,6 +97,10 @@ __all__ = [
     "plot",
     "to_dataframe",
     "to_dataframes",
+    # record and replay
+    "Recorder",
+    "ReplayClient",
+    "replay",
     # errors
     "AlliumRequestFailed",
     "AlliumTooManyInFlight",
@@ -100,17 +111,23 @@ __all__ = [
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "CorruptRecording",
     "FrameRejected",
+    "InvalidOption",
     "MessageTooLarge",
     "NotConnected",
+    "NotRecordable",
     "ProtocolStopped",
     "ProtocolViolation",
     "QueueOverflow",
     "RateLimited",
+    "RecordedFailure",
+    "RecordingFailed",
     "RequestFailed",
     "RequestTimeout",
     "SubscriptionRejected",
     "TooManyInFlight",
+    "UnknownVenue",
     "WSClientError",
     # models
     "Book",

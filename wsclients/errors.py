@@ -23,8 +23,15 @@
     ├── TooManyInFlight        the venue's in-flight request limit is reached
     ├── BookOutOfSync          a sequence gap or crossed book: resync needed
     ├── ClientStopped          the client stopped while the call waited
+    ├── InvalidOption          a constructor option or argument of the wrong type or value
     ├── CallbackFailed         a user callback raised (the stream goes on)
-    └── QueueOverflow          a bounded queue dropped events (once per episode)
+    ├── QueueOverflow          a bounded queue dropped events (once per episode)
+    ├── RecordingFailed        a recording could not be written (the client goes on)
+    ├── CorruptRecording       a recording's line could not be read (also ValueError)
+    ├── UnknownVenue           no replay support for a recording's venue (also ValueError)
+    ├── NotRecordable          a client whose traffic a replay could not stand for (also
+    │                          ValueError)
+    └── RecordedFailure        blocking work that failed while recording, replayed
 
 Blocking calls raise these; background threads deliver them inside an ``ErrorEvent``.
 Every translation of a websocket-client or requests exception chains the original as
@@ -47,18 +54,24 @@ __all__ = [
     "ClientStopped",
     "ConnectFailed",
     "ConnectionLost",
+    "CorruptRecording",
     "FrameRejected",
+    "InvalidOption",
     "MessageTooLarge",
     "NotConnected",
+    "NotRecordable",
     "ProtocolStopped",
     "ProtocolViolation",
     "QueueOverflow",
     "RateLimited",
+    "RecordedFailure",
+    "RecordingFailed",
     "RequestFailed",
     "RequestTimeout",
     "SubscriptionRejected",
     "TooManyInFlight",
     "TradevestError",
+    "UnknownVenue",
     "WSClientError",
     "bounded_repr",
     "shorten",
@@ -373,6 +386,22 @@ class ClientStopped(WSClientError):
         return self.reason
 
 
+class InvalidOption(WSClientError, TypeError, ValueError):
+    """An option or argument of the wrong type or value, refused where it was given.
+
+    Also a ``TypeError`` and a ``ValueError``, so either standard idiom catches it.
+    """
+
+    def __init__(self, name: str, expected: str, value: Any) -> None:
+        super().__init__(name, expected, value)
+        self.name = name
+        self.expected = expected
+        self.value = value
+
+    def __str__(self) -> str:
+        return f"{self.name} must be {self.expected}; got {shorten(repr(self.value), 80)}"
+
+
 class QueueOverflow(WSClientError):
     """A bounded queue overflowed and events were dropped (reported once per episode)."""
 
@@ -419,6 +448,70 @@ class TradevestError(WSClientError):
         return text
 
 
+class RecordingFailed(WSClientError):
+    """Writing a recording failed (a full disk, a closed file); the recording stops and the
+    client goes on."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"recording to {self.path} failed: {shorten(self.reason)}; recording stopped"
+
+
+class CorruptRecording(WSClientError, ValueError):
+    """A line of a recording that cannot be read (cut short, not JSON, missing fields). A
+    replay reports it and goes on with the next line; only an unreadable header is raised."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        super().__init__(path, line, reason)
+        self.path = path
+        self.line = line
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}, line {self.line}: {shorten(self.reason)}"
+
+
+class UnknownVenue(WSClientError, ValueError):
+    """A recording names a venue that registered no replay support."""
+
+    def __init__(self, venue: str, reason: str = "") -> None:
+        super().__init__(venue, reason)
+        self.venue = venue
+        self.reason = reason
+
+    def __str__(self) -> str:
+        text = f"no replay support for venue {shorten(self.venue, 64)!r}"
+        return f"{text}: {self.reason}" if self.reason else text
+
+
+class NotRecordable(WSClientError, ValueError):
+    """``record`` on a client whose traffic a replay could not stand for (its replies answer
+    its caller's requests, which are not on the wire it receives)."""
+
+    def __init__(self, client: str, reason: str) -> None:
+        super().__init__(client, reason)
+        self.client = client
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.client} cannot be recorded: {self.reason}"
+
+
+class RecordedFailure(WSClientError):
+    """Blocking work (a REST snapshot, a lookup) that failed while recording, handed to the
+    protocol again on replay: ``type_name`` is the original error's class."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(type_name, message)
+        self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name
 class FrameRejected(ProtocolViolation):
     """A server frame breaks RFC 6455, so the connection must be failed (RFC 6455 §7.1.7).
 

@@ -137,6 +137,9 @@ class Trade:
     """The venue's trade time, nanoseconds since the epoch (UTC)."""
     received_ns: int
     """When the frame carrying it was read from the socket."""
+    is_snapshot: bool = False
+    """True for a past trade the venue sent as history when the subscription began (a
+    backfill), not a new print."""
     raw: Any = attrs.field(default=None, repr=False, eq=False)
     """The decoded venue item this event was built from."""
 
@@ -362,4 +365,4 @@ def _positional_builder(cls: type[_E]) -> Callable[..., _E]:
 
 new_trade = _positional_builder(Trade)
 """``Trade`` from its fields in order (venue, symbol, price, size, side, trade_id,
-timestamp_ns, received_ns, raw): the parsers' fast path."""
+timestamp_ns, received_ns, is_snapshot, raw): the parsers' fast path."""

@@ -197,6 +197,7 @@ def test_a_request_made_while_reconnecting_waits_for_the_socket(fake: FakeAllium
 def test_a_request_gives_up_when_no_socket_comes_in_time(fake: FakeAllium) -> None:
     """The wait for the socket is bounded by the request's own timeout."""
     with client_for(fake, backoff_min=5.0, backoff_max=5.0) as client:
+        fake.reject_handshake(503, times=None)  # full jitter may retry at once: refuse it
         fake.drop_all()
         assert wait_until(lambda: client.state is ConnectionState.RECONNECTING)
         with pytest.raises(RequestTimeout):

@@ -42,7 +42,7 @@ def fake() -> Iterator[FakeCentrifugo]:
 def make(fake: FakeCentrifugo, **options: Any) -> CentrifugoClient:
     if "token" not in options and "get_token" not in options:
         options["token"] = fake.make_token("alice")
-    return CentrifugoClient(fake.url, **FAST, **options)
+    return CentrifugoClient(url=fake.url, **FAST, **options)
 
 
 def publications(
@@ -345,7 +345,7 @@ def test_the_secret_is_never_shown(fake: FakeCentrifugo, caplog: pytest.LogCaptu
     events: list[Any] = []
     caplog.set_level(logging.DEBUG, logger="wsclients")
     fake.inject_error("subscribe", 103, channel="chat")
-    client = CentrifugoClient(fake.url, token=secret, on_error=events.append,
+    client = CentrifugoClient(url=fake.url, token=secret, on_error=events.append,
                               on_status=events.append, **FAST)
     client.subscribe("chat", token=secret)
     with client:
@@ -355,7 +355,7 @@ def test_the_secret_is_never_shown(fake: FakeCentrifugo, caplog: pytest.LogCaptu
         texts = [repr(client), str(client), repr(client.protocol), caplog.text]
         texts += [repr(e) + str(getattr(e, "exception", "")) for e in events]
     assert all(secret not in text for text in texts)
-    bad = CentrifugoClient(fake.url, token=fake.make_token("x", secret=WRONG_SECRET), **FAST)
+    bad = CentrifugoClient(url=fake.url, token=fake.make_token("x", secret=WRONG_SECRET), **FAST)
     with pytest.raises(WSClientError) as caught:
         bad.start(timeout=3 * T)
     bad.stop()

@@ -114,7 +114,7 @@ def _centrifugo() -> tuple[FakeServer, Venue]:
     counter = iter(range(1_000_000))
 
     def make(**options: Any) -> Client:
-        client = CentrifugoClient(fake.url, token=fake.make_token("alice"), **FAST, **options)
+        client = CentrifugoClient(url=fake.url, token=fake.make_token("alice"), **FAST, **options)
         client.subscribe("chat")
         return client
 

@@ -24,7 +24,7 @@ from wsclients.errors import (
 from wsclients.models import Book, ConnectionState, ErrorEvent, Event, Message, Side, Status, Trade
 from wsclients.testing.hyperliquid import FakeHyperliquid, PostError
 from wsclients.venues.hyperliquid import MAINNET_URL, TESTNET_URL, HyperliquidClient
-from wsclients.venues.hyperliquid_limits import ConnectionBudget
+from wsclients.venues.hyperliquid.limits import ConnectionBudget
 
 pytestmark = pytest.mark.timeout(30)
 

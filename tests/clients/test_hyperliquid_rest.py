@@ -19,7 +19,7 @@ from wsclients.errors import (
 )
 from wsclients.models import Book, Side, Trade
 from wsclients.venues.hyperliquid import HyperliquidClient
-from wsclients.venues.hyperliquid_rest import (
+from wsclients.venues.hyperliquid.rest import (
     MAINNET_REST_URL,
     TESTNET_REST_URL,
     HyperliquidInfo,

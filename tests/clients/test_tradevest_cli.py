@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import T
 from wsclients.cli import main
-from wsclients.cli import tradevest as tradevest_cli
 from wsclients.testing import FakeTradevest
 
 pytestmark = pytest.mark.timeout(30)
@@ -31,13 +30,13 @@ def fake() -> Iterator[FakeTradevest]:
 def test_tail_prices_prints_book_lines(
     fake: FakeTradevest, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`wsclients tail tradevest prices EUR/BTC eur/eth --url … --token …`"""
+    """`wsclients tail tradevest prices EUR/BTC ETH-EUR --url … --token …`: both written forms."""
     code = run(
         "tail",
         "tradevest",
         "prices",
         "EUR/BTC",
-        "eur/eth",
+        "ETH-EUR",
         "--url",
         fake.url,
         "--token",
@@ -101,10 +100,11 @@ def test_bad_market_exits_2_before_connecting(capsys: pytest.CaptureFixture[str]
     assert "rejected" in capsys.readouterr().err
 
 
-def test_parse_market() -> None:
-    """CURRENCY/CRYPTO becomes a pair; symbols pass through; case is ignored."""
-    assert tradevest_cli.parse_market("eur/btc") == ("EUR", "BTC")
-    assert tradevest_cli.parse_market("BTC-EUR") == "BTC-EUR"
+def test_lower_case_market_exits_2_with_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI takes markets exactly as the API does: lower case is refused with a hint."""
+    assert run("tail", "tradevest", "prices", "eur/btc", "--url", "ws://127.0.0.1:9") == 2
+    err = capsys.readouterr().err
+    assert "'EUR'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_demo_prints_books(capsys: pytest.CaptureFixture[str]) -> None:

@@ -199,7 +199,7 @@ def test_invalid_markets_are_refused_before_connecting(fake: FakeTradevest) -> N
         client_for(fake, [("eur", "btc")])
     with client_for(fake) as client:
         with pytest.raises(SubscriptionRejected):
-            client.set_markets(["BTC/EUR"])
+            client.set_markets(["EUR/BTC/ETH"])
         assert client.markets == (TradevestMarket("EUR", "BTC"),)
     assert len(fake.requests) == 1  # only the valid client ever connected
 

@@ -38,13 +38,18 @@ def test_tail_trades_prints_trade_lines(node: FakeVegaNode, capsys: pytest.Captu
     assert lines and all(" TRADE " in line and market[:8] in line for line in lines)
 
 
-def test_book_prints_top_of_book(node: FakeVegaNode, capsys: pytest.CaptureFixture[str]) -> None:
-    """`wsclients book vega <market-id>`: Book lines with a spread."""
+def test_book_prints_a_ladder(node: FakeVegaNode, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wsclients book vega <market-id> --depth 3` piped: ladder blocks, 3 levels a side."""
     market = node.market_ids[1]
     assert run("book", "vega", market, "--depth", "3", "--url", node.url,
                "--seconds", str(0.6 * T)) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines and all(" BOOK " in line and "spread" in line for line in lines)
+    out = capsys.readouterr().out
+    blocks = [block.splitlines() for block in out.split("\n\n") if block.strip()]
+    assert blocks and "\x1b" not in out  # plain lines when not a terminal
+    for block in blocks:
+        assert "spread" in block[0] and market in block[0]
+        assert sum(line.startswith("ask ") for line in block) == 3
+        assert sum(line.startswith("bid ") for line in block) == 3
 
 
 def test_raw_stream_as_json(node: FakeVegaNode, capsys: pytest.CaptureFixture[str]) -> None:

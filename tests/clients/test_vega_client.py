@@ -17,7 +17,7 @@ from wsclients.models import Book, ErrorEvent, Event, Message, Side, Trade
 from wsclients.testing import FakeVegaNode
 from wsclients.testing.vega import default_markets
 from wsclients.venues.vega import MarketDecimals, VegaClient
-from wsclients.venues.vega_rest import VegaRest
+from wsclients.venues.vega.rest import VegaRest
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -35,7 +35,7 @@ def make_client(node: FakeVegaNode) -> Iterator[Callable[..., VegaClient]]:
     def make(**options: Any) -> VegaClient:
         options.setdefault("backoff_min", 0.01)
         options.setdefault("backoff_max", 0.05)
-        client = VegaClient(node.url, **options)
+        client = VegaClient(url=node.url, **options)
         clients.append(client)
         return client
 

@@ -20,7 +20,7 @@ from wsclients.errors import SubscriptionRejected
 from wsclients.testing import FakeTradevest, FakeVegaNode
 from wsclients.venues.tradevest import TradevestClient
 from wsclients.venues.vega import STREAM_LIMIT, VegaClient, make_stream
-from wsclients.venues.vega_rest import VegaRest
+from wsclients.venues.vega.rest import VegaRest
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -61,7 +61,7 @@ def test_the_seed_typo_form_in_the_path_is_refused() -> None:
 def test_the_251st_stream_is_refused_up_front(node: FakeVegaNode) -> None:
     """A client counts its streams and refuses the one past the node's default limit before
     opening a socket."""
-    client = VegaClient(node.url, **FAST)
+    client = VegaClient(url=node.url, **FAST)
     try:
         for n in range(STREAM_LIMIT):
             client.subscribe_margin_levels(f"p{n}")
@@ -77,7 +77,7 @@ def test_the_nodes_own_limit_backs_off_long() -> None:
     attempt waits at least 30 s."""
     with FakeVegaNode(max_streams=0) as node:
         statuses: list[Any] = []
-        client = VegaClient(node.url, on_status=statuses.append, **FAST)
+        client = VegaClient(url=node.url, on_status=statuses.append, **FAST)
         client.subscribe_trades([node.market_ids[0]])
         client.start(wait=False)
         try:
@@ -117,7 +117,7 @@ def test_first_update_without_previous_and_mid_block_snapshots_still_sync() -> N
     fall mid-block; the book still syncs and matches the node's after many blocks."""
     with FakeVegaNode(omit_first_previous=True, mid_block_snapshots=True) as node:
         market = node.market_ids[0]
-        with VegaClient(node.url, **FAST) as client:
+        with VegaClient(url=node.url, **FAST) as client:
             client.subscribe_book(market)
             node.wait_for_streams("markets/depth/updates")
             next_event(client, lambda e: isinstance(e, Book) and e.is_snapshot)
@@ -209,7 +209,7 @@ def test_event_bus_batches_need_a_request_each_and_time_out() -> None:
 
 def test_vega_client_keeps_asking_for_event_bus_batches(node: FakeVegaNode) -> None:
     """The client repeats the bus request after each batch, so a batched bus keeps flowing."""
-    with VegaClient(node.url, **FAST) as client:
+    with VegaClient(url=node.url, **FAST) as client:
         client.subscribe_event_bus("BUS_EVENT_TYPE_TRADE", batch_size=1)
         node.wait_for_streams("event/bus")
         event = {"events": [{"type": "BUS_EVENT_TYPE_TRADE", "id": "1"}]}

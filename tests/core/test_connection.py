@@ -150,6 +150,8 @@ def test_fatal_close_code_stops_and_reports(server: EchoServer) -> None:
     client.start()
     server.wait_for_connections(1)[0].close(4001, "banned")
     assert wait_until(lambda: client.state is ConnectionState.CLOSED)
+    # Callbacks run on the dispatcher thread: the error may be heard just after the state.
+    assert wait_until(lambda: any(e.fatal for e in errors))
     fatal = [e for e in errors if e.fatal]
     assert len(fatal) == 1 and isinstance(fatal[0].exception, ConnectionLost)
     assert "banned" in fatal[0].message and "4001" in fatal[0].message

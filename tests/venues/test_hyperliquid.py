@@ -25,7 +25,7 @@ from wsclients.venues.hyperliquid import (
     subscription_key,
     validate_subscription,
 )
-from wsclients.venues.hyperliquid_limits import ConnectionBudget, MessageBudget
+from wsclients.venues.hyperliquid.limits import ConnectionBudget, MessageBudget
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hyperliquid"
 USER = "0xb7b6f3cea3f66bf525f5d8f965f6dbf6d9b017b2"

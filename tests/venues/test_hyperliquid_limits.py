@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from wsclients.core.backoff import Backoff
-from wsclients.venues.hyperliquid_limits import ConnectionBudget, MessageBudget, PacedBackoff
+from wsclients.venues.hyperliquid.limits import ConnectionBudget, MessageBudget, PacedBackoff
 
 
 class Clock:

@@ -9,7 +9,7 @@ import pytest
 import responses
 
 from wsclients.errors import ProtocolViolation, RateLimited, RequestFailed
-from wsclients.venues.vega_rest import VegaRest
+from wsclients.venues.vega.rest import VegaRest
 
 BASE = "https://node.example/api/v2"
 

@@ -10,8 +10,8 @@ from typing import Any
 from wsclients.core.protocol import CloseRequest
 from wsclients.errors import ProtocolViolation
 from wsclients.models import ErrorEvent, Event, Message
-from wsclients.venues import vega
 from wsclients.venues.vega import VegaStreamProtocol, decimals_from_mapping, make_stream
+from wsclients.venues.vega import protocol as vega_protocol
 
 
 def protocol(timeout: float = 5.0) -> VegaStreamProtocol:
@@ -65,7 +65,7 @@ def test_a_complete_snapshot_after_reconnect_flows_normally() -> None:
 
 def test_too_many_held_updates_resnapshot_at_once(monkeypatch: Any) -> None:
     """Updates past the held limit do not pile up in memory: the snapshot is taken again."""
-    monkeypatch.setattr(vega, "_MAX_HELD_UPDATES", 3)
+    monkeypatch.setattr(vega_protocol, "_MAX_HELD_UPDATES", 3)
     p = protocol(timeout=3600)
     assert feed(p, PAGE, UPDATE, UPDATE, UPDATE) == []
     (error,) = feed(p, UPDATE)

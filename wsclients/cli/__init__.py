@@ -1,10 +1,16 @@
 """The ``wsclients`` command: a demo on a local fake venue, and live tails of real venues.
 
 Each venue's commands live in ``wsclients/cli/<venue>.py``, which provides
-``add_tail_parser(subparsers)``, optionally ``add_book_parser(subparsers)`` and
-``add_commands(commands)`` (top-level commands of its own, e.g. ``wsclients allium get``), and
-``run_demo(args)``. ``wsclients/cli/redis.py`` adds ``publish`` (a feed process writing
-to Redis Streams) and ``tail redis``. This module only assembles them.
+``add_tail_parser(subparsers)``, ``run_demo(args)`` and, optionally,
+``add_book_parser(subparsers)`` (``wsclients book``), ``add_fake_parser(subparsers)``
+(``wsclients fake``) and ``add_commands(commands)`` (top-level commands of its own, e.g.
+``wsclients allium get``). ``wsclients/cli/redis.py`` adds ``publish`` (a feed process
+writing to Redis Streams) and ``tail redis``. This module only assembles them.
+
+Exit codes: 0 done (``--seconds`` ran out, SIGTERM); 1 the venue failed the command (could
+not connect, a fatal error, no live subscription left); 2 the command was wrong (a bad
+argument, an invalid option or URL, a subscription refused before it was sent); 130 Ctrl-C.
+Every failure is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from typing import Optional
 
 from wsclients._version import __version__
 from wsclients.cli import redis as redis_commands
+from wsclients.cli._output import complain, positive_seconds
+from wsclients.cli.recording import add_record_parser, add_replay_parser
+from wsclients.errors import WSClientError
 
 __all__ = ["build_parser", "main"]
 
@@ -31,13 +40,20 @@ def _venue_modules() -> dict[str, ModuleType]:
     return {name: importlib.import_module(f"wsclients.cli.{name}") for name in VENUES}
 
 
-def _run_demo(module: ModuleType, args: argparse.Namespace) -> int:
-    """The demo runs a fake venue, which needs the ``testing`` extra (websockets)."""
+def _has_testing_extra() -> bool:
+    """The fake venues need the ``testing`` extra (websockets); say so when it is missing."""
     try:
         import websockets  # noqa: F401
     except ImportError:
-        print("wsclients demo needs the fake venue servers: "
-              "pip install 'wsclients[testing]'", file=sys.stderr)
+        complain("the fake venue servers need the testing extra: "
+                 "pip install 'wsclients[testing]'")
+        return False
+    return True
+
+
+def _run_demo(module: ModuleType, args: argparse.Namespace) -> int:
+    """The demo runs a fake venue in-process."""
+    if not _has_testing_extra():
         return 2
     return int(module.run_demo(args))
 
@@ -61,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--venue", choices=VENUES, default=VENUES[0],
                       help="which venue's fake to run (default: %(default)s)")
-    demo.add_argument("--seconds", type=float, default=None,
+    demo.add_argument("--seconds", type=positive_seconds, default=None,
                       help="stop after this many seconds (default: until Ctrl-C)")
     demo.add_argument("--json", action="store_true", help="one JSON line per event")
     demo.add_argument("--status", action="store_true", help="also print status events")
@@ -71,14 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     tail_venues = tail.add_subparsers(dest="venue", metavar="VENUE", required=True)
     book = commands.add_parser("book", help="keep and print a live order book from a venue")
     book_venues = book.add_subparsers(dest="venue", metavar="VENUE", required=True)
+    fake = commands.add_parser(
+        "fake", help="serve a fake venue on 127.0.0.1 for other programs (no network needed)",
+        description="Serve a venue's fake with a simulated market until Ctrl-C, so that "
+                    "`wsclients tail`, a notebook or your own program can connect to it "
+                    "offline. Needs the testing extra.",
+    )
+    fake_venues = fake.add_subparsers(dest="venue", metavar="VENUE", required=True)
     for module in modules.values():
         module.add_tail_parser(tail_venues)
-        add_book = getattr(module, "add_book_parser", None)
-        if add_book is not None:
-            add_book(book_venues)
+        # Optional commands: a venue module registers them by providing the function.
+        for hook, venues in (("add_book_parser", book_venues), ("add_fake_parser", fake_venues)):
+            add = getattr(module, hook, None)
+            if add is not None:
+                add(venues)
         add_commands = getattr(module, "add_commands", None)
         if add_commands is not None:
             add_commands(commands)
+    add_record_parser(commands, modules.values())
+    add_replay_parser(commands)
     redis_commands.add_tail_parser(tail_venues)
     redis_commands.add_publish_parser(commands)
     return parser
@@ -99,7 +126,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "fake" and not _has_testing_extra():
+            return 2
         return int(func(args) or 0)
+    except WSClientError as exc:
+        # A refused subscription, an invalid option, a bad URL: the command was wrong.
+        # One line, never a traceback.
+        complain(str(exc))
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

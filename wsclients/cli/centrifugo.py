@@ -41,7 +41,7 @@ def add_tail_parser(subparsers: Any) -> None:
 
 def _run_tail(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get(TOKEN_VARIABLE) or None
-    client = CentrifugoClient(args.url, token=token, name=args.name)
+    client = CentrifugoClient(url=args.url, token=token, name=args.name)
     try:
         for channel in args.channels:
             client.subscribe(channel)
@@ -69,7 +69,7 @@ def run_demo(args: argparse.Namespace) -> int:
         publisher = threading.Thread(target=publish, name="wsclients-demo-publisher",
                                      daemon=True)
         publisher.start()
-        client = CentrifugoClient(fake.url, token=fake.make_token("demo"))
+        client = CentrifugoClient(url=fake.url, token=fake.make_token("demo"))
         client.subscribe("chat")
         try:
             return run_client_loop(client, args, kinds={"message", "error"})

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any, Callable
 
-from wsclients.cli._output import add_output_options, run_client_loop
+from wsclients.cli._fake import add_fake_options, serve
+from wsclients.cli._ladder import LadderPrinter
+from wsclients.cli._output import add_output_options, banner, positive_int, run_client_loop
 from wsclients.venues.hyperliquid import CANDLE_INTERVALS, HyperliquidClient
 
-__all__ = ["DEMO_COINS", "add_tail_parser", "run_demo"]
+__all__ = [
+    "DEMO_COINS", "add_book_parser", "add_fake_parser", "add_tail_parser", "run_demo",
+]
 
 DEMO_COINS = ("BTC", "ETH", "SOL")
 """Coins the demo shows."""
@@ -103,10 +108,56 @@ def add_tail_parser(subparsers: Any) -> None:
 def _tail(subscribe: Subscribe) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         client = HyperliquidClient(url=args.url, testnet=args.testnet)
-        subscribe(client, args)
-        return run_client_loop(client, args)
+        return run_client_loop(client, args, subscribe=lambda: subscribe(client, args))
 
     return run
+
+
+def add_book_parser(subparsers: Any) -> None:
+    """``wsclients book hyperliquid COIN [--depth N]``."""
+    parser = subparsers.add_parser(
+        "hyperliquid", help="a Hyperliquid coin's l2 book",
+        description="Print a Hyperliquid coin's l2 book as a live ladder (redrawn in place "
+                    "on a terminal, one block per update when piped).",
+    )
+    parser.add_argument("coin", metavar="COIN", help="e.g. BTC, PURR/USDC, @107")
+    parser.add_argument("--depth", type=positive_int, default=10,
+                        help="levels a side (default 10; the venue sends up to 20)")
+    parser.add_argument("--n-sig-figs", type=int, default=None, choices=(2, 3, 4, 5),
+                        help="aggregate prices to this many significant figures")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--testnet", action="store_true", help="connect to testnet")
+    where.add_argument("--url", default=None, help="any WebSocket URL (e.g. a local fake)")
+    add_output_options(parser)
+    parser.set_defaults(func=_run_book)
+
+
+def _run_book(args: argparse.Namespace) -> int:
+    client = HyperliquidClient(url=args.url, testnet=args.testnet)
+    return run_client_loop(
+        client, args, kinds={"book", "error"},
+        subscribe=lambda: client.subscribe_l2_book(args.coin, n_sig_figs=args.n_sig_figs),
+        printer=LadderPrinter(sys.stdout, depth=args.depth, as_json=args.json),
+    )
+
+
+def add_fake_parser(subparsers: Any) -> None:
+    """``wsclients fake hyperliquid [--port N] [--rate R]``."""
+    parser = subparsers.add_parser(
+        "hyperliquid", help="a fake Hyperliquid with a simulated market",
+        description="Serve FakeHyperliquid on 127.0.0.1 with a live simulated market "
+                    f"({', '.join(DEMO_COINS)}); connect with --url ws://127.0.0.1:PORT/ws.",
+    )
+    add_fake_options(parser, rate_help="market ticks per second (a trade and a book step)",
+                     rate=6.0)
+    parser.set_defaults(func=_run_fake)
+
+
+def _run_fake(args: argparse.Namespace) -> int:
+    from wsclients.testing.hyperliquid import FakeHyperliquid  # the testing extra
+
+    fake = FakeHyperliquid(coins=DEMO_COINS, stream=True, rate=args.rate)
+    return serve(fake, args, title="fake Hyperliquid", end=fake.stop_streaming)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -115,7 +166,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from wsclients.testing.hyperliquid import FakeHyperliquid  # demo only: the testing extra
 
     with FakeHyperliquid(coins=DEMO_COINS, stream=True, rate=6.0) as fake:
-        print(f"fake Hyperliquid on {fake.url} (simulated market, no network)", flush=True)
+        banner(f"fake Hyperliquid on {fake.url} (simulated market, no network)", args)
         client = HyperliquidClient(url=fake.url)
         for coin in DEMO_COINS:
             client.subscribe_trades(coin)

@@ -12,11 +12,12 @@ import argparse
 import sys
 from typing import Any, Callable, Optional
 
-from wsclients.cli._output import add_output_options, run_client_loop
-from wsclients.errors import SubscriptionRejected
+from wsclients.cli._fake import add_fake_options, serve
+from wsclients.cli._ladder import LadderPrinter
+from wsclients.cli._output import add_output_options, banner, positive_int, run_client_loop
 from wsclients.venues.vega import VegaClient
 
-__all__ = ["add_book_parser", "add_tail_parser", "run_demo"]
+__all__ = ["add_book_parser", "add_fake_parser", "add_tail_parser", "run_demo"]
 
 Subscribe = Callable[[VegaClient, argparse.Namespace], object]
 
@@ -109,14 +110,8 @@ def add_tail_parser(subparsers: Any) -> None:
 
 def _tail(subscribe: Subscribe) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        client = VegaClient(args.url)
-        try:
-            subscribe(client, args)
-        except SubscriptionRejected as exc:
-            print(f"wsclients: {exc}", file=sys.stderr)
-            client.stop()
-            return 2
-        return run_client_loop(client, args)
+        client = VegaClient(url=args.url)
+        return run_client_loop(client, args, subscribe=lambda: subscribe(client, args))
 
     return run
 
@@ -129,15 +124,44 @@ def add_book_parser(subparsers: Any) -> None:
                     "(resynced on gaps, crossed books and reconnects) and print it.",
     )
     parser.add_argument("market_id", help="the market id (64 hex characters)")
-    parser.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
+    parser.add_argument("--depth", type=positive_int, default=10,
+                        help="levels per side (default 10)")
     _common(parser)
     parser.set_defaults(func=_run_book)
 
 
 def _run_book(args: argparse.Namespace) -> int:
-    client = VegaClient(args.url)
-    client.subscribe_book(args.market_id, depth=args.depth)
-    return run_client_loop(client, args, kinds={"book", "error"})
+    client = VegaClient(url=args.url)
+    return run_client_loop(
+        client, args, kinds={"book", "error"},
+        subscribe=lambda: client.subscribe_book(args.market_id, depth=args.depth),
+        printer=LadderPrinter(sys.stdout, depth=args.depth, as_json=args.json),
+    )
+
+
+def add_fake_parser(subparsers: Any) -> None:
+    """``wsclients fake vega [--port N] [--rate R]``."""
+    parser = subparsers.add_parser(
+        "vega", help="a fake Vega data node with a simulated market",
+        description="Serve FakeVegaNode on 127.0.0.1 (streams and REST on one port) with "
+                    "blocks of simulated trades and depth; connect with --url "
+                    "http://127.0.0.1:PORT. Its market ids are printed at start.",
+    )
+    add_fake_options(parser, rate_help="blocks per second", rate=5.0)
+    parser.set_defaults(func=_run_fake)
+
+
+def _run_fake(args: argparse.Namespace) -> int:
+    from wsclients.testing.vega import FakeVegaNode  # the testing extra
+
+    node = FakeVegaNode()
+
+    def begin() -> None:
+        node.start_blocks(1.0 / args.rate)
+        for market_id in node.market_ids:
+            print(f"market {market_id} {node.markets[market_id].code}", flush=True)
+
+    return serve(node, args, title="fake Vega data node", begin=begin, end=node.stop_blocks)
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -147,8 +171,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     with FakeVegaNode() as node:
         node.start_blocks(0.2)
-        print(f"fake Vega data node on {node.url}", flush=True)
-        client = VegaClient(node.url)
+        banner(f"fake Vega data node on {node.url}", args)
+        client = VegaClient(url=node.url)
         client.subscribe_trades(node.market_ids)
         client.subscribe_book(node.market_ids[0], depth=5)
         try:

@@ -12,27 +12,45 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Collection, Hashable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
 
 import attrs
 
-from wsclients.collect import collect_events
+from wsclients.collect import check_kinds, collect_events
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
+from wsclients.core.client_options import (
+    check_like,
+    check_options,
+    check_timeout,
+    check_url,
+    document_client,
+)
 from wsclients.core.connection import Connection, OnClose, OnOpen
 from wsclients.core.deadline import Deadline
-from wsclients.core.hub import EventQueue, Hub, Sink, check_overflow
+from wsclients.core.hub import EventQueue, Hub, Sink
 from wsclients.core.options import ConnectionOptions
 from wsclients.core.protocol import Job, VenueProtocol
 from wsclients.core.redact import redact_url
 from wsclients.core.worker import Worker
-from wsclients.errors import ClientStopped, ConnectFailed, SubscriptionRejected, WSClientError
+from wsclients.errors import (
+    ClientStopped,
+    ConnectFailed,
+    InvalidOption,
+    SubscriptionRejected,
+    WSClientError,
+)
 from wsclients.models import ConnectionState, Event
+
+if TYPE_CHECKING:
+    from wsclients.recording.recorder import Recorder
 
 __all__ = [
     "DEFAULT", "Client", "HeaderSource", "Seconds", "Stats", "StreamSet", "SubscribingClient",
@@ -107,9 +125,16 @@ class Client:
     default_url: ClassVar[str] = ""
     default_ping_interval: ClassVar[Optional[float]] = 20.0
     default_stale_timeout: ClassVar[Optional[float]] = 60.0
+    url_schemes: ClassVar[tuple[str, ...]] = ("ws", "wss")
+    """The URL schemes ``url`` may have (a venue taking an HTTP base URL adds its own)."""
     stop_when_all_closed: ClassVar[bool] = True
     """Whether the client stops itself once every socket has ended for good (fatal error or
     reconnect off). Venues whose sockets come and go with subscriptions say False."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every client class shows the common options in its signature and docstring."""
+        super().__init_subclass__(**kwargs)
+        document_client(cls)
 
     def __init__(
         self,
@@ -142,15 +167,25 @@ class Client:
         proxy_type: Optional[str] = None,
         connect_timeout: float = 10.0,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
+        # Recording
+        record: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None:
-        if backoff_min < 0 or backoff_max < backoff_min:
-            raise ValueError("need 0 <= backoff_min <= backoff_max")
-        if max_attempts is not None and max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1 (or None for no limit)")
-        if queue_size < 1:
-            raise ValueError("queue_size must be at least 1")
-        check_overflow(overflow)
-        self.url = url or self.default_url
+        check_options({
+            "url": url, "on_trade": on_trade, "on_book": on_book, "on_message": on_message,
+            "on_error": on_error, "on_status": on_status, "dispatch": dispatch,
+            "reconnect": reconnect, "backoff_min": backoff_min, "backoff_max": backoff_max,
+            "max_attempts": max_attempts, "healthy_after": healthy_after,
+            "ping_interval": None if ping_interval is DEFAULT else ping_interval,
+            "stale_timeout": None if stale_timeout is DEFAULT else stale_timeout,
+            "queue_size": queue_size, "overflow": overflow, "headers": headers,
+            "sslopt": sslopt, "http_proxy_host": http_proxy_host,
+            "http_proxy_port": http_proxy_port, "proxy_type": proxy_type,
+            "connect_timeout": connect_timeout, "max_message_size": max_message_size,
+        })
+        if backoff_max < backoff_min:
+            raise InvalidOption("backoff_max", f"at least backoff_min ({backoff_min})",
+                                backoff_max)
+        self.url = check_url(url or self.default_url, self.url_schemes)
         self._backoff = Backoff(
             min_delay=backoff_min, max_delay=backoff_max, max_attempts=max_attempts
         )
@@ -195,10 +230,14 @@ class Client:
         self._connections: list[Connection] = []
         self._lock = threading.RLock()  # guards _connections and the started/stopped flags
         self._started = False
+        self._warned_unstarted = False
         self._stopped = threading.Event()
         self._shutdown_done = threading.Event()
         self._resyncs = 0
         self._worker = Worker(self.venue)
+        self._recorder: Optional[Recorder] = None
+        if record is not None:
+            self.record(record)
 
     # -- for subclasses ----------------------------------------------------------------
 
@@ -245,6 +284,7 @@ class Client:
         with self._lock:
             if self._stopped.is_set():
                 raise ClientStopped("the client is stopped")
+            connection.recorder = self._recorder
             self._connections.append(connection)
             if self._started:
                 connection.start()
@@ -269,8 +309,19 @@ class Client:
         result = None if error is not None else done.result()
         if isinstance(error, ClientStopped) or self._stopped.is_set():
             return
+        def answer(protocol: Any) -> None:
+            received_ns = time.time_ns()
+            recorder = connection.recorder
+            if recorder is not None:  # under the lock: in order with the frames
+                recorder.job(connection, job, result, error, received_ns)
+            done_at = getattr(protocol, "job_done_at", None)
+            if done_at is not None:
+                done_at(job, result, error, received_ns=received_ns)
+            else:
+                protocol.job_done(job, result, error)
+
         try:
-            connection.command(lambda protocol: protocol.job_done(job, result, error))
+            connection.command(answer)
         except Exception:
             logger.exception("%s: handing back %s failed", self.venue, job.kind)
 
@@ -293,6 +344,14 @@ class Client:
     def _resync_count(self) -> int:
         """Resyncs counted by the venue's own protocols (added to ``stats.resyncs``)."""
         return 0
+
+    def _has_live_subscriptions(self) -> bool:
+        """Whether anything may still arrive: some socket has not ended for good. Venues
+        that track subscriptions add that at least one is left (the ``wsclients`` command
+        exits when none is)."""
+        with self._lock:
+            connections = list(self._connections)
+        return any(c.state is not ConnectionState.CLOSED for c in connections)
 
     def _on_start(self) -> None:
         """Called by ``start()`` before the sockets start."""
@@ -333,6 +392,8 @@ class Client:
             if self._stopped.is_set():
                 raise ClientStopped("a stopped client cannot start again; make a new one")
             if not self._started:
+                if self._recorder is not None:
+                    self._recorder.start(self)  # an unwritable file fails start() here
                 self._started = True
                 self._hub.start()
                 for sink in self._hub.sinks:
@@ -384,6 +445,9 @@ class Client:
             logger.exception("%s: stop hook failed", self.venue)
         for connection in connections:
             connection.stop(_left(deadline, floor=0.05))
+        recorder = self._recorder
+        if recorder is not None:  # after the sockets: their CLOSED statuses are recorded
+            recorder.stop(_left(deadline, floor=0.05))
         self._worker.stop(min(0.5, _left(deadline)))
         # Let queued callbacks (the final CLOSED status among them) run for a moment; a slow
         # backlog is cut off so that stop() stays prompt.
@@ -398,9 +462,16 @@ class Client:
         self._shutdown_done.set()
 
     def run_forever(self) -> None:
-        """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly."""
-        self.start()
+        """Start, then block until ``stop()`` is called elsewhere or Ctrl-C; stops cleanly.
+
+        Ctrl-C, also during the first connect, stops the client and returns normally (no
+        traceback; a script ending there exits with status 0).
+
+        Raises:
+            ConnectFailed, AuthenticationFailed: as ``start()`` does.
+        """
         try:
+            self.start()
             while not self._stopped.wait(0.2):
                 pass
         except KeyboardInterrupt:
@@ -429,9 +500,23 @@ class Client:
         every kind that has no callback; a kind with a callback goes to the callback only
         (``queue()`` makes an extra queue that sees it too).
 
+        Calling it with no ``timeout`` on a client that was never started warns (a
+        ``RuntimeWarning``) and then waits: another thread may yet start the client, but
+        usually ``start()`` was forgotten and nothing would ever come.
+
         Raises:
             queue.Empty: nothing came in time, or the client is stopped and drained.
+            InvalidOption: ``timeout`` is not a number of seconds or None.
         """
+        check_timeout("timeout", timeout)
+        if (timeout is None and not self._started and not self._stopped.is_set()
+                and not self._warned_unstarted):
+            self._warned_unstarted = True
+            warnings.warn(
+                f"{type(self).__name__}.get() without a timeout on a client that was never "
+                "started waits forever: call start() first (or pass timeout=)",
+                RuntimeWarning, stacklevel=2,
+            )
         return self._hub.default_queue.get(timeout)
 
     def events(
@@ -439,8 +524,20 @@ class Client:
     ) -> Iterator[Event]:
         """Iterate the default queue until the client stops (or ``timeout`` passes with no
         event). With ``kinds`` (e.g. ``{"trade"}``), events of other kinds are skipped —
-        they are consumed, so use ``queue(kinds=…)`` to read two kinds in two loops."""
-        wanted = frozenset(kinds) if kinds is not None else None
+        they are consumed, so use ``queue(kinds=…)`` to read two kinds in two loops.
+
+        Raises:
+            ValueError: ``kinds`` is a bare string or names no event kind (checked at once,
+                not at the first ``next()``).
+            InvalidOption: ``timeout`` is not a number of seconds or None.
+        """
+        wanted = check_kinds(kinds)
+        check_timeout("timeout", timeout)
+        return self._events(wanted, timeout)
+
+    def _events(
+        self, wanted: Optional[frozenset[str]], timeout: Optional[float]
+    ) -> Iterator[Event]:
         source = self._hub.default_queue
         while True:
             try:
@@ -457,9 +554,17 @@ class Client:
         overflow: Optional[str] = None,
     ) -> EventQueue:
         """An extra consumer queue, with its own bound and overflow policy, that receives
-        every event (of ``kinds``) published from now on."""
+        every event (of ``kinds``) published from now on.
+
+        Raises:
+            ValueError: ``kinds`` is a bare string or names no event kind, or ``overflow``
+                is no policy.
+            InvalidOption: ``maxsize`` is not a positive int.
+        """
+        if maxsize is not None:
+            check_like("queue_size", "maxsize", maxsize)
         return self._hub.queue(
-            kinds=kinds,
+            kinds=check_kinds(kinds),
             maxsize=maxsize or self._queue_size,
             overflow=overflow or self._overflow,
         )
@@ -475,6 +580,59 @@ class Client:
         the client stops): ``wsclients.collect.collect_events(self, …)``, which see."""
         return collect_events(self, seconds, kinds=kinds, max_events=max_events)
 
+    # -- recording ---------------------------------------------------------------------
+
+    def record(
+        self, path: Union[str, os.PathLike[str]], *, queue_size: int = 100_000
+    ) -> Recorder:
+        """Record the wire to ``path`` (JSON lines; gzip when it ends in ``.gz``) until the
+        returned ``Recorder`` is stopped or this client stops.
+
+        Every received frame with its ``received_ns``, each socket's opens, closes, status
+        changes and live subscriptions, and the answers to blocking work (REST snapshots)
+        are written on a thread of the recorder's own; ``wsclients.replay(path)`` plays
+        them back through this venue's parsers. Write errors become ``ErrorEvent`` s.
+
+        Raises:
+            ValueError: this client is recording already.
+            ClientStopped: the client is stopped.
+            OSError: the client runs and the file cannot be created.
+        """
+        from wsclients.recording.recorder import Recorder
+
+        with self._lock:
+            if self._stopped.is_set():
+                raise ClientStopped("the client is stopped")
+            if self._recorder is not None:
+                raise ValueError(f"already recording to {self._recorder.path}")
+            recorder = Recorder(
+                path, venue=self.venue, report=self._hub.report, queue_size=queue_size
+            )
+            if self._started:
+                recorder.start(self)
+            recorder.on_stop = self._recording_ended
+            self._recorder = recorder
+            connections = list(self._connections)
+        for connection in connections:
+            connection.command(_attacher(connection, recorder))
+        return recorder
+
+    def _record_learned(self, learned: Any) -> None:
+        """Tell the recording (if any) what the client just learnt that its protocols
+        consult outside any frame (e.g. market decimals fetched over REST for all
+        sockets); a replay hands it to the venue's ``learned`` hook at this point."""
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.learned(learned)
+
+    def _recording_ended(self, recorder: Recorder) -> None:
+        with self._lock:
+            if self._recorder is recorder:
+                self._recorder = None
+            connections = list(self._connections)
+        for connection in connections:
+            if connection.recorder is recorder:
+                connection.recorder = None
     # -- sinks -------------------------------------------------------------------------
 
     def add_sink(self, sink: Sink) -> None:
@@ -544,6 +702,9 @@ class Client:
     def _display_url(self) -> str:
         """The URL as shown to people: userinfo and query values hidden."""
         return redact_url(self.url)
+
+
+document_client(Client)
 
 
 class SubscribingClient(Client):
@@ -644,6 +805,18 @@ class StreamSet:
     def __len__(self) -> int:
         with self._lock:
             return len(self._sockets)
+
+
+def _attacher(connection: Connection, recorder: Recorder) -> Callable[[Any], None]:
+    """A command that attaches ``recorder`` under the connection's lock: recorded from the
+    next frame on; a socket already open is recorded as joined, with what is live on it."""
+
+    def attach(_protocol: Any) -> None:
+        connection.recorder = recorder
+        if connection.is_open:
+            recorder.opened(connection, time.time_ns(), joined=True)
+
+    return attach
 
 
 def _left(deadline: Deadline, floor: float = 0.0) -> float:

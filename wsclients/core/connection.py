@@ -52,6 +52,7 @@ from wsclients.core.options import ConnectionOptions, Headers
 from wsclients.core.pending import PendingRequests
 from wsclients.core.protocol import CloseRequest, Job, Reply, VenueProtocol
 from wsclients.core.redact import redact_url
+from wsclients.core.sink import RecordingSink
 from wsclients.errors import (
     AuthenticationFailed,
     ClientStopped,
@@ -152,6 +153,8 @@ class Connection:
         self.control_frames = 0
         self.reconnects = 0
         self.last_message_ns: Optional[int] = None
+        self.recorder: Optional[RecordingSink] = None
+        """Where the wire is recorded (``client.record``); None costs one check per frame."""
 
         # Serialises every call into the protocol and every send of what it queued.
         self._protocol_lock = threading.Lock()
@@ -264,6 +267,8 @@ class Connection:
             try:
                 result = fn(self.protocol)
             finally:
+                if self.recorder is not None:
+                    self.recorder.command(self)
                 sent = self._send_queued()
                 events = self.protocol.take_events()
                 attended = self._attend() if self.protocol.attention else None
@@ -477,6 +482,14 @@ class Connection:
                 delay = max(delay, error.delay)
             self.reconnects += 1
             logger.info("%s: reconnecting in %.2f s (%s)", self.name, delay, reason)
+            if opened_at is None and error is not None and not self._settled.is_set():
+                # The first connect failed once more: on_error hears why (refused, DNS,
+                # HTTP status) at once, not only when start() gives up.
+                attempt_failed = ConnectFailed(
+                    self.display_url, attempts=self.attempts, code=code, reason=reason
+                )
+                attempt_failed.__cause__ = error
+                self._hub.report(attempt_failed)
             self._set_state(
                 ConnectionState.RECONNECTING,
                 attempt=backoff.attempt, delay=delay, code=code, reason=reason,
@@ -556,6 +569,8 @@ class Connection:
             self._ping_interval = self.options.ping_interval
             self._stale_timeout = self.options.stale_timeout
             self._connected.set()
+            if self.recorder is not None:
+                self.recorder.opened(self, now)
             try:
                 protocol.reset_socket_state()
                 protocol.on_open()
@@ -582,6 +597,8 @@ class Connection:
         """The socket is gone: tell the protocol, fail the requests sent on it."""
         now = time.time_ns()
         with self._protocol_lock:
+            if self.recorder is not None:
+                self.recorder.closed(self, code, reason, now)
             try:
                 self.protocol.on_close(code, reason)
             except Exception as exc:
@@ -657,6 +674,8 @@ class Connection:
                     self.bytes += len(data)
                     self.last_message_ns = now = time_ns()
                     with lock:
+                        if self.recorder is not None:
+                            self.recorder.frame(self, data, now)
                         try:
                             receive(data, received_ns=now)
                         except Exception as exc:
@@ -778,10 +797,13 @@ class Connection:
         reason: str = "",
     ) -> None:
         self.state = state
-        self._hub.publish_one(Status(
+        status = Status(
             venue=self.venue, state=state, url=self.display_url, received_ns=time.time_ns(),
             attempt=attempt, delay=delay, code=code, reason=reason,
-        ))
+        )
+        if self.recorder is not None:
+            self.recorder.status(self, status)
+        self._hub.publish_one(status)
 
     def _fatal_error(
         self, code: Optional[int], reason: str, error: Optional[BaseException], *, opened: bool

@@ -27,10 +27,14 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Callable, Literal, Optional, Protocol
+
+import attrs
 
 from wsclients.core.deadline import Deadline
 from wsclients.errors import CallbackFailed, QueueOverflow
@@ -38,6 +42,7 @@ from wsclients.models import ErrorEvent, Event
 
 __all__ = [
     "EVENT_KINDS", "OVERFLOW_POLICIES", "EventQueue", "Hub", "Overflow", "Sink", "check_overflow",
+    "logging_configured",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,19 @@ _URGENT_MAX = 1000
 
 EVENT_KINDS = frozenset({"trade", "book", "message", "status", "error"})
 """Every event's ``kind``."""
+
+
+def logging_configured(start: logging.Logger) -> bool:
+    """Whether a record logged on ``start`` reaches a handler someone set up (the package's
+    own ``NullHandler`` does not count, and neither does ``logging.lastResort``)."""
+    current: Optional[logging.Logger] = start
+    while current is not None:
+        if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
 
 
 class Sink(Protocol):
@@ -221,6 +239,7 @@ class EventQueue:
 
     @property
     def closed(self) -> bool:
+        """Whether the client stopped feeding this queue (events left in it stay readable)."""
         return self._closed
 
     def qsize(self) -> int:
@@ -235,9 +254,12 @@ class EventQueue:
                 drained (no event can come any more).
         """
         self._report_overflow = True
+        event: Optional[Event]
         try:
             event = (self._urgent or self._items).popleft()
         except IndexError:
+            event = None
+        if event is None:  # waited outside the handler: queue.Empty chains no IndexError
             event = self._wait_for_event(timeout)
         if self._blocked:
             with self._not_full:
@@ -257,13 +279,15 @@ class EventQueue:
                         pass
                     self._in_overflow = False  # ran empty: the episode is over
                     if self._closed:
-                        raise queue.Empty
+                        raise queue.Empty(f"{self.name}: the client is stopped and every "
+                                          "event has been read") from None
                     remaining = deadline.remaining()
                     if remaining is None:
                         self._cond.wait()
                     else:
                         if remaining <= 0:
-                            raise queue.Empty
+                            raise queue.Empty(
+                                f"{self.name}: no event within {timeout:g} s") from None
                         self._cond.wait(remaining)
             finally:
                 self._waiters -= 1
@@ -332,6 +356,7 @@ class Hub:
             )
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        self._printed: set[tuple[str, type]] = set()  # unhandled failures shown on stderr
         self._sinks: tuple[Sink, ...] = ()  # copy-on-write, like _queues, under _queues_lock
         self.sink_errors = 0
 
@@ -377,9 +402,14 @@ class Hub:
     def publish(self, events: list[Event]) -> None:
         """Deliver events to every queue and to the callbacks. Any thread; never raises."""
         self.events_published += len(events)
-        for event in events:
+        for index, event in enumerate(events):
             if event.kind == "error":
                 self.errors += 1
+                if not event.received_ns:
+                    # An error raised off any frame (a timer, a job) has no arrival time:
+                    # it happened now, and is shown with this time rather than 1970.
+                    events = list(events)
+                    events[index] = attrs.evolve(event, received_ns=time.time_ns())
         for q in self._queues:
             q._put_many(events)
         if self._inbox is not None:
@@ -462,6 +492,31 @@ class Hub:
             total += self._inbox.dropped
         return total
 
+    # -- unhandled callback failures ---------------------------------------------------
+
+    def _print_unhandled(self, name: str, kind: str, exc: BaseException) -> None:
+        """Nobody handles this failure (no ``on_error``, no logging): print it, as
+        ``threading.excepthook`` does, once per callback and exception type, so a raising
+        callback is never a silent ``stats.errors`` count."""
+        if logging_configured(logger):
+            return  # the logger.error above reached a handler the user set up
+        key = (name, type(exc))
+        with self._queues_lock:
+            if key in self._printed:
+                return
+            self._printed.add(key)
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        try:
+            sys.stderr.write(
+                f"wsclients: callback {name} raised on a {kind} event. Each failure is sent "
+                f"as an ErrorEvent and counted in stats.errors; this is printed once per "
+                f"callback and exception type because nothing handles them: pass on_error= "
+                f"to the client, or configure logging (e.g. logging.basicConfig()).\n{trace}"
+            )
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):  # no usable stderr (pythonw, closed)
+            pass
+
     # -- sinks -------------------------------------------------------------------------
 
     @property
@@ -525,6 +580,8 @@ class Hub:
     def _callback_failed(self, event: Event, callback: Callback, exc: Exception) -> None:
         name = getattr(callback, "__qualname__", repr(callback))
         logger.error("%s: callback %s raised", self._name, name, exc_info=exc)
+        if event.kind == "error" or "error" not in self._callbacks:
+            self._print_unhandled(name, event.kind, exc)
         error = CallbackFailed(name, event.kind)
         error.__cause__ = exc
         if event.kind == "error":

@@ -236,6 +236,15 @@ class ProtocolBuffers:
     def job_done(self, job: Job, result: Any, error: Optional[BaseException]) -> None:
         """Venues that ask for jobs override this."""
 
+    def job_done_at(
+        self, job: Job, result: Any, error: Optional[BaseException], *, received_ns: int
+    ) -> None:
+        """``job_done`` with the time the answer came in, which is what the client calls.
+        A protocol whose events built from an answer carry a time overrides this one
+        instead, so that a replayed answer (``wsclients.recording``) yields its recorded
+        time; by default it is ``job_done``."""
+        self.job_done(job, result, error)
+
     # -- what the connection drains --------------------------------------------------------
 
     def reset_socket_state(self) -> None:

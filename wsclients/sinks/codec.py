@@ -65,7 +65,7 @@ def encode_event(event: Event, *, include_raw: bool = False) -> str:
             "price": str(event.price), "size": str(event.size),
             "side": event.side.value if event.side is not None else None,
             "trade_id": event.trade_id, "timestamp_ns": event.timestamp_ns,
-            "received_ns": event.received_ns,
+            "received_ns": event.received_ns, "is_snapshot": event.is_snapshot,
         }
     elif isinstance(event, Book):
         fields = {
@@ -136,7 +136,7 @@ def _decode_trade(f: Mapping[str, Any]) -> Trade:
         venue=f["venue"], symbol=f["symbol"], price=Decimal(f["price"]),
         size=Decimal(f["size"]), side=Side(side) if side is not None else None,
         trade_id=f["trade_id"], timestamp_ns=f["timestamp_ns"], received_ns=f["received_ns"],
-        raw=_raw(f),
+        is_snapshot=bool(f.get("is_snapshot", False)), raw=_raw(f),
     )
 
 

@@ -111,7 +111,6 @@ class FakeHyperliquid(FakeServer):
         invalid_subscription: ``"drop"`` (mainnet, §5.1) or ``"error"`` (OBS's
             ``Invalid subscription: …``).
         greeting: send the legacy ``Websocket connection established.`` text first.
-        post_delay: seconds before a post is answered (the in-flight window).
         message_window: the seconds over which ``max_messages_per_minute`` is counted (60 on
             the venue; shorter in tests).
         bbo_after_ack: send the current bbo right after a ``bbo`` ack. Unconfirmed: the docs
@@ -130,6 +129,9 @@ class FakeHyperliquid(FakeServer):
             default). The venue does not say how it refuses; assumption: the upgrade is
             answered with HTTP 429 and the socket never opens.
         connection_window: the seconds over which new connections are counted (60).
+
+    Posts are answered at once; ``hold_posts()`` / ``release_posts()`` keep them in flight
+    for as long as a test needs.
     """
 
     def __init__(
@@ -233,6 +235,7 @@ class FakeHyperliquid(FakeServer):
         self._streaming.set()
 
     def stop_streaming(self) -> None:
+        """Stop the live market (``stream=True``); the server itself keeps running."""
         self._streaming.clear()
 
     # ----------------------------------------------------------------- records

@@ -639,8 +639,21 @@ class FakeServer:
 
     @property
     def port(self) -> int:
-        """The bound port (0 before the first ``start()``)."""
+        """The bound port (0 before the first ``start()``).
+
+        Set it before the first ``start()`` to serve on a fixed port (``wsclients fake
+        --port``); 0 picks a free one.
+        """
         return self._port
+
+    @port.setter
+    def port(self, port: int) -> None:
+        with self._cond:
+            if self._ws_server is not None:
+                raise RuntimeError("the port of a running server cannot change")
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+                raise ValueError(f"port must be 0..65535, got {port!r}")
+            self._port = port
 
     @property
     def url(self) -> str:

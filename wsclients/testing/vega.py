@@ -263,6 +263,7 @@ class FakeVegaNode(FakeServer):
 
     @property
     def market_ids(self) -> list[str]:
+        """The ids of the markets it lists (64 hex characters, as a real node's)."""
         return list(self.markets)
 
     # -- the market ------------------------------------------------------------------------
@@ -290,6 +291,7 @@ class FakeVegaNode(FakeServer):
         self._blocks_thread = self.start_thread(run, name="blocks")
 
     def stop_blocks(self) -> None:
+        """Stop the blocks ``start_blocks`` produces; waits for the block thread to end."""
         thread, self._blocks_thread = self._blocks_thread, None
         self._blocks_stop.set()
         if thread is not None and thread is not threading.current_thread():

@@ -10,8 +10,10 @@ not change (the keep-alive). On any error it sends one ``ERROR`` message and clo
 puts it on a managed connection.
 
 Symbols: the venue has no instrument id, only ``{"currency": "EUR", "cryptoSymbol": "BTC"}``.
-Events name a market ``"BTC-EUR"`` (crypto first, as a base-quote pair is usually written), and
-every place that takes markets accepts that string as well as a ``("EUR", "BTC")`` tuple.
+Users name a market ``"EUR/BTC"`` (currency first, as the venue's JSON has it) in the API, the
+CLI and the examples alike; events name it ``"BTC-EUR"`` (crypto first, as a base-quote pair
+is usually written), and every place that takes markets accepts that string too, as well as a
+``("EUR", "BTC")`` tuple.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from time import time_ns
-from typing import Any, Callable, ClassVar, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.amounts import checked_amount
@@ -36,6 +38,9 @@ from wsclients.errors import (
 )
 from wsclients.models import Book, BookLevel, ErrorEvent, Message
 
+if TYPE_CHECKING:
+    from wsclients.recording.registry import ReplayContext, VenueRecording
+
 __all__ = [
     "DEFAULT_URL",
     "PRETEST_URL",
@@ -47,6 +52,7 @@ __all__ = [
     "TradevestProtocol",
     "normalize_markets",
     "parse_time_ns",
+    "recording",
 ]
 
 VENUE = "tradevest"
@@ -76,8 +82,9 @@ class TradevestMarket(NamedTuple):
 
 
 MarketSpec = Union[TradevestMarket, tuple[str, str], str]
-"""A market as users write it: ``("EUR", "BTC")`` (currency first, as the venue's JSON has it)
-or ``"BTC-EUR"`` (the symbol events carry)."""
+"""A market as users write it: ``"EUR/BTC"`` (currency first, as the venue's JSON has it; the
+form the CLI and examples use too), ``("EUR", "BTC")``, or ``"BTC-EUR"`` (the symbol events
+carry, so an event's symbol can be passed back)."""
 
 _CODE = re.compile(r"[A-Z0-9]{1,20}")
 
@@ -95,12 +102,17 @@ def _check_code(value: Any, what: str, spec: Any) -> str:
 
 def _to_market(spec: Any) -> TradevestMarket:
     if isinstance(spec, str):
-        parts = spec.split("-")
-        if len(parts) != 2:
+        slash = spec.split("/")
+        dash = spec.split("-")
+        if len(slash) == 2 and len(dash) == 1:
+            currency, crypto = slash
+        elif len(dash) == 2 and len(slash) == 1:
+            crypto, currency = dash
+        else:
             raise SubscriptionRejected(
-                spec, "a market string is written CRYPTO-CURRENCY, e.g. 'BTC-EUR'"
+                spec, "a market string is written CURRENCY/CRYPTO, e.g. 'EUR/BTC' (or as the "
+                "symbol events carry, 'BTC-EUR')"
             )
-        crypto, currency = parts
     elif isinstance(spec, tuple) and len(spec) == 2:
         currency, crypto = spec
     else:
@@ -524,8 +536,9 @@ class TradevestClient(SubscribingClient):
     ``PRICES`` message (an unknown market, say) the client stops with a fatal ``ErrorEvent``.
 
     Args:
-        markets: ``[("EUR", "BTC"), ("EUR", "ETH")]`` (currency first, as the venue's JSON
-            has it) or ``["BTC-EUR"]``; None or empty subscribes to every market.
+        markets: ``["EUR/BTC", "EUR/ETH"]`` (currency first, as the venue's JSON has it),
+            ``[("EUR", "BTC")]``, or the symbols events carry (``["BTC-EUR"]``); upper case.
+            None or empty subscribes to every market.
         token: sent as ``Authorization: Bearer <token>`` on the upgrade (replacing any
             ``Authorization`` in ``headers``); a callable is asked for the token on every
             (re)connect, so a token that expires (the REST ones last an hour) can be
@@ -584,3 +597,44 @@ class TradevestClient(SubscribingClient):
         normalized = normalize_markets(markets)  # raises before anything changes
         if self._command(lambda protocol: protocol.set_markets(normalized)):
             self._reconnect(f"markets changed to {_describe_markets(self._prices.markets)}")
+
+
+# -- record and replay --------------------------------------------------------------------
+
+
+def recording() -> VenueRecording:
+    """How Tradevest sockets are recorded and rebuilt (``wsclients.recording.registry``):
+    the description is the markets the socket subscribed to (None: every market)."""
+    from wsclients.recording.registry import VenueRecording
+
+    return VenueRecording(
+        venue=VENUE,
+        describe=_describe_for_recording,
+        build=_replay_protocol,
+        resubscribe=_replay_markets,
+        client_config=lambda client: {"max_failures": client._prices.max_failures},
+    )
+
+
+def _describe_for_recording(protocol: TradevestProtocol) -> Optional[list[dict[str, str]]]:
+    markets = protocol.markets
+    return None if markets is None else [market.to_json() for market in markets]
+
+
+def _from_description(description: Any) -> Optional[list[TradevestMarket]]:
+    if description is None:
+        return None
+    return [TradevestMarket(m["currency"], m["cryptoSymbol"]) for m in description]
+
+
+def _replay_protocol(description: Any, context: ReplayContext) -> TradevestProtocol:
+    config = context.config if isinstance(context.config, dict) else {}
+    return TradevestProtocol(
+        _from_description(description), max_failures=config.get("max_failures", 5)
+    )
+
+
+def _replay_markets(protocol: TradevestProtocol, description: Any) -> None:
+    markets = normalize_markets(_from_description(description))
+    if markets != protocol.markets:
+        protocol.set_markets(markets)

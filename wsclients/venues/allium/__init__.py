@@ -14,6 +14,7 @@ from wsclients.venues.allium.filters import (
     filter_json,
     parse_filter,
 )
+from wsclients.venues.allium.record_replay import recording
 from wsclients.venues.allium.stream_client import AlliumStreamClient
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "Filter",
     "filter_json",
     "parse_filter",
+    "recording",
 ]

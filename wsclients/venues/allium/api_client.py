@@ -15,12 +15,13 @@ https://docs.allium.so/datastreams/websockets, "Concurrency & Rate Limits").
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, ClassVar, Optional, Union
+from typing import Any, ClassVar, NoReturn, Optional, Union
 
 from wsclients.core.client import DEFAULT, Client, Seconds
-from wsclients.errors import RequestTimeout, WSClientError
+from wsclients.errors import NotRecordable, RequestTimeout, WSClientError
 from wsclients.models import Event
 from wsclients.venues.allium._auth import UpgradeHeaders
 from wsclients.venues.allium.api_protocol import (
@@ -31,6 +32,7 @@ from wsclients.venues.allium.api_protocol import (
     Body,
     check_request,
 )
+from wsclients.venues.allium.record_replay import API_NOT_RECORDABLE
 
 __all__ = ["AlliumApiClient"]
 
@@ -86,6 +88,17 @@ class AlliumApiClient(Client):
             self.url, self.protocol, name=f"{VENUE}-api", display_url=self.url,
             request_limit=max_in_flight,
         )
+
+    def record(
+        self, path: Union[str, os.PathLike[str]], *, queue_size: int = 100_000
+    ) -> NoReturn:
+        """Refused (also as ``record=``): a replay could not stand for this client, see
+        ``wsclients.venues.allium.record_replay``.
+
+        Raises:
+            NotRecordable: always.
+        """
+        raise NotRecordable(type(self).__name__, API_NOT_RECORDABLE)
 
     # -- requests ------------------------------------------------------------------------
 

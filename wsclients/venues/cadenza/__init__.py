@@ -13,6 +13,7 @@ from wsclients.venues.cadenza.channels import (
     split_instrument,
 )
 from wsclients.venues.cadenza.protocol import CadenzaProtocol
+from wsclients.venues.cadenza.record_replay import recording
 from wsclients.venues.cadenza.trades import parse_trades
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "ChannelTemplates",
     "parse_order_book",
     "parse_trades",
+    "recording",
     "split_instrument",
 ]

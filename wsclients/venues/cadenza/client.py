@@ -73,7 +73,7 @@ class CadenzaClient(CentrifugoClient):
         """The templates channel names are built from."""
         self._book_depth = book_depth
         super().__init__(
-            url or (PRODUCTION_URL if production else UAT_URL),
+            url=url or (PRODUCTION_URL if production else UAT_URL),
             token=token, get_token=get_token, **options,
         )
 
@@ -112,12 +112,15 @@ class CadenzaClient(CentrifugoClient):
             lambda protocol: protocol.subscribe_trading_account(channel, account_id, **options)))
 
     def unsubscribe_order_book(self, instrument_id: str) -> bool:
+        """Undo ``subscribe_order_book(instrument_id)``; False when it was not subscribed."""
         return self.unsubscribe(self.channels.order_book_channel(instrument_id))
 
     def unsubscribe_trades(self, instrument_id: str) -> bool:
+        """Undo ``subscribe_trades(instrument_id)``; False when it was not subscribed."""
         return self.unsubscribe(self.channels.trades_channel(instrument_id))
 
     def unsubscribe_trading_account(self, account_id: str) -> bool:
+        """Undo ``subscribe_trading_account(account_id)``; False when it was not subscribed."""
         return self.unsubscribe(self.channels.trading_account_channel(account_id))
 
     def order_book(self, instrument_id: str, depth: Optional[int] = None) -> Optional[Book]:

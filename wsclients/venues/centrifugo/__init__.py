@@ -8,6 +8,7 @@ from __future__ import annotations
 from wsclients.venues.centrifugo.codes import is_terminal_close, should_resubscribe
 from wsclients.venues.centrifugo.events import Publication, RecoveryFailed
 from wsclients.venues.centrifugo.protocol import CentrifugoProtocol, TokenSource
+from wsclients.venues.centrifugo.record_replay import recording
 
 __all__ = [
     "CentrifugoProtocol",
@@ -15,5 +16,6 @@ __all__ = [
     "RecoveryFailed",
     "TokenSource",
     "is_terminal_close",
+    "recording",
     "should_resubscribe",
 ]

@@ -37,7 +37,7 @@ class CentrifugoClient(SubscribingClient):
 
     ::
 
-        client = CentrifugoClient("wss://example.com/connection/websocket",
+        client = CentrifugoClient(url="wss://example.com/connection/websocket",
                                   get_token=fetch_jwt, on_message=print)
         client.subscribe("chat:index")
         client.start()                      # returns once the connect reply arrived
@@ -76,8 +76,8 @@ class CentrifugoClient(SubscribingClient):
 
     def __init__(
         self,
-        url: Optional[str] = None,
         *,
+        url: Optional[str] = None,
         token: Optional[str] = None,
         get_token: Optional[ConnectionTokenSource] = None,
         name: str = "wsclients",

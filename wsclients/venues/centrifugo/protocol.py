@@ -87,7 +87,7 @@ class _Subscription:
 
     __slots__ = (
         "attempt", "channel", "data", "epoch", "get_token", "join_leave", "offset",
-        "positioned", "recover", "recoverable", "state", "token",
+        "positioned", "recover", "recoverable", "serial", "state", "token",
     )
 
     def __init__(
@@ -101,8 +101,12 @@ class _Subscription:
         positioned: bool,
         join_leave: bool,
         data: Any,
+        serial: int,
     ) -> None:
         self.channel = channel
+        # Which subscribe of this protocol made it: names it in token jobs (plain data, so
+        # that a recorded job's key still finds it on replay).
+        self.serial = serial
         self.token = token
         self.get_token = get_token
         self.recover = recover
@@ -195,6 +199,11 @@ class CentrifugoProtocol(ProtocolBuffers):
         self._pong = False
         self._ping_period: Optional[float] = None
         self._last_received_ns = 0
+        self._subscriptions_made = 0
+        self.requests_made = 0
+        """User requests queued so far (``request``): each takes a command id."""
+        self.last_request: Optional[str] = None
+        """The method of the last of them."""
         self.client_id: Optional[str] = None
         """The id the server gave this connection (from the last connect reply)."""
         self.server_version: Optional[str] = None
@@ -292,6 +301,7 @@ class CentrifugoProtocol(ProtocolBuffers):
         sub = _Subscription(
             channel, token=token or None, get_token=get_token, recover=recover,
             recoverable=recoverable, positioned=positioned, join_leave=join_leave, data=data,
+            serial=self._next_serial(),
         )
         self._subs[channel] = sub
         self._start_subscribe(sub)
@@ -321,12 +331,16 @@ class CentrifugoProtocol(ProtocolBuffers):
             fresh = _Subscription(
                 channel, token=sub.token, get_token=sub.get_token, recover=sub.recover,
                 recoverable=sub.recoverable, positioned=sub.positioned,
-                join_leave=sub.join_leave, data=sub.data,
+                join_leave=sub.join_leave, data=sub.data, serial=self._next_serial(),
             )
             self._subs[channel] = fresh
             self._command("unsubscribe", {"channel": channel}, _Call("unsubscribe"))
             self._start_subscribe(fresh)
         return True
+
+    def _next_serial(self) -> int:
+        self._subscriptions_made += 1
+        return self._subscriptions_made
 
     def subscriptions(self) -> dict[str, str]:
         """Every channel in the registry and its state on the current socket."""
@@ -347,6 +361,8 @@ class CentrifugoProtocol(ProtocolBuffers):
         if method not in REQUEST_METHODS:
             raise ValueError(f"unknown Centrifugo request {method!r}")
         call = _Call(method, request_id=request_id)
+        self.requests_made += 1
+        self.last_request = method
         if self.session_up:
             self._command(method, dict(params), call)
         else:
@@ -374,8 +390,8 @@ class CentrifugoProtocol(ProtocolBuffers):
             return  # asked for a socket that is gone
         if job.kind == "token":
             self._token_done(key[0], result, error)
-        elif job.kind == "sub_token":
-            self._sub_token_done(key[0], key[1], result, error)
+        elif job.kind == "sub_token" and len(key) == 4:
+            self._sub_token_done(key[0], key[1], key[2], result, error)
 
     def _connect_token_done(self, result: Any, error: Optional[BaseException]) -> None:
         """The token for ``connect``: kept even when its socket is gone (it is fresh), sent
@@ -412,10 +428,12 @@ class CentrifugoProtocol(ProtocolBuffers):
             self._command("refresh", {"token": result}, _Call("refresh"))
 
     def _sub_token_done(
-        self, purpose: str, sub: Any, result: Any, error: Optional[BaseException]
+        self, purpose: str, channel: Any, serial: Any, result: Any,
+        error: Optional[BaseException],
     ) -> None:
-        if not isinstance(sub, _Subscription) or self._subs.get(sub.channel) is not sub:
-            return  # unsubscribed meanwhile
+        sub = self._subs.get(channel) if isinstance(channel, str) else None
+        if sub is None or sub.serial != serial:
+            return  # unsubscribed (or subscribed afresh) meanwhile
         if error is not None or not isinstance(result, str) or not result:
             if error is not None and not (isinstance(error, WSClientError) and error.fatal):
                 self._error(_token_error(error, f"subscription token for {sub.channel}: retrying"))
@@ -471,7 +489,8 @@ class CentrifugoProtocol(ProtocolBuffers):
         elif what == "resubscribe" and sub.state == _WAITING:
             self._start_subscribe(sub)
         elif what == "sub_refresh" and sub.state == _SUBSCRIBED and sub.get_token is not None:
-            self.ask(Job(kind="sub_token", key=("refresh", sub, self._generation),
+            self.ask(Job(kind="sub_token",
+                         key=("refresh", channel, sub.serial, self._generation),
                          args=(sub.get_token, channel)))
 
     # ----------------------------------------------------------------- frames in
@@ -838,7 +857,8 @@ class CentrifugoProtocol(ProtocolBuffers):
             return
         if sub.token is None and sub.get_token is not None:
             sub.state = _TOKEN
-            self.ask(Job(kind="sub_token", key=("subscribe", sub, self._generation),
+            self.ask(Job(kind="sub_token",
+                         key=("subscribe", sub.channel, sub.serial, self._generation),
                          args=(sub.get_token, sub.channel)))
             return
         self._send_subscribe(sub)

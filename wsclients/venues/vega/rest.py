@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Optional, Union
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from wsclients.core.rest import RestSession
 from wsclients.errors import ProtocolViolation
+from wsclients.venues.vega.urls import _encode_params, rest_base_url
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "VegaRest"]
 
@@ -32,20 +33,6 @@ Ids = Union[str, Iterable[str], None]
 Params = list[tuple[str, str]]
 
 
-def _rest_root(url: str) -> str:
-    """``http(s)://host[/prefix]/api/v2`` from a data-node URL with or without ``/api/v2``."""
-    parts = urlsplit(url.strip())
-    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme.lower(), parts.scheme.lower())
-    if scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not a data-node URL (want https://host or http://host): {url!r}")
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v2/stream"):
-        path = path[: -len("/stream")]
-    if not path.endswith("/api/v2"):
-        path += "/api/v2"
-    return urlunsplit((scheme, parts.netloc, path, "", ""))
-
-
 def _ids(value: Ids) -> list[str]:
     if value is None:
         return []
@@ -55,15 +42,8 @@ def _ids(value: Ids) -> list[str]:
 
 
 def _add(params: Params, name: str, value: Any) -> None:
-    """Append a query value in the node's conventions: repeated keys for lists."""
-    if value is None:
-        return
-    if isinstance(value, bool):
-        params.append((name, "true" if value else "false"))
-    elif isinstance(value, (str, int)):
-        params.append((name, str(value)))
-    else:
-        params.extend((name, str(item)) for item in value)
+    """Append a query value in the node's conventions (``urls.encode_params``)."""
+    params.extend(_encode_params({name: value}))
 
 
 class VegaRest:
@@ -99,7 +79,7 @@ class VegaRest:
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be within 1..{MAX_PAGE_SIZE}")
-        self.base_url = _rest_root(url)
+        self.base_url = rest_base_url(url)
         self.page_size = page_size
         self._session = RestSession(
             self.base_url, timeout=timeout, retries=retries, headers=headers, proxies=proxies,

@@ -16,12 +16,8 @@ from wsclients.core import codec
 from wsclients.core.rest import RestSession
 from wsclients.errors import ProtocolViolation, RequestFailed, SubscriptionRejected
 from wsclients.models import Book, Trade
-from wsclients.venues.hyperliquid import (
-    CANDLE_INTERVALS,
-    book_from_l2,
-    trade_from_item,
-    validate_subscription,
-)
+from wsclients.venues.hyperliquid.parsing import book_from_l2, trade_from_item
+from wsclients.venues.hyperliquid.subscriptions import CANDLE_INTERVALS, validate_subscription
 
 __all__ = ["MAINNET_REST_URL", "TESTNET_REST_URL", "HyperliquidInfo", "rest_url_for"]
 

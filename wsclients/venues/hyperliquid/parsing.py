@@ -1,0 +1,116 @@
+"""Hyperliquid items to events: trades, l2 books and the compressed fastAssetCtxs payload.
+
+Shared by the socket protocol and the REST companion
+(docs/venues/hyperliquid.rst#hyperliquid-fields).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from wsclients.core import codec
+from wsclients.core.amounts import checked_amount
+from wsclients.errors import (
+    ProtocolViolation,
+)
+from wsclients.models import Book, BookLevel, Trade
+from wsclients.venues.hyperliquid.subscriptions import _SIDES, VENUE
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _decimal(value: Any, what: str = "price or size") -> Decimal:
+    """Prices and sizes are decimal strings on the wire (§2); never go through float. Neither
+    is ever negative, NaN or infinite on Hyperliquid: such a value is a broken frame."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            return checked_amount(Decimal(value), what)
+        except ArithmeticError as exc:  # decimal.InvalidOperation: not a number at all
+            raise ProtocolViolation(f"{what} is not a decimal string", raw=value) from exc
+    raise ProtocolViolation(f"expected a decimal string, got {type(value).__name__}")
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ProtocolViolation(f"{what} must be an integer, got {type(value).__name__}")
+
+
+def _str(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ProtocolViolation(f"{what} must be a string, got {type(value).__name__}")
+
+
+def _levels(side: Any) -> tuple[BookLevel, ...]:
+    if not isinstance(side, list):
+        raise ProtocolViolation("book side must be a list")
+    return tuple(
+        BookLevel(_decimal(level["px"], "price"), _decimal(level["sz"], "size"),
+                  _int(level["n"], "n"))
+        for level in side
+    )
+
+
+def decode_fast_asset_ctxs(data: str) -> Any:
+    """§2 row 24: ``data`` is base64 of raw DEFLATE (RFC 1951) of a JSON object, inflated
+    to at most ``codec.MAX_INFLATED_SIZE`` bytes (else ``MessageTooLarge``, a ValueError)."""
+    return codec.loads(codec.inflate_raw(base64.b64decode(data, validate=True)))
+
+
+def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
+    """One WsTrade object (socket ``trades`` item or REST ``recentTrades`` element) → Trade.
+
+    Raises:
+        ProtocolViolation, KeyError, TypeError, ArithmeticError: the item is malformed.
+    """
+    # The hot path of a trades stream: exact-type checks first, the helpers (and their error
+    # messages) only for anything unusual.
+    coin = item["coin"]
+    if type(coin) is not str:
+        coin = _str(coin, "coin")
+    time_ms = item["time"]
+    if type(time_ms) is not int:
+        time_ms = _int(time_ms, "time")
+    tid = item["tid"]
+    if type(tid) is not int:
+        tid = _int(tid, "tid")
+    side = _SIDES.get(item["side"])
+    if side is None:
+        raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
+    px = item["px"]
+    sz = item["sz"]
+    return Trade(
+        venue=VENUE,
+        symbol=coin,
+        price=_decimal(px, "price"),
+        size=_decimal(sz, "size"),
+        side=side,
+        # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
+        trade_id=f"{time_ms}:{tid}",
+        timestamp_ns=time_ms * 1_000_000,
+        received_ns=received_ns,
+        raw=item,
+    )
+
+
+def book_from_l2(data: Mapping[str, Any], received_ns: int) -> Book:
+    """An l2Book payload (socket frame ``data`` or REST answer) → snapshot Book.
+
+    Raises:
+        ProtocolViolation, KeyError, TypeError, ValueError, ArithmeticError: malformed data.
+    """
+    bids, asks = data["levels"]
+    return Book(
+        venue=VENUE,
+        symbol=_str(data["coin"], "coin"),
+        bids=_levels(bids),
+        asks=_levels(asks),
+        timestamp_ns=_int(data["time"], "time") * 1_000_000,
+        received_ns=received_ns,
+        is_snapshot=True,  # §2 row 8: every l2Book frame is a full snapshot
+        raw=data,
+    )
