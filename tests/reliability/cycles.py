@@ -37,7 +37,7 @@ from wsclients import HyperliquidClient
 from wsclients.models import ConnectionState, Event, Status
 from wsclients.testing import FakeHyperliquid
 from wsclients.testing.server import FakeServer
-from wsclients.venues.hyperliquid_limits import ConnectionBudget
+from wsclients.venues.hyperliquid.limits import ConnectionBudget
 
 __all__ = ["MODES", "CycleFigures", "cycles_per_mode", "cycles_table", "run_cycles"]
 

@@ -102,7 +102,7 @@ from wsclients.testing import (
     FakeVegaNode,
 )
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer, Message
-from wsclients.venues.hyperliquid_limits import ConnectionBudget
+from wsclients.venues.hyperliquid.limits import ConnectionBudget
 
 __all__ = [
     "FAULT_KINDS",
@@ -333,7 +333,7 @@ def _vega_fake() -> FakeServer:
 
 def _vega_client(fake: FakeServer, on_data: Callable[[Event], None]) -> Client:
     assert isinstance(fake, FakeVegaNode)
-    client = VegaClient(fake.url, on_trade=on_data, **CLIENT_OPTIONS)
+    client = VegaClient(url=fake.url, on_trade=on_data, **CLIENT_OPTIONS)
     client.subscribe_trades([fake.market_ids[0]])
     return client
 
@@ -449,7 +449,7 @@ def _cf_client(fake: FakeServer, on_data: Callable[[Event], None]) -> Client:
     assert isinstance(fake, FakeCentrifugo)
     options = {**CLIENT_OPTIONS, "ping_interval": None}  # the server pings; the client answers
     client = CentrifugoClient(
-        fake.url, token=fake.make_token("soak"), on_message=on_data,
+        url=fake.url, token=fake.make_token("soak"), on_message=on_data,
         max_server_ping_delay=0.25, **options,
     )
     client.subscribe(_CF_CHANNEL)
