@@ -1,6 +1,6 @@
 """The base client every venue client is: one hub, its sockets, and their lifecycle.
 
-``Client`` holds what all venues share — the constructor options of DESIGN §2.1, the hub
+``Client`` holds what all venues share — the constructor options of docs/options.rst, the hub
 with its callbacks and queues, ``start``/``stop``/``run_forever``, ``get``/``events``/
 ``queue``, ``state``, ``stats`` and a secret-free ``repr``. ``SubscribingClient`` adds the
 one-socket, many-subscriptions pattern with a registry that queues subscriptions made before
@@ -115,7 +115,7 @@ class Stats:
 
 
 class Client:
-    """Base of every venue client. See DESIGN §2.1 for the options; all are keyword-only.
+    """Base of every venue client. See docs/options.rst for the options; all are keyword-only.
 
     Subclasses name their venue and defaults in class attributes, build their protocol(s)
     and open their socket(s) with ``_open_connection``.
