@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Union
 import attrs
 
 from wsclients.core import codec
-from wsclients.core.protocol import CloseRequest, ProtocolBuffers
+from wsclients.core.protocol import PARSE_ERRORS, CloseRequest, ProtocolBuffers, guarded_parse
 from wsclients.errors import (
     ProtocolViolation,
     RequestFailed,
@@ -89,7 +89,6 @@ class _SubState:
         self.snapshot_due = True
 
 
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 
 
 # --------------------------------------------------------------------------- protocol
@@ -232,13 +231,7 @@ class HyperliquidProtocol(ProtocolBuffers):
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``."""
         self._last_received_ns = received_ns
-        try:
-            self._receive(data, received_ns)
-        except _PARSE_ERRORS + (WSClientError,) as exc:
-            self._report(exc, received_ns, data)
-        except Exception as exc:  # should never run: keep the reader alive anyway
-            logger.error("unexpected error parsing a frame", exc_info=True)
-            self._report(exc, received_ns, data)
+        guarded_parse(self._receive, self._report, data, received_ns)
 
     def ping_message(self) -> Optional[str]:
         """``{"method":"ping"}`` (docs/venues/hyperliquid.rst#hyperliquid-heartbeat); asks for a
@@ -476,7 +469,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         for item in items:
             try:
                 trade = self._trade(item, received_ns)
-            except _PARSE_ERRORS + (WSClientError,) as exc:
+            except PARSE_ERRORS as exc:
                 self._report(exc, received_ns, item)
                 continue
             if trade is not None:
