@@ -3,7 +3,8 @@
 A ``Connection`` runs websocket-client's low-level ``websocket.WebSocket`` in one reader thread
 of its own, inside our own reconnect loop. We do not use ``WebSocketApp.run_forever``: it
 needs a second thread per socket for pings, its ``reconnect=`` has a fixed delay and drops
-silently (venues/peers.md §4 B5), and its per-frame callback wrapper and ``select`` cost
+silently (docs/threading.rst#threading-why-not-websocketapp), and its per-frame callback wrapper
+and ``select`` cost
 throughput. Reading frames ourselves gives one thread per socket, timers on the one shared
 timer thread (``core/timers.py``), and a per-frame path of a few attribute updates.
 The upgrade is ours (``core/handshake.py``: one deadline, bounded reads, no redirects, no

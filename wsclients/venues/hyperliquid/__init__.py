@@ -3,7 +3,7 @@ requests matched by ``id`` (docs/venues/hyperliquid.rst).
 
 One file per concern: ``subscriptions`` (validation), ``parsing`` (items to events), ``protocol``
 (sans-I/O), ``client``, ``limits`` (the venue's message and connection limits), ``rest`` (the
-HTTP companion), ``recording`` (replay).
+HTTP companion), ``record_replay`` (replay).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from wsclients.venues.hyperliquid.parsing import (
     trade_from_item,
 )
 from wsclients.venues.hyperliquid.protocol import HyperliquidProtocol
-from wsclients.venues.hyperliquid.recording import recording
+from wsclients.venues.hyperliquid.record_replay import recording
 from wsclients.venues.hyperliquid.subscriptions import (
     CANDLE_INTERVALS,
     MAINNET_URL,

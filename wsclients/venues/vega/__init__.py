@@ -3,7 +3,7 @@
 On Vega the subscription *is* the connection: each stream is its own WebSocket whose URL and
 query string say what to send (docs/venues/vega.rst). One file per concern: ``urls``,
 ``streams`` (routes and checks), ``decimals``, ``frames``, ``protocol`` (one stream socket),
-``book`` (the local order book), ``client``, ``rest`` (the REST companion), ``recording``.
+``book`` (the local order book), ``client``, ``rest`` (the REST companion), ``record_replay``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from wsclients.venues.vega.client import (
 from wsclients.venues.vega.decimals import DecimalsLookup, MarketDecimals, decimals_from_mapping
 from wsclients.venues.vega.frames import StreamError
 from wsclients.venues.vega.protocol import VegaStreamProtocol
-from wsclients.venues.vega.recording import recording
+from wsclients.venues.vega.record_replay import recording
 from wsclients.venues.vega.streams import STREAM_LIMIT, STREAM_PATHS, VegaStream, make_stream
 from wsclients.venues.vega.urls import rest_base_url, stream_base_url
 
