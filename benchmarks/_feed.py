@@ -4,13 +4,15 @@ Why not the ``FakeHyperliquid`` of ``wsclients.testing``: its sends go through w
 sans-I/O protocol (several microseconds of Python per frame) and it would share the client's
 GIL. The benchmarks measure the *client*, so the sender must never be the bottleneck: this
 process does a real RFC 6455 handshake, answers the subscribe with the venue's ack
-(venues/hyperliquid.md §1), then writes pre-encoded, unmasked server frames straight to the
+(docs/venues/hyperliquid.rst#hyperliquid-envelope), then writes pre-encoded, unmasked server frames
+straight to the
 socket with ``sendall``. ``bench_throughput.py`` reports its ceiling (a client that only
 drains the socket) next to the clients it measures.
 
 Modes (one per process; every accepted connection gets the full stream):
 
-- ``blast``: N ``trades`` frames, one real-shaped trade each (§7), as fast as TCP takes them.
+- ``blast``: N ``trades`` frames, one real-shaped trade each
+  (docs/venues/hyperliquid.rst#hyperliquid-samples), as fast as TCP takes them.
 - ``paced``: ``trades`` frames at a fixed rate for some seconds, each trade carrying the
   sender's ``time.perf_counter_ns()`` in an extra ``sent_ns`` field (CLOCK_MONOTONIC, shared
   by every process on the machine) for send → user-code latency.
@@ -52,7 +54,8 @@ def server_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 def trade_json(
     coin: str, side: str, px: str, sz: str, time_ms: int, tid: int, sent_ns: Optional[int] = None
 ) -> bytes:
-    """A ``trades`` frame holding one trade, shaped like the capture in venues/hyperliquid.md §7."""
+    """A ``trades`` frame holding one trade, shaped like the capture in
+    docs/venues/hyperliquid.rst#hyperliquid-samples."""
     extra = "" if sent_ns is None else f',"sent_ns":{sent_ns}'
     return (
         f'{{"channel":"trades","data":[{{"coin":"{coin}","side":"{side}","px":"{px}",'
@@ -182,7 +185,7 @@ def _serve(conn: _Conn, args: argparse.Namespace, blob: bytes) -> None:
                 message = json.loads(payload)
             except ValueError:
                 continue
-            if message.get("method") == "ping":  # §3
+            if message.get("method") == "ping":  # docs/venues/hyperliquid.rst#hyperliquid-heartbeat
                 conn.send(server_frame(b'{"channel":"pong"}'))
             elif message.get("method") == "subscribe" and streamer is None:
                 ack = {"channel": "subscriptionResponse",

@@ -4,10 +4,12 @@ Run: ``python benchmarks/bench_book.py [--quick] [--updates N] [--rounds R] [--s
 
 Cases (issue 6 targets, measured here and never asserted in tests):
 
-- ``vega-delta top10`` / ``top25``: Vega-style ``MarketDepthUpdate``s (venues/vega.md §3.2),
+- ``vega-delta top10`` / ``top25``: Vega-style ``MarketDepthUpdate``s
+(docs/venues/vega.rst#vega-depth-production),
   10 changed levels each on a ~1,000-level book, sequence-checked, each followed by a ``Book``
   event with the top N levels. Target: >= 20,000 updates/s and >= 5x the naive book.
-- ``hl-snapshot 20x20``: Hyperliquid-style l2Book frames (venues/hyperliquid.md §2: every
+- ``hl-snapshot 20x20``: Hyperliquid-style l2Book frames
+(docs/venues/hyperliquid.rst#hyperliquid-subscriptions: every
   frame is a full 20x20 book), each replacing the book and followed by a full-depth event.
 - ``cadenza-diff top10`` / ``full``: Cadenza ``orderBook`` DIFF publications as decoded JSON
   (decimal strings in ``[price, quantity]`` rows, the shape ``FakeCadenza`` publishes) from the

@@ -3,7 +3,8 @@
 Run: ``python benchmarks/bench_throughput.py [--quick] [--frames N] [--rounds R]``
 
 A feed process (``_feed.py blast``) answers the subscribe with its ack and then writes N
-pre-encoded ``trades`` frames (one real-shaped trade each, venues/hyperliquid.md §7) as fast
+pre-encoded ``trades`` frames (one real-shaped trade each,
+docs/venues/hyperliquid.rst#hyperliquid-samples) as fast
 as TCP takes them. Each contender connects, subscribes, and counts what reaches user code;
 the rate is taken from the first delivery to the N-th. Contenders run in turn, round after
 round, in this one process, against the same feed; the table gives the median of each and

@@ -1,7 +1,8 @@
 """The local L2 book: snapshots, deltas, sequence checks, crossed books and Book events.
 
 Unit tests first, then a Hypothesis state machine that drives an OrderBook and a plain
-dict-and-sort model with the same snapshots, deltas, stale updates and gaps (STYLE §6.6).
+dict-and-sort model with the same snapshots, deltas, stale updates and gaps
+(docs/testing.rst#testing-suite).
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ def test_delta_inserts_updates_and_deletes() -> None:
 
 
 def test_missing_size_deletes() -> None:
-    """A size of None (the venue omitted the volume, venues/vega.md §3.2) deletes the level."""
+    """A size of None (the venue omitted the volume, docs/venues/vega.rst#vega-depth-production)
+    deletes the level."""
     book = make_book()
     book.apply_delta([(D("100"), None)], [(D("101"), None, None)])
     assert book.best_bid == lv("99", "2", 2)

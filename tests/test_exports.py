@@ -24,7 +24,7 @@ def test_submodule_names_are_reexported() -> None:
 
 
 def test_design_contract_names() -> None:
-    """The clients DESIGN §2.1 promises are importable from the top level."""
+    """The clients docs/options.rst promises are importable from the top level."""
     for name in ("HyperliquidClient", "VegaClient", "TradevestClient", "CentrifugoClient",
                  "CadenzaClient", "AlliumApiClient", "AlliumStreamClient", "F"):
         assert name in wsclients.__all__ and callable(getattr(wsclients, name))

@@ -7,15 +7,17 @@ prices, sizes and sequence numbers, not about any wire format.
 Each side (a :class:`BookSide`) holds its levels in one of two forms:
 
 - *ranked*: a plain list, best level first. A snapshot lands in this form, and a venue that
-  sends only snapshots (venues/hyperliquid.md §2: every l2Book frame is a full book) never
+  sends only snapshots (docs/venues/hyperliquid.rst#hyperliquid-subscriptions: every l2Book frame
+  is a full book) never
   leaves it, so its events are list slices. Snapshots arrive best first on every venue we
   know, so ranking costs one comparison per level; building a dict would cost a hash of every
   fresh ``Decimal`` price, which is several times dearer.
 - *indexed*: a ``dict`` (price → ``BookLevel``) next to a ``sortedcontainers.SortedList`` of
   its prices, ascending on both sides (the bid side is read from the end). The first delta
   converts the side; from then on a change is a dict lookup, and only a new or vanished price
-  touches the sorted list. Updating an existing level, which most deltas do (venues/vega.md
-  §3.2: level values are absolute totals, resent whenever they change), never does.
+  touches the sorted list. Updating an existing level, which most deltas do
+  (docs/venues/vega.rst#vega-depth-production:
+  level values are absolute totals, resent whenever they change), never does.
 
 An ``OrderBook`` is not thread-safe: one reader thread owns it, and the ``Book`` events it
 builds are immutable and can be handed to any thread.
@@ -280,7 +282,8 @@ class OrderBook:
         """True when the best bid is at or above the best ask.
 
         A locked book (bid == ask) counts: a venue's own continuous book can show neither, so
-        either means levels were missed (peers.md §4 F: Vega depth crossing after lost
+        either means levels were missed (docs/threading.rst#threading-why-not-websocketapp F: Vega
+        depth crossing after lost
         updates). Auctions can legitimately cross a book, so the venue decides what to do;
         :meth:`check_crossed` raises for venues that resync on it.
         """
@@ -350,8 +353,10 @@ class OrderBook:
     ) -> bool:
         """Apply changed levels: each replaces its price's level, size 0 or None deletes it.
 
-        Level values are absolute, not increments (venues/vega.md §3.2). The checks follow
-        venues/vega.md §3.3: an update whose ``sequence`` is not above the book's is stale and
+        Level values are absolute, not increments (docs/venues/vega.rst#vega-depth-production). The
+        checks follow
+        docs/venues/vega.rst#vega-depth-resync: an update whose ``sequence`` is not above the
+        book's is stale and
         ignored; one whose ``previous_sequence`` is not the book's ``sequence`` means updates
         were missed. Either check is skipped when a number it needs is None.
 

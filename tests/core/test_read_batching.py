@@ -66,7 +66,8 @@ def test_burst_arrives_whole_and_in_order_before_the_close(
 
 
 def test_burst_is_published_in_batches(server: EchoServer) -> None:
-    """A burst costs far fewer hand-overs to the hub than frames (DESIGN §3.1)."""
+    """A burst costs far fewer hand-overs to the hub than frames
+    (docs/threading.rst#threading-threads)."""
     client = client_for(server)
     sizes: list[int] = []
     publish = client._hub.publish

@@ -1,4 +1,5 @@
-"""FakeHyperliquid against a bare websocket-client socket: the §9 checklist of the notes."""
+"""FakeHyperliquid against a bare websocket-client socket: the
+docs/venues/hyperliquid.rst#hyperliquid-fake checklist of the notes."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def test_ping_pong(raw: Raw) -> None:
 
 
 def test_l2book_ack_is_normalized_then_snapshot(raw: Raw) -> None:
-    """The ack echoes defaults (§1), then a 20-level snapshot follows."""
+    """The ack echoes defaults (docs/venues/hyperliquid.rst#hyperliquid-envelope), then a 20-level
+    snapshot follows."""
     assert raw.sub({"type": "l2Book", "coin": "BTC"}) == ack(
         {"type": "l2Book", "coin": "BTC", "nSigFigs": None, "mantissa": None, "fast": False})
     frame = raw.recv()
@@ -95,7 +97,8 @@ def test_candle_echo_key_order(raw: Raw) -> None:
 
 
 def test_trades_backfill(fake: FakeHyperliquid, raw: Raw) -> None:
-    """Recent trades follow the ack of a trades subscription (§2 row 9)."""
+    """Recent trades follow the ack of a trades subscription
+    (docs/venues/hyperliquid.rst#hyperliquid-subscriptions)."""
     for i in range(3):
         fake.publish_trade("SOL", f"150.{i}", "1")
     raw.sub({"type": "trades", "coin": "SOL"})
@@ -228,7 +231,8 @@ def test_parse_errors_keep_socket_open(raw: Raw, frame: str) -> None:
     {"type": "l2Book", "coin": "BTC", "mantissa": 2},
 ])
 def test_invalid_subscription_drops_socket(fake: FakeHyperliquid, sub: dict[str, Any]) -> None:
-    """§5.1: an invalid coin or parameter cuts the socket with no message, no close frame."""
+    """docs/venues/hyperliquid.rst#hyperliquid-errors: an invalid coin or parameter cuts the socket
+    with no message, no close frame."""
     raw = Raw(fake.url)
     raw.send({"method": "subscribe", "subscription": sub})
     with pytest.raises(websocket.WebSocketConnectionClosedException):
@@ -342,7 +346,8 @@ def test_idle_close_without_close_frame() -> None:
 
 
 def test_pongs_keep_the_socket_open() -> None:
-    """Pings answered by pongs count as server traffic (§3)."""
+    """Pings answered by pongs count as server traffic
+    (docs/venues/hyperliquid.rst#hyperliquid-heartbeat)."""
     with FakeHyperliquid(idle_timeout=0.3) as fake:
         raw = Raw(fake.url)
         for _ in range(6):
@@ -409,7 +414,8 @@ def test_candles_follow_trades(fake: FakeHyperliquid, raw: Raw) -> None:
 
 
 def test_webdata2_gets_the_parse_error(raw: Raw) -> None:
-    """Mainnet no longer serves webData2: the parse error echoes the request (§2 row 3b)."""
+    """Mainnet no longer serves webData2: the parse error echoes the request
+    (docs/venues/hyperliquid.rst#hyperliquid-subscriptions)."""
     text = json.dumps({"method": "subscribe", "subscription": {"type": "webData2", "user": USER}})
     raw.send(text)
     assert raw.recv() == {"channel": "error", "data": PARSE + text}

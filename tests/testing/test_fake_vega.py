@@ -1,4 +1,5 @@
-"""FakeVegaNode against a bare websocket-client and requests: the §8 checklist of the notes."""
+"""FakeVegaNode against a bare websocket-client and requests: the docs/venues/vega.rst#vega-fake
+checklist of the notes."""
 
 from __future__ import annotations
 
@@ -144,7 +145,8 @@ def test_empty_snapshot_is_the_bare_last_page(node: FakeVegaNode) -> None:
 
 
 def test_singular_party_id_on_trades_is_ignored(node: FakeVegaNode) -> None:
-    """Unknown parameters are ignored, so the filter is dropped (venues/vega.md §1.3)."""
+    """Unknown parameters are ignored, so the filter is dropped
+    (docs/venues/vega.rst#vega-query)."""
     ws = connect(node, "trades?partyId=" + "0" * 64)
     node.wait_for_streams("trades")
     node.step()

@@ -137,7 +137,7 @@ def test_l2book_fixture() -> None:
 
 
 def test_l2book_delisted_is_empty() -> None:
-    """A delisted coin sends empty sides (§2 row 8)."""
+    """A delisted coin sends empty sides (docs/venues/hyperliquid.rst#hyperliquid-subscriptions)."""
     frame = json.dumps({"channel": "l2Book",
                         "data": {"coin": "MATIC", "time": 1, "levels": [[], []]}})
     (book,) = feed(HyperliquidProtocol(), frame)
@@ -491,7 +491,7 @@ def test_post_unknown_id_is_a_message() -> None:
 
 
 def test_post_message_shape() -> None:
-    """§4: method, id and request."""
+    """docs/venues/hyperliquid.rst#hyperliquid-post: method, id and request."""
     frame = HyperliquidProtocol().post_message(11, {"type": "info", "payload": {"type": "x"}})
     assert json.loads(frame) == {"method": "post", "id": 11,
                                  "request": {"type": "info", "payload": {"type": "x"}}}
@@ -512,7 +512,8 @@ def test_trade_dedupe_across_reconnect() -> None:
 
 
 def test_trade_dedupe_is_per_coin_and_time() -> None:
-    """The same tid at another time or on another coin is another trade (§2.1)."""
+    """The same tid at another time or on another coin is another trade
+    (docs/venues/hyperliquid.rst#hyperliquid-fields)."""
     protocol = HyperliquidProtocol()
     events = feed(protocol, trade_frame((1, 10)), trade_frame((2, 10)),
                   trade_frame((1, 10), coin="ETH"))
@@ -605,7 +606,8 @@ def test_error_event_raw_is_short() -> None:
 
 
 def test_socket_dying_before_ack_strikes_out() -> None:
-    """The server drops the socket silently on an invalid coin (§5.1): after max_strikes
+    """The server drops the socket silently on an invalid coin
+    (docs/venues/hyperliquid.rst#hyperliquid-errors): after max_strikes
     sockets died with the subscription unacked, it is rejected instead of looping forever."""
     rejected: list[dict[str, Any]] = []
     protocol = HyperliquidProtocol(on_rejected=rejected.append, max_strikes=2)
@@ -723,7 +725,7 @@ def test_subscription_key_is_canonical() -> None:
 
 
 def test_candle_intervals() -> None:
-    """§2 row 7: fourteen intervals."""
+    """docs/venues/hyperliquid.rst#hyperliquid-subscriptions: fourteen intervals."""
     assert len(CANDLE_INTERVALS) == 14 and "1M" in CANDLE_INTERVALS
 
 

@@ -102,7 +102,7 @@ def test_all_fifteen_routes_are_known() -> None:
 
 
 def test_event_bus_sends_its_filter_as_the_first_frame() -> None:
-    """The event bus reads the request body, not the query (§2.7)."""
+    """The event bus reads the request body, not the query (docs/venues/vega.rst#vega-event-bus)."""
     stream = make_stream("event/bus", types=["BUS_EVENT_TYPE_TRADE"], market_id="a")
     assert stream.url("ws://h/api/v2/stream") == "ws://h/api/v2/stream/event/bus"
     protocol = VegaStreamProtocol(stream, decimals=LOOKUP)
@@ -118,7 +118,8 @@ def test_event_bus_sends_its_filter_as_the_first_frame() -> None:
 
 
 def test_event_bus_with_a_batch_size_asks_for_every_batch() -> None:
-    """With batchSize > 0 the node waits for a request frame per batch (§2.7)."""
+    """With batchSize > 0 the node waits for a request frame per batch
+    (docs/venues/vega.rst#vega-event-bus)."""
     protocol = stream_protocol("event/bus", type="BUS_EVENT_TYPE_TRADE", batchSize=10)
     first = protocol.data_to_send()
     assert json.loads(first[0])["batchSize"] == "10"
@@ -172,7 +173,7 @@ def test_trades_fixture_becomes_a_trade_with_scaled_decimals() -> None:
 
 
 def test_negative_position_decimals_multiply_sizes() -> None:
-    """positionDecimalPlaces = -2: a size of 3 is 300 units (§4.3)."""
+    """positionDecimalPlaces = -2: a size of 3 is 300 units (docs/venues/vega.rst#vega-decimals)."""
     lookup = decimals_from_mapping({"m": MarketDecimals(0, -2)})
     protocol = VegaStreamProtocol(make_stream("trades"), decimals=lookup)
     frame = {"result": {"trades": [{"id": "t", "marketId": "m", "price": "7", "size": "3"}]}}
@@ -275,7 +276,7 @@ def test_depth_fixture_is_a_message_named_after_the_stream() -> None:
 
 
 def test_market_data_fixture_uses_the_market_field_as_symbol() -> None:
-    """MarketData names its market `market`, not `marketId` (§6)."""
+    """MarketData names its market `market`, not `marketId` (docs/venues/vega.rst#vega-samples)."""
     protocol = stream_protocol("markets/data", marketIds="COINALPHA.HBOT")
     (event,) = feed(protocol, *lines("market_data.jsonl"))
     assert isinstance(event, Message)
@@ -418,7 +419,8 @@ def test_unknown_market_error_is_fatal_for_the_stream() -> None:
     ],
 )
 def test_bare_status_errors_are_read_too(frame: str, fatal: bool) -> None:
-    """The bare google.rpc.Status sent before the first message (§2.2)."""
+    """The bare google.rpc.Status sent before the first message
+    (docs/venues/vega.rst#vega-envelopes)."""
     protocol = stream_protocol("trades")
     (event,) = feed(protocol, frame)
     assert isinstance(event, ErrorEvent) and event.fatal is fatal
@@ -450,7 +452,8 @@ def test_malformed_frames_are_non_fatal_and_the_next_frame_parses(frame: Union[s
 
 
 def test_protocol_never_sends_and_never_pings() -> None:
-    """Text frames would block the node's proxy reader; WebSocket pings are used (§2.5)."""
+    """Text frames would block the node's proxy reader; WebSocket pings are used
+    (docs/venues/vega.rst#vega-keepalive)."""
     protocol = stream_protocol("trades")
     assert protocol.data_to_send() == [] and protocol.ping_message() is None
     assert protocol.is_fatal(1006, None) is False
@@ -514,7 +517,8 @@ def test_book_asks_for_a_snapshot_and_builds_a_scaled_snapshot_book() -> None:
 
 
 def test_chained_updates_each_yield_a_book_and_price_only_levels_are_removed() -> None:
-    """Absolute level values; a level with only `price` has volume 0 (§3.2)."""
+    """Absolute level values; a level with only `price` has volume 0
+    (docs/venues/vega.rst#vega-depth-production)."""
     protocol = synced()
     events = feed(
         protocol,
@@ -543,7 +547,8 @@ def test_updates_before_the_snapshot_are_buffered_and_old_ones_dropped() -> None
 
 
 def test_a_snapshot_taken_mid_block_accepts_the_straddling_update() -> None:
-    """previous ≤ S < sequence is safe for the first update; then strict chaining (§3.3)."""
+    """previous ≤ S < sequence is safe for the first update; then strict chaining
+    (docs/venues/vega.rst#vega-depth-resync)."""
     protocol = synced()
     (book,) = feed(protocol, update(150, 95, buy=[level("9900")]))
     assert isinstance(book, Book) and book.sequence == 150

@@ -90,7 +90,7 @@ def test_a_repeating_cursor_is_a_protocol_violation(rest: VegaRest) -> None:
 
 @responses.activate
 def test_filters_use_the_filter_prefix(rest: VegaRest) -> None:
-    """positions/accounts take filter.* parameters (venues/vega.md §5)."""
+    """positions/accounts take filter.* parameters (docs/venues/vega.rst#vega-rest)."""
     responses.get(f"{BASE}/positions", json={"positions": connection([], end="", more=False)})
     responses.get(
         f"{BASE}/accounts",

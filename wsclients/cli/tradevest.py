@@ -3,7 +3,8 @@
 Markets are written as the API takes them: ``CURRENCY/CRYPTO`` (the venue's ``currency`` /
 ``cryptoSymbol`` pair, upper case) or as the symbol events carry (``BTC-EUR``); none means
 every market. ``--url`` must name the
-server: no production host is documented (venues/allium-tradevest.md §4.1), so the default is
+server: no production host is documented (docs/venues/tradevest.rst#tradevest-endpoint), so the
+default is
 the Test server. The token can come from ``$TRADEVEST_TOKEN`` rather than the command line,
 where other users of the machine could read it.
 """

@@ -3,7 +3,7 @@
 Every stream route of a data node has a ``tail`` sub-command whose options carry the node's
 own filters (``--market-id`` and ``--party-id`` repeat where the node takes lists); ``raw``
 opens any route with ``--param name=value``. ``--url`` picks the data node (default: the public
-testnet node named in venues/vega.md).
+testnet node named in docs/venues/vega.rst).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The base client every venue client is: one hub, its sockets, and their lifecycle.
 
-``Client`` holds what all venues share — the constructor options of DESIGN §2.1, the hub
+``Client`` holds what all venues share — the constructor options of docs/options.rst, the hub
 with its callbacks and queues, ``start``/``stop``/``run_forever``, ``get``/``events``/
 ``queue``, ``state``, ``stats`` and a secret-free ``repr``. ``SubscribingClient`` adds the
 one-socket, many-subscriptions pattern with a registry that queues subscriptions made before
@@ -13,29 +13,26 @@ from __future__ import annotations
 import enum
 import logging
 import os
-import queue
 import threading
 import time
 import warnings
-from collections.abc import Collection, Hashable, Iterator, Mapping
+from collections.abc import Hashable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, TypeVar, Union
 
 import attrs
 
-from wsclients.collect import check_kinds, collect_events
 from wsclients.core import timers
 from wsclients.core.backoff import Backoff
 from wsclients.core.client_options import (
-    check_like,
     check_options,
-    check_timeout,
     check_url,
     document_client,
 )
 from wsclients.core.connection import Connection, OnClose, OnOpen
+from wsclients.core.consumer import EventConsumer
 from wsclients.core.deadline import Deadline
-from wsclients.core.hub import EventQueue, Hub, Sink
+from wsclients.core.hub import Hub, Sink
 from wsclients.core.options import ConnectionOptions
 from wsclients.core.protocol import Job, VenueProtocol
 from wsclients.core.redact import redact_url
@@ -47,7 +44,7 @@ from wsclients.errors import (
     SubscriptionRejected,
     WSClientError,
 )
-from wsclients.models import ConnectionState, Event
+from wsclients.models import ConnectionState
 
 if TYPE_CHECKING:
     from wsclients.recording.recorder import Recorder
@@ -114,8 +111,8 @@ class Stats:
     """Seconds since the last data frame on any socket; None before the first."""
 
 
-class Client:
-    """Base of every venue client. See DESIGN §2.1 for the options; all are keyword-only.
+class Client(EventConsumer):
+    """Base of every venue client. See docs/options.rst for the options; all are keyword-only.
 
     Subclasses name their venue and defaults in class attributes, build their protocol(s)
     and open their socket(s) with ``_open_connection``.
@@ -493,92 +490,18 @@ class Client:
 
     # -- consuming ---------------------------------------------------------------------
 
-    def get(self, timeout: Optional[float] = None) -> Event:
-        """The next event from the default queue, waiting up to ``timeout``.
-
-        Events published since ``start()`` wait here (up to ``queue_size``) until read —
-        every kind that has no callback; a kind with a callback goes to the callback only
-        (``queue()`` makes an extra queue that sees it too).
-
-        Calling it with no ``timeout`` on a client that was never started warns (a
+    def _before_blocking_get(self, timeout: Optional[float]) -> None:
+        """``get()`` with no ``timeout`` on a client that was never started warns (a
         ``RuntimeWarning``) and then waits: another thread may yet start the client, but
-        usually ``start()`` was forgotten and nothing would ever come.
-
-        Raises:
-            queue.Empty: nothing came in time, or the client is stopped and drained.
-            InvalidOption: ``timeout`` is not a number of seconds or None.
-        """
-        check_timeout("timeout", timeout)
+        usually ``start()`` was forgotten and nothing would ever come."""
         if (timeout is None and not self._started and not self._stopped.is_set()
                 and not self._warned_unstarted):
             self._warned_unstarted = True
             warnings.warn(
                 f"{type(self).__name__}.get() without a timeout on a client that was never "
                 "started waits forever: call start() first (or pass timeout=)",
-                RuntimeWarning, stacklevel=2,
+                RuntimeWarning, stacklevel=3,
             )
-        return self._hub.default_queue.get(timeout)
-
-    def events(
-        self, kinds: Optional[Collection[str]] = None, timeout: Optional[float] = None
-    ) -> Iterator[Event]:
-        """Iterate the default queue until the client stops (or ``timeout`` passes with no
-        event). With ``kinds`` (e.g. ``{"trade"}``), events of other kinds are skipped —
-        they are consumed, so use ``queue(kinds=…)`` to read two kinds in two loops.
-
-        Raises:
-            ValueError: ``kinds`` is a bare string or names no event kind (checked at once,
-                not at the first ``next()``).
-            InvalidOption: ``timeout`` is not a number of seconds or None.
-        """
-        wanted = check_kinds(kinds)
-        check_timeout("timeout", timeout)
-        return self._events(wanted, timeout)
-
-    def _events(
-        self, wanted: Optional[frozenset[str]], timeout: Optional[float]
-    ) -> Iterator[Event]:
-        source = self._hub.default_queue
-        while True:
-            try:
-                event = source.get(timeout)
-            except queue.Empty:
-                return
-            if wanted is None or event.kind in wanted:
-                yield event
-
-    def queue(
-        self,
-        kinds: Optional[Collection[str]] = None,
-        maxsize: Optional[int] = None,
-        overflow: Optional[str] = None,
-    ) -> EventQueue:
-        """An extra consumer queue, with its own bound and overflow policy, that receives
-        every event (of ``kinds``) published from now on.
-
-        Raises:
-            ValueError: ``kinds`` is a bare string or names no event kind, or ``overflow``
-                is no policy.
-            InvalidOption: ``maxsize`` is not a positive int.
-        """
-        if maxsize is not None:
-            check_like("queue_size", "maxsize", maxsize)
-        return self._hub.queue(
-            kinds=check_kinds(kinds),
-            maxsize=maxsize or self._queue_size,
-            overflow=overflow or self._overflow,
-        )
-
-    def collect(
-        self,
-        seconds: Optional[float] = None,
-        *,
-        kinds: Optional[Collection[str]] = None,
-        max_events: Optional[int] = None,
-    ) -> list[Event]:
-        """Read the default queue into a list for ``seconds`` (or ``max_events``, or until
-        the client stops): ``wsclients.collect.collect_events(self, …)``, which see."""
-        return collect_events(self, seconds, kinds=kinds, max_events=max_events)
 
     # -- recording ---------------------------------------------------------------------
 

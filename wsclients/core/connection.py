@@ -3,7 +3,8 @@
 A ``Connection`` runs websocket-client's low-level ``websocket.WebSocket`` in one reader thread
 of its own, inside our own reconnect loop. We do not use ``WebSocketApp.run_forever``: it
 needs a second thread per socket for pings, its ``reconnect=`` has a fixed delay and drops
-silently (venues/peers.md §4 B5), and its per-frame callback wrapper and ``select`` cost
+silently (docs/threading.rst#threading-why-not-websocketapp), and its per-frame callback wrapper
+and ``select`` cost
 throughput. Reading frames ourselves gives one thread per socket, timers on the one shared
 timer thread (``core/timers.py``), and a per-frame path of a few attribute updates.
 The upgrade is ours (``core/handshake.py``: one deadline, bounded reads, no redirects, no
@@ -678,22 +679,30 @@ class Connection:
                             receive(data, received_ns=now)
                         except Exception as exc:
                             pending.append(self._protocol_failed(exc, "receive_text", data, now))
-                        events = take_events()
+                        # Everything this frame produced is taken before anything is sent:
+                        # a send that fails on a socket that just died must not drop its
+                        # events (the protocol already counts them as delivered, e.g. for
+                        # deduplication), replies or jobs.
+                        pending += take_events()
                         out = take_frames()
-                        if out:
-                            for text in out:
-                                ws.send(text)
                         attended = self._attend() if protocol.attention else None
-                    if events:
-                        pending += events
-                        if len(pending) >= batch_size:
-                            flush()
+                        failed: Optional[Exception] = None
+                        if out:
+                            try:
+                                for text in out:
+                                    ws.send(text)
+                            except (websocket.WebSocketException, OSError) as exc:
+                                failed = exc  # raised once the rest is handed on
+                    if len(pending) >= batch_size:
+                        flush()
                     if attended is not None:
                         flush()
                         self._after_attend(attended)
                         verdict = self._verdict
                         if verdict is not None:
                             raise ProtocolClose.of(verdict)
+                    if failed is not None:
+                        raise failed
                 elif opcode == OP_CLOSE:
                     ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
                     return parse_close(data)  # validated by the reader already

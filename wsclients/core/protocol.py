@@ -24,11 +24,13 @@ A protocol talks back through ``ProtocolBuffers``, which every venue protocol in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable
-from typing import Any, ClassVar, Optional, Protocol, Union
+from typing import Any, Callable, ClassVar, Optional, Protocol, TypeVar, Union
 
 import attrs
 
+from wsclients.errors import WSClientError
 from wsclients.models import Event
 
 __all__ = [
@@ -38,7 +40,37 @@ __all__ = [
     "ProtocolBuffers",
     "Reply",
     "VenueProtocol",
+    "PARSE_ERRORS",
+    "guarded_parse",
 ]
+
+logger = logging.getLogger(__name__)
+
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError, WSClientError,
+)
+"""What reading a malformed item raises: dict, str and Decimal handling, or one of ours."""
+
+_D = TypeVar("_D")
+
+
+def guarded_parse(
+    parse: Callable[[_D, int], None],
+    report: Callable[[BaseException, int, _D], None],
+    data: _D,
+    received_ns: int,
+) -> None:
+    """One parse step (a frame, or one line of a batched frame) whose failure the venue
+    reports in its own words: an item it cannot read becomes the venue's ``ErrorEvent`` and
+    the next one is read as usual. Anything else is a bug; it is logged and reported the
+    same way rather than lose the rest of a batch."""
+    try:
+        parse(data, received_ns)
+    except PARSE_ERRORS as exc:
+        report(exc, received_ns, data)
+    except Exception as exc:  # should never run: keep the rest of the frame alive anyway
+        logger.error("unexpected error parsing a frame", exc_info=True)
+        report(exc, received_ns, data)
 
 
 @attrs.frozen

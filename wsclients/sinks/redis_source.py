@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import random
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Callable, Optional, Union
 
 import attrs
 
 from wsclients.core.backoff import Backoff
+from wsclients.core.consumer import EventConsumer
 from wsclients.core.deadline import Deadline
-from wsclients.core.hub import EventQueue, Hub
+from wsclients.core.hub import Hub
 from wsclients.errors import ClientStopped, ConnectFailed, ProtocolViolation
 from wsclients.models import ConnectionState, ErrorEvent, Event, Status
 from wsclients.sinks._redis import (
@@ -85,7 +85,7 @@ class SourceStats:
     here; None before the first."""
 
 
-class RedisStreamSource:
+class RedisStreamSource(EventConsumer):
     """Events from Redis streams, delivered like a client delivers them.
 
     Args:
@@ -252,42 +252,6 @@ class RedisStreamSource:
         tb: Optional[TracebackType],
     ) -> None:
         self.stop()
-
-    # -- consuming (as on every client) ------------------------------------------------
-
-    def get(self, timeout: Optional[float] = None) -> Event:
-        """The next event from the default queue, waiting up to ``timeout``.
-
-        Raises:
-            queue.Empty: nothing came in time, or the source is stopped and drained.
-        """
-        return self._hub.default_queue.get(timeout)
-
-    def events(
-        self, kinds: Optional[Collection[str]] = None, timeout: Optional[float] = None
-    ) -> Iterator[Event]:
-        """Iterate the default queue until the source stops (or ``timeout`` passes with no
-        event); with ``kinds``, other kinds are skipped (and consumed)."""
-        wanted = frozenset(kinds) if kinds is not None else None
-        source = self._hub.default_queue
-        while True:
-            try:
-                event = source.get(timeout)
-            except queue.Empty:
-                return
-            if wanted is None or event.kind in wanted:
-                yield event
-
-    def queue(
-        self,
-        kinds: Optional[Collection[str]] = None,
-        maxsize: Optional[int] = None,
-        overflow: Optional[str] = None,
-    ) -> EventQueue:
-        """An extra consumer queue that receives every event (of ``kinds``) from now on."""
-        return self._hub.queue(
-            kinds=kinds, maxsize=maxsize or self._queue_size, overflow=overflow or self._overflow
-        )
 
     # -- introspection -----------------------------------------------------------------
 

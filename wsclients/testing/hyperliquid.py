@@ -1,6 +1,7 @@
 """FakeHyperliquid: a local server that speaks Hyperliquid's WebSocket API the way mainnet does.
 
-It reproduces the checklist of ``shared/venues/hyperliquid.md`` §9: routing on ``method``;
+It reproduces the checklist of ``docs/venues/hyperliquid.rst``
+docs/venues/hyperliquid.rst#hyperliquid-fake: routing on ``method``;
 acks echoing the subscription with the server's defaults filled in; the data that follows an
 ack (trades backfill, ``isSnapshot: true`` user snapshots, full states, nothing for
 ``orderUpdates``/``userEvents``/``notification``); the ``error`` strings verbatim; ping/pong; an
@@ -50,7 +51,8 @@ _INTERVALS_MS = {
     "1M": 0,  # calendar month, see _bucket
 }
 _COIN_TYPES = {"trades", "l2Book", "bbo", "candle", "activeAssetCtx", "activeAssetData"}
-# webData2 is not here: mainnet answers it with the parse error (§2 row 3b).
+# webData2 is not here: mainnet answers it with the parse error
+# (docs/venues/hyperliquid.rst#hyperliquid-subscriptions).
 _USER_TYPES = {
     "notification", "webData3", "twapStates", "clearinghouseState", "openOrders",
     "orderUpdates", "userEvents", "userFills", "userFundings", "userNonFundingLedgerUpdates",
@@ -60,7 +62,8 @@ _USER_TYPES = {
 _KNOWN_TYPES = _COIN_TYPES | _USER_TYPES | {
     "allMids", "allDexsAssetCtxs", "outcomeMetaUpdates", "fastAssetCtxs",
 }
-# §2: user streams whose first frame is an isSnapshot:true snapshot, and the list key in it.
+# docs/venues/hyperliquid.rst#hyperliquid-subscriptions: user streams whose first frame is an
+# isSnapshot:true snapshot, and the list key in it.
 _SNAPSHOT_LISTS = {
     "userFills": "fills",
     "userFundings": "fundings",
@@ -75,11 +78,13 @@ class PostError(Exception):
 
 
 class _Invalid(Exception):
-    """A subscription the real server would drop the socket for (§5.1)."""
+    """A subscription the real server would drop the socket for
+    (docs/venues/hyperliquid.rst#hyperliquid-errors)."""
 
 
 class _Unparseable(Exception):
-    """A request the real server answers with the parse-error string (§5.1)."""
+    """A request the real server answers with the parse-error string
+    (docs/venues/hyperliquid.rst#hyperliquid-errors)."""
 
 
 class _Session:
@@ -104,25 +109,34 @@ class FakeHyperliquid(FakeServer):
         stream: stream a live-looking market on its own from ``start()``.
         rate: market ticks per second when streaming (each tick: a trade and a book step).
         idle_timeout: seconds without a server→client frame before the socket is cut with no
-            close frame (§3: 60 s); None turns it off.
-        max_subscriptions, max_users, max_messages_per_minute, max_inflight_posts: §5.2 limits,
-            counted over every connection (one IP).
-        trades_backfill: how many recent trades follow a ``trades`` ack (§2 row 9: ~30).
-        invalid_subscription: ``"drop"`` (mainnet, §5.1) or ``"error"`` (OBS's
+            close frame (docs/venues/hyperliquid.rst#hyperliquid-heartbeat: 60 s); None turns it
+            off.
+        max_subscriptions, max_users, max_messages_per_minute, max_inflight_posts: the
+            venue's limits (docs/venues/hyperliquid.rst#hyperliquid-limits), counted over
+            every connection (one IP).
+        trades_backfill: how many recent trades follow a ``trades`` ack
+            (docs/venues/hyperliquid.rst#hyperliquid-subscriptions: ~30).
+        invalid_subscription: ``"drop"`` (mainnet,
+            docs/venues/hyperliquid.rst#hyperliquid-errors) or ``"error"`` (OBS's
             ``Invalid subscription: …``).
         greeting: send the legacy ``Websocket connection established.`` text first.
         message_window: the seconds over which ``max_messages_per_minute`` is counted (60 on
             the venue; shorter in tests).
         bbo_after_ack: send the current bbo right after a ``bbo`` ack. Unconfirmed: the docs
             say a bbo is sent "only if the bbo changes on a block", and a probe saw a quiet
-            book acked and then silent (§2 row 19); False models that.
+            book acked and then silent (docs/venues/hyperliquid.rst#hyperliquid-subscriptions);
+            False models that.
         backfill_on_resubscribe: send the trades backfill on every ``trades`` subscribe. The
-            venue sends one after a subscribe (§2 row 9); whether it repeats on a later
-            subscribe is unconfirmed (§10). False sends it only on the first subscribe of each
+            venue sends one after a subscribe
+            (docs/venues/hyperliquid.rst#hyperliquid-subscriptions); whether it repeats on a later
+            subscribe is unconfirmed (docs/venues/hyperliquid.rst). False sends it only on the
+            first subscribe of each
             coin served.
         spot_active_asset_data: what ``activeAssetData`` on a spot coin gets. The venue
-            documents it for perps only and says nothing of the answer (§2 row 16):
-            ``"drop"`` treats it like the invalid parameters that drop the socket (§5.1; an
+            documents it for perps only and says nothing of the answer
+            (docs/venues/hyperliquid.rst#hyperliquid-subscriptions):
+            ``"drop"`` treats it like the invalid parameters that drop the socket
+            (docs/venues/hyperliquid.rst#hyperliquid-errors; an
             assumption), ``"ack"`` acknowledges it and sends nothing.
         max_connections, max_new_connections_per_minute: the per-IP connection limits of the
             venue's rate-limit page (10 sockets, 30 new a minute; None = not enforced, the
@@ -458,7 +472,8 @@ class FakeHyperliquid(FakeServer):
                 with session.lock:
                     self._error(session, f"Invalid subscription: {exc}")
             else:
-                # §5.1 (TP-A): no message, the socket is cut with no close frame.
+                # docs/venues/hyperliquid.rst#hyperliquid-errors (TP-A): no message, the socket is
+                # cut with no close frame.
                 conn.drop()
 
     # ----------------------------------------------------------------- subscriptions
@@ -492,7 +507,8 @@ class FakeHyperliquid(FakeServer):
                 self._send(session, frame)
 
     def _limit_refusal(self, sub: dict[str, Any]) -> Optional[str]:
-        """§5.1 limit errors, counted over every open socket (one IP)."""
+        """docs/venues/hyperliquid.rst#hyperliquid-errors limit errors, counted over every open
+        socket (one IP)."""
         with self._lock:
             sessions = list(self._sessions.values())
         total = 0
@@ -508,13 +524,15 @@ class FakeHyperliquid(FakeServer):
         return None
 
     def _normalize(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """The subscription as the server echoes it (§1), or _Unparseable / _Invalid."""
+        """The subscription as the server echoes it
+        (docs/venues/hyperliquid.rst#hyperliquid-envelope), or _Unparseable / _Invalid."""
         kind = raw.get("type")
         if not isinstance(kind, str) or kind not in _KNOWN_TYPES:
             raise _Unparseable
         sub: dict[str, Any] = {"type": kind}
         if kind == "candle":
-            # Echo key order follows the server's struct: interval before coin (§1).
+            # Echo key order follows the server's struct: interval before coin
+            # (docs/venues/hyperliquid.rst#hyperliquid-envelope).
             interval = raw.get("interval")
             if not isinstance(interval, str) or interval not in _INTERVALS_MS:
                 raise _Unparseable
@@ -549,12 +567,14 @@ class FakeHyperliquid(FakeServer):
                 raise _Unparseable
             sub["aggregateByTime"] = raw["aggregateByTime"]
         if kind == "spotState" and "isPortfolioMargin" in raw:
-            sub["ignorePortfolioMargin"] = bool(raw["isPortfolioMargin"])  # §1 (TP-B)
+            # docs/venues/hyperliquid.rst#hyperliquid-envelope (TP-B)
+            sub["ignorePortfolioMargin"] = bool(raw["isPortfolioMargin"])
         self._check_valid(sub)
         return sub
 
     def _check_valid(self, sub: dict[str, Any]) -> None:
-        """§5.1: what makes mainnet drop the socket instead of answering."""
+        """docs/venues/hyperliquid.rst#hyperliquid-errors: what makes mainnet drop the socket
+        instead of answering."""
         coin = sub.get("coin")
         if coin is not None and coin not in self.coins and coin not in self.spot_coins:
             raise _Invalid(json.dumps(sub, separators=(",", ":")))
@@ -562,7 +582,8 @@ class FakeHyperliquid(FakeServer):
             sub["type"] == "activeAssetData" and coin in self.spot_coins
             and self.spot_active_asset_data == "drop"
         ):
-            raise _Invalid(json.dumps(sub, separators=(",", ":")))  # perps only (§2 row 16)
+            # perps only (docs/venues/hyperliquid.rst#hyperliquid-subscriptions)
+            raise _Invalid(json.dumps(sub, separators=(",", ":")))
         if sub["type"] == "l2Book":
             n_sig_figs, mantissa = sub["nSigFigs"], sub["mantissa"]
             if n_sig_figs is not None and not 2 <= n_sig_figs <= 5:
@@ -579,7 +600,8 @@ class FakeHyperliquid(FakeServer):
         return kind
 
     def _initial_frames(self, sub: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        """What follows an ack (§2 "Snap" column, §9.2)."""
+        """What follows an ack (docs/venues/hyperliquid.rst#hyperliquid-subscriptions "Snap"
+        column, docs/venues/hyperliquid.rst#hyperliquid-fake)."""
         kind = sub["type"]
         channel = self._channel(sub)
         with self._lock:
@@ -621,7 +643,7 @@ class FakeHyperliquid(FakeServer):
             return [{"channel": kind, "data": {"isSnapshot": True, "user": user,
                                                _SNAPSHOT_LISTS[kind]: items}}]
         if kind in ("orderUpdates", "userEvents", "notification", "outcomeMetaUpdates"):
-            return []  # §2: no snapshot
+            return []  # docs/venues/hyperliquid.rst#hyperliquid-subscriptions: no snapshot
         state = self._default_state(sub)
         return [] if state is None else [{"channel": channel, "data": state}]
 
@@ -678,7 +700,8 @@ class FakeHyperliquid(FakeServer):
         ):
             raise _Unparseable
         if body["type"] == "action":
-            # §4 (TP-B): a bad signature comes back as an action answer, not an error.
+            # docs/venues/hyperliquid.rst#hyperliquid-post (TP-B): a bad signature comes back as an
+            # action answer, not an error.
             response: dict[str, Any] = {"type": "action", "payload": {
                 "status": "err", "response": "Unable to recover signer."}}
         else:
@@ -688,7 +711,9 @@ class FakeHyperliquid(FakeServer):
             if handler is None and isinstance(kind, str):
                 handler = self._builtin_info(kind)
             if handler is None:
-                raise _Unparseable  # §4: unknown info type → parse error, id lost
+                # docs/venues/hyperliquid.rst#hyperliquid-post: unknown info type → parse error, id
+                # lost
+                raise _Unparseable
             try:
                 response = {"type": "info", "payload": {"type": kind, "data": handler(payload)}}
             except PostError as exc:
@@ -714,7 +739,8 @@ class FakeHyperliquid(FakeServer):
         def l2_book(payload: dict[str, Any]) -> Any:
             coin = payload.get("coin")
             if coin not in self.coins and coin not in self.spot_coins:
-                return None  # §4 (TP-A): unknown coin → data: null
+                # docs/venues/hyperliquid.rst#hyperliquid-post (TP-A): unknown coin → data: null
+                return None
             bids, asks = self.book_of(str(coin))
             return {"coin": coin, "time": _now_ms(), "levels": [bids[:20], asks[:20]]}
 
@@ -770,7 +796,8 @@ class FakeHyperliquid(FakeServer):
         return count
 
     def _count_message(self) -> bool:
-        """§5.2: messages per minute over all sockets; False when over the limit."""
+        """docs/venues/hyperliquid.rst#hyperliquid-limits: messages per minute over all sockets;
+        False when over the limit."""
         now = time.monotonic()
         with self._lock:
             times = self._message_times
@@ -803,7 +830,7 @@ class FakeHyperliquid(FakeServer):
         with self._lock:
             changed = self._bbo.get(coin) != top
             self._bbo[coin] = top
-        if changed:  # §2 row 19: only when it changed
+        if changed:  # docs/venues/hyperliquid.rst#hyperliquid-subscriptions: only when it changed
             self._send_matching(
                 lambda sub: sub["type"] == "bbo" and sub["coin"] == coin,
                 lambda sub: {"channel": "bbo", "data": {"coin": coin, "time": when, "bbo": top}},
@@ -881,7 +908,8 @@ class FakeHyperliquid(FakeServer):
             self.stopping.wait(1.0 / max(self.rate, 0.001))
 
     def _idle_loop(self) -> None:
-        """§3: cut sockets the server has sent nothing on for ``idle_timeout`` seconds, with
+        """docs/venues/hyperliquid.rst#hyperliquid-heartbeat: cut sockets the server has sent
+        nothing on for ``idle_timeout`` seconds, with
         no close frame (the client sees 1006)."""
         assert self.idle_timeout is not None
         period = min(max(self.idle_timeout / 5, 0.005), 1.0)
@@ -909,7 +937,7 @@ def _level(level: Sequence[Any]) -> dict[str, Any]:
 
 
 def _deflate_b64(value: Any) -> str:
-    """§2 row 24: base64 of raw DEFLATE of the JSON."""
+    """docs/venues/hyperliquid.rst#hyperliquid-subscriptions: base64 of raw DEFLATE of the JSON."""
     compressor = zlib.compressobj(wbits=-15)
     blob = compressor.compress(json.dumps(value, separators=(",", ":")).encode())
     return base64.b64encode(blob + compressor.flush()).decode()

@@ -1,7 +1,8 @@
 """FakeServer: a real WebSocket server on 127.0.0.1 in threads, with fault injection.
 
 Every venue fake and every socket test builds on it, so tests exercise the real client, the real
-websocket-client and real sockets (STYLE.md §5, §6.6). It wraps ``websockets.sync.server`` (an
+websocket-client and real sockets (docs/testing.rst#testing-suite). It wraps
+``websockets.sync.server`` (an
 optional dependency: the ``testing`` extra); the runtime library never imports this package.
 
 A fixture::

@@ -207,7 +207,8 @@ class FakeTradevest(FakeServer):
             self._subscriptions[conn.index] = pairs
             self._cond.notify_all()
         self.start_thread(self._stream, conn, pairs or self.markets, name=f"stream-{conn.index}")
-        # venue-docs/tradevest-prices.md: after the subscription the server expects nothing.
+        # docs/venues/tradevest.rst#tradevest-protocol: after the subscription the server expects
+        # nothing.
         if conn.recv() is not None:
             self.send_error(conn, "Unexpected message: the subscription cannot be changed")
 

@@ -1,6 +1,7 @@
 """FakeVegaNode: a local Vega data node — the stream routes and the REST the client uses.
 
-One server on one port, as a real data node's gateway (venues/vega.md §8): WebSocket upgrades
+One server on one port, as a real data node's gateway (docs/venues/vega.rst#vega-fake): WebSocket
+upgrades
 on ``/api/v2/stream/<route>?<query>`` and plain HTTP GETs on ``/api/v2/...``, so the client's
 sockets and its REST calls see the same state. What it copies from the node:
 
@@ -44,8 +45,8 @@ __all__ = ["FakeVegaMarket", "FakeVegaNode"]
 
 STREAM_PREFIX = "/api/v2/stream/"
 REST_PREFIX = "/api/v2/"
-PAGE = 50  # venues/vega.md §2.3: snapshot pages and update batches
-DEFAULT_PAGE_SIZE = 1000  # venues/vega.md §5
+PAGE = 50  # docs/venues/vega.rst#vega-snapshots: snapshot pages and update batches
+DEFAULT_PAGE_SIZE = 1000  # docs/venues/vega.rst#vega-rest
 MAX_PAGE_SIZE = 5000
 _SEQUENCE_BASE = 1_697_590_000_000_000_000  # block-time-like sequence numbers (> 2**53)
 _SEQUENCE_STEP = 1_000_003
@@ -142,7 +143,8 @@ class FakeVegaMarket:
 
 
 def default_markets() -> list[FakeVegaMarket]:
-    """Two markets with different decimals; ETH's position decimals are negative (§4.3)."""
+    """Two markets with different decimals; ETH's position decimals are negative
+    (docs/venues/vega.rst#vega-decimals)."""
     return [
         FakeVegaMarket(_hex_id("market", "BTC"), "BTC/USD-PERP", 1, 3,
                        SymbolSpec(Decimal("65000"), Decimal("0.1"), Decimal("0.001"))),
@@ -171,7 +173,8 @@ class _Stream:
 
     def matches(self, name: str, value: Optional[str]) -> bool:
         """Filter semantics: an absent filter matches all, except on depth and market data,
-        where the market filter is a set lookup and an empty set matches nothing (§1.2)."""
+        where the market filter is a set lookup and an empty set matches nothing
+        (docs/venues/vega.rst#vega-filters)."""
         wanted = self.values(name)
         if not wanted:
             return not (name == "marketIds" and self.route in _SET_LOOKUP_ROUTES)
@@ -346,7 +349,8 @@ class FakeVegaNode(FakeServer):
     def fail_stream(self, route: str, *, code: int = 13, detail_code: int = 10010,
                     message: str = "internal stream failure", inner: str = "channel closed"
                     ) -> int:
-        """A mid-stream failure: ``{"error":{…}}`` then a TCP drop (venues/vega.md §2.2)."""
+        """A mid-stream failure: ``{"error":{…}}`` then a TCP drop
+        (docs/venues/vega.rst#vega-envelopes)."""
         frame = _dump({"error": _status(code, "Internal error" if code == 13 else "error",
                                         detail_code, message, inner)})
         with self._lock:
@@ -438,7 +442,7 @@ class FakeVegaNode(FakeServer):
     def handle(self, conn: FakeConnection) -> None:
         route = conn.path[len(STREAM_PREFIX):] if conn.path.startswith(STREAM_PREFIX) else ""
         if route not in ROUTES:
-            # venues/vega.md §2.2: the upgrade succeeds, then a bare 5 and a drop.
+            # docs/venues/vega.rst#vega-envelopes: the upgrade succeeds, then a bare 5 and a drop.
             self._refuse(conn, _status(5, "Not Found"))
             return
         query: dict[str, list[str]] = {}
@@ -655,7 +659,8 @@ class FakeVegaNode(FakeServer):
             records.reverse()  # newest first
         if kind == "positions" and not records and stream.values("partyId") and \
                 stream.values("marketId"):
-            return  # venues/vega.md §1.2: no snapshot at all for a party without a position
+            # docs/venues/vega.rst#vega-filters: no snapshot at all for a party without a position
+            return
         pages = [records[start:start + PAGE] for start in range(0, len(records), PAGE)] or [[]]
         for number, page in enumerate(pages):
             snapshot: dict[str, Any] = {kind: page} if page else {}
@@ -667,7 +672,7 @@ class FakeVegaNode(FakeServer):
     def _wire_level(market: FakeVegaMarket, level: Level) -> dict[str, str]:
         price, size, count = level
         wire = {"price": str(market.price_int(price))}
-        if size:  # zero values are omitted on streams (venues/vega.md §3.2)
+        if size:  # zero values are omitted on streams (docs/venues/vega.rst#vega-depth-production)
             wire["numberOfOrders"] = str(count)
             wire["volume"] = str(market.size_int(size))
         return wire
@@ -744,7 +749,8 @@ class FakeVegaNode(FakeServer):
         raise _RestError(404, _status(5, "NotFound error", 10000, "market not found"))
 
     def _rest_depth(self, market_id: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
-        """``GetLatestMarketDepthResponse``; an unknown market is an empty book (§3.1)."""
+        """``GetLatestMarketDepthResponse``; an unknown market is an empty book
+        (docs/venues/vega.rst#vega-depth-messages)."""
         market = self.markets.get(market_id)
         if market is None:
             return {"marketId": market_id, "buy": [], "sell": [], "lastTrade": None,
@@ -868,7 +874,8 @@ def _record_key(kind: str, record: Mapping[str, Any]) -> str:
 
 
 def _record_matches(kind: str, stream: _Stream, record: Mapping[str, Any]) -> bool:
-    """The stream filters of venues/vega.md §1.1 (plural on orders, singular elsewhere)."""
+    """The stream filters of docs/venues/vega.rst#vega-streams (plural on orders, singular
+    elsewhere)."""
     if kind == "orders":
         return stream.matches("marketIds", record.get("marketId")) and stream.matches(
             "partyIds", record.get("partyId"))

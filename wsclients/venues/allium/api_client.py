@@ -53,7 +53,7 @@ class AlliumApiClient(Client):
             included (None: no limit).
         max_in_flight: requests sent and not yet answered, at most (the venue's 1,000 by
             default). More wait for a slot, or raise ``TooManyInFlight`` with ``block=False``.
-        **options: the common client options (DESIGN §2.1). ``headers`` may not carry
+        **options: the common client options (docs/options.rst). ``headers`` may not carry
             ``X-API-KEY`` (use ``api_key``) nor ``Sec-WebSocket-Extensions``.
 
     Errors from requests: ``AlliumRequestFailed`` (the venue's ``status: "error"``, with its

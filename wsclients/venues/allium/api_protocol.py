@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 import attrs
 
 from wsclients.core import codec
-from wsclients.core.protocol import ProtocolBuffers
+from wsclients.core.protocol import ProtocolBuffers, guarded_parse
 from wsclients.errors import (
     AlliumRequestFailed,
     AlliumTooManyInFlight,
@@ -64,7 +64,6 @@ _IN_FLIGHT_TEXT = "max inflight requests reached"
 # How long past its timeout a request's method and path are kept for a late error reply.
 # The caller has its RequestTimeout by then; this only bounds what the table holds.
 _FORGET_AFTER = 5.0
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 
 def check_request(method: str, path: str, body: Optional[Body] = None) -> tuple[str, str]:
@@ -182,13 +181,7 @@ class AlliumApiProtocol(ProtocolBuffers):
         """Match one reply to its request. Never raises: a frame we cannot read becomes a
         non-fatal ``ErrorEvent``, and a frame that answers no request becomes a ``Message``
         on channel ``"api"`` (or an ``ErrorEvent`` when it reports an error)."""
-        try:
-            self._receive(data, received_ns)
-        except _PARSE_ERRORS + (WSClientError,) as exc:
-            self._report(exc, received_ns, data)
-        except Exception as exc:  # should never run: keep the reader alive anyway
-            logger.error("unexpected error parsing an Allium API frame", exc_info=True)
-            self._report(exc, received_ns, data)
+        guarded_parse(self._receive, self._report, data, received_ns)
 
     # -- parsing -------------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ class AlliumStreamClient(Client):
             ends that topic's socket with a fatal ``AuthenticationFailed`` (streams over
             WebSocket and each topic must be enabled on the account).
         max_streams: topics open at once, at most (None: no limit of ours).
-        **options: the common client options (DESIGN §2.1); ``url`` is the stream endpoint
+        **options: the common client options (docs/options.rst); ``url`` is the stream endpoint
             (the topic is added to its query). ``headers`` may not carry ``X-API-KEY`` nor
             ``Sec-WebSocket-Extensions`` (websocket-client cannot decode compressed frames).
 

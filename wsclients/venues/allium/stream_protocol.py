@@ -23,7 +23,7 @@ from typing import Any, Optional, Union
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from wsclients.core import codec
-from wsclients.core.protocol import ProtocolBuffers
+from wsclients.core.protocol import ProtocolBuffers, guarded_parse
 from wsclients.errors import ProtocolViolation, WSClientError, shorten
 from wsclients.models import ErrorEvent, Message
 
@@ -46,7 +46,6 @@ STREAM_URL = "wss://api.allium.so/api/v1/developer/ws/stream"
 
 START = '{"action":"start"}'
 STOP = '{"action":"stop"}'
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 
 def check_topic(topic: Any) -> str:
@@ -146,13 +145,7 @@ class AlliumStreamProtocol(ProtocolBuffers):
         """Turn one frame into ``Message`` events: an object is one record, an array is one
         record per element; any other JSON value is delivered as it is. Never raises: a frame
         that is not JSON becomes a non-fatal ``ErrorEvent``."""
-        try:
-            self._receive(data, received_ns)
-        except _PARSE_ERRORS + (WSClientError,) as exc:
-            self._report(exc, received_ns, data)
-        except Exception as exc:  # should never run: keep the reader alive anyway
-            logger.error("unexpected error parsing an Allium stream frame", exc_info=True)
-            self._report(exc, received_ns, data)
+        guarded_parse(self._receive, self._report, data, received_ns)
 
     # -- parsing -------------------------------------------------------------------------
 

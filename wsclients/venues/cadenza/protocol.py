@@ -19,7 +19,8 @@ from typing import Any, Optional, Union
 
 import attrs
 
-from wsclients.errors import BookOutOfSync, ProtocolViolation
+from wsclients.core.protocol import PARSE_ERRORS
+from wsclients.errors import BookOutOfSync
 from wsclients.models import ErrorEvent
 from wsclients.venues.cadenza.book import BookKeeper, parse_order_book
 from wsclients.venues.cadenza.trades import parse_trades
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 
 VENUE = "cadenza"
 
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 
 
 @attrs.frozen
@@ -133,7 +133,7 @@ class CadenzaProtocol(CentrifugoProtocol):
             return
         try:
             update = parse_order_book(event.data)
-        except (ProtocolViolation,) + _PARSE_ERRORS as exc:
+        except PARSE_ERRORS as exc:
             # A book update we cannot read leaves the book unknown: rebuild it.
             self._resync(keeper, event.channel, f"unreadable order-book update ({exc})",
                          raw=event.raw)

@@ -28,7 +28,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any, Callable, Optional, Union
 
 from wsclients.core import codec
-from wsclients.core.protocol import CloseRequest, Job, ProtocolBuffers
+from wsclients.core.protocol import CloseRequest, Job, ProtocolBuffers, guarded_parse
 from wsclients.errors import (
     AuthenticationFailed,
     CentrifugoError,
@@ -69,7 +69,6 @@ _TOKEN = "token"  # a subscription token was asked for
 _SUBSCRIBING = "subscribing"  # subscribe sent, reply awaited
 _SUBSCRIBED = "subscribed"
 
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 
 
 def refresh_delay(ttl: float) -> float:
@@ -507,13 +506,7 @@ class CentrifugoProtocol(ProtocolBuffers):
             line = line.strip()
             if not line:
                 continue
-            try:
-                self._receive_line(line, received_ns)
-            except _PARSE_ERRORS + (WSClientError,) as exc:
-                self._report(exc, received_ns, line)
-            except Exception as exc:  # should never run: keep the reader alive anyway
-                logger.error("unexpected error parsing a frame", exc_info=True)
-                self._report(exc, received_ns, line)
+            guarded_parse(self._receive_line, self._report, line, received_ns)
 
     def _receive_line(self, line: str, received_ns: int) -> None:
         try:

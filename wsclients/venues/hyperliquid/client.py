@@ -79,7 +79,8 @@ class HyperliquidClient(SubscribingClient):
 
     Args:
         testnet: connect to testnet instead of mainnet (ignored when ``url`` is given).
-        post_limit: posts in flight at once (§5.2: the server allows 100).
+        post_limit: posts in flight at once (docs/venues/hyperliquid.rst#hyperliquid-limits: the
+            server allows 100).
         post_timeout: default seconds to wait for a ``post``/``info`` answer.
         rest_url: base URL of ``rest`` (derived from the socket URL by default).
         trade_memory: recent trades remembered per coin to drop duplicates.
@@ -91,17 +92,19 @@ class HyperliquidClient(SubscribingClient):
             10 sockets and 30 new connections a minute per IP); the process-wide count by
             default. Going over is reported (log and non-fatal ``ErrorEvent``), and the
             reconnect delay waits for room in the per-minute window.
-        **options: the common client options (DESIGN §2.1). Heartbeat defaults:
+        **options: the common client options (docs/options.rst). Heartbeat defaults:
             ``ping_interval=20`` (the server closes sockets it has sent nothing on for 60 s,
-            §3) and ``stale_timeout=45``.
+            docs/venues/hyperliquid.rst#hyperliquid-heartbeat) and ``stale_timeout=45``.
 
-    Note: ``userEvents`` and ``orderUpdates`` frames carry no address (§6.2), so with two
+    Note: ``userEvents`` and ``orderUpdates`` frames carry no address
+    (docs/venues/hyperliquid.rst#hyperliquid-official-sdk), so with two
     such subscriptions for different users the events cannot be told apart.
     """
 
     venue: ClassVar[str] = VENUE
     default_url: ClassVar[str] = MAINNET_URL
-    # §3: idle sockets are closed after 60 s of server silence; pongs count. CCXT uses 20 s.
+    # docs/venues/hyperliquid.rst#hyperliquid-heartbeat: idle sockets are closed after 60 s of
+    # server silence; pongs count. CCXT uses 20 s.
     default_ping_interval: ClassVar[Optional[float]] = 20.0
     default_stale_timeout: ClassVar[Optional[float]] = 45.0
 
@@ -177,7 +180,7 @@ class HyperliquidClient(SubscribingClient):
 
         Raises:
             SubscriptionRejected: invalid for its type (a bad coin would make the server drop
-                the whole socket, §5.1).
+                the whole socket, docs/venues/hyperliquid.rst#hyperliquid-errors).
             ClientStopped: the client is stopped.
         """
         clean = validate_subscription(subscription)
@@ -713,7 +716,8 @@ def _book_sub(
 
 
 def _info_data(response: Any) -> Any:
-    """``{"type":"info","payload":{"type":…,"data":…}}`` → ``data`` (§4)."""
+    """``{"type":"info","payload":{"type":…,"data":…}}`` → ``data``
+    (docs/venues/hyperliquid.rst#hyperliquid-post)."""
     try:
         return response["payload"]["data"]
     except (KeyError, TypeError) as exc:

@@ -23,7 +23,8 @@ from wsclients.venues.hyperliquid.subscriptions import _SIDES, VENUE
 
 
 def _decimal(value: Any, what: str = "price or size") -> Decimal:
-    """Prices and sizes are decimal strings on the wire (§2); never go through float. Neither
+    """Prices and sizes are decimal strings on the wire
+    (docs/venues/hyperliquid.rst#hyperliquid-subscriptions); never go through float. Neither
     is ever negative, NaN or infinite on Hyperliquid: such a value is a broken frame."""
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         try:
@@ -56,7 +57,8 @@ def _levels(side: Any) -> tuple[BookLevel, ...]:
 
 
 def decode_fast_asset_ctxs(data: str) -> Any:
-    """§2 row 24: ``data`` is base64 of raw DEFLATE (RFC 1951) of a JSON object, inflated
+    """docs/venues/hyperliquid.rst#hyperliquid-subscriptions: ``data`` is base64 of raw DEFLATE
+    (RFC 1951) of a JSON object, inflated
     to at most ``codec.MAX_INFLATED_SIZE`` bytes (else ``MessageTooLarge``, a ValueError)."""
     return codec.loads(codec.inflate_raw(base64.b64decode(data, validate=True)))
 
@@ -104,7 +106,8 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
         price,
         size,
         side,
-        # §2.1: "for a globally unique trade id, use (block_time, coin, tid)".
+        # docs/venues/hyperliquid.rst#hyperliquid-fields: "for a globally unique trade id, use
+        # (block_time, coin, tid)".
         f"{time_ms}:{tid}",
         time_ms * 1_000_000,
         received_ns,
@@ -127,6 +130,8 @@ def book_from_l2(data: Mapping[str, Any], received_ns: int) -> Book:
         asks=_levels(asks),
         timestamp_ns=_int(data["time"], "time") * 1_000_000,
         received_ns=received_ns,
-        is_snapshot=True,  # §2 row 8: every l2Book frame is a full snapshot
+        # docs/venues/hyperliquid.rst#hyperliquid-subscriptions: every l2Book frame is a full
+        # snapshot
+        is_snapshot=True,
         raw=data,
     )

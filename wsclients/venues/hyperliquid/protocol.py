@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Union
 import attrs
 
 from wsclients.core import codec
-from wsclients.core.protocol import CloseRequest, ProtocolBuffers
+from wsclients.core.protocol import PARSE_ERRORS, CloseRequest, ProtocolBuffers, guarded_parse
 from wsclients.errors import (
     ProtocolViolation,
     RequestFailed,
@@ -84,28 +84,30 @@ class _SubState:
         self.suspect = False
         # Refused by the message limit and reported; reset when it goes live.
         self.rate_reported = False
-        # fastAssetCtxs: the first frame after (re)subscribing is a snapshot (§2 row 24).
+        # fastAssetCtxs: the first frame after (re)subscribing is a snapshot
+        # (docs/venues/hyperliquid.rst#hyperliquid-subscriptions).
         self.snapshot_due = True
 
 
-_PARSE_ERRORS = (KeyError, TypeError, ValueError, ArithmeticError, IndexError, AttributeError)
 
 
 # --------------------------------------------------------------------------- protocol
 
 
 class HyperliquidProtocol(ProtocolBuffers):
-    """Hyperliquid's wire protocol with no socket, thread or clock (DESIGN §6.1).
+    """Hyperliquid's wire protocol with no socket, thread or clock (docs/design.rst#design-sans-io).
 
     Args:
         on_rejected: told of a subscription the server refused for good (it is no longer
             restored after reconnects).
         trade_memory: how many recent trades per coin are remembered to drop the backfill the
-            server re-sends after every (re)subscribe (§2 row 9).
+            server re-sends after every (re)subscribe
+            (docs/venues/hyperliquid.rst#hyperliquid-subscriptions).
         max_missed_pongs: pings in a row left unanswered before asking for a reconnect.
         max_strikes: sockets in a row that died while a subscription was waiting for its ack
             before that subscription is declared invalid (the server drops the socket instead
-            of answering a bad coin, §5.1; without this the client would loop forever).
+            of answering a bad coin, docs/venues/hyperliquid.rst#hyperliquid-errors; without this
+            the client would loop forever).
         message_budget: paces every frame sent (subscribes, unsubscribes, pings, posts)
             under the venue's 2000 messages a minute; frames over it wait here and go out
             on ``on_tick``. Kept across sockets, so a restore burst after a reconnect is
@@ -229,16 +231,11 @@ class HyperliquidProtocol(ProtocolBuffers):
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``."""
         self._last_received_ns = received_ns
-        try:
-            self._receive(data, received_ns)
-        except _PARSE_ERRORS + (WSClientError,) as exc:
-            self._report(exc, received_ns, data)
-        except Exception as exc:  # should never run: keep the reader alive anyway
-            logger.error("unexpected error parsing a frame", exc_info=True)
-            self._report(exc, received_ns, data)
+        guarded_parse(self._receive, self._report, data, received_ns)
 
     def ping_message(self) -> Optional[str]:
-        """``{"method":"ping"}`` (§3); asks for a reconnect when pongs stopped coming."""
+        """``{"method":"ping"}`` (docs/venues/hyperliquid.rst#hyperliquid-heartbeat); asks for a
+        reconnect when pongs stopped coming."""
         if self.reader_held_up:  # the pongs may wait unread behind the user's backlog
             self._missed_pongs = 0
         self._missed_pongs += 1
@@ -252,7 +249,8 @@ class HyperliquidProtocol(ProtocolBuffers):
         """Nothing on Hyperliquid is fatal: every close is followed by a reconnect.
 
         The socket has ended: the server closes without a word on an invalid coin or
-        parameter (§5.1). A never-acknowledged subscription that was the only frame waiting
+        parameter (docs/venues/hyperliquid.rst#hyperliquid-errors). A never-acknowledged
+        subscription that was the only frame waiting
         for an ack gets a strike; never-acknowledged ones that were waiting beside others
         become suspects (sent alone next time). Acknowledged-before ones are never blamed.
         """
@@ -402,7 +400,8 @@ class HyperliquidProtocol(ProtocolBuffers):
         return _subscribe_frame(clean)
 
     def unsubscribe_message(self, subscription: Mapping[str, Any]) -> Optional[str]:
-        """Forget a subscription and return the frame that cancels it (same object, §1)."""
+        """Forget a subscription and return the frame that cancels it (same object,
+        docs/venues/hyperliquid.rst#hyperliquid-envelope)."""
         clean = validate_subscription(subscription)
         self.discard(clean)
         return codec.dumps({"method": "unsubscribe", "subscription": clean})
@@ -412,7 +411,8 @@ class HyperliquidProtocol(ProtocolBuffers):
         self._drop_key(subscription_key(subscription))
 
     def post_message(self, request_id: int, request: Mapping[str, Any]) -> str:
-        """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}`` (§4)."""
+        """``{"method":"post","id":…,"request":{"type":"info"|"action","payload":…}}``
+        (docs/venues/hyperliquid.rst#hyperliquid-post)."""
         return codec.dumps({"method": "post", "id": request_id, "request": request})
 
     @property
@@ -436,7 +436,7 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def _receive(self, data: Union[str, bytes], received_ns: int) -> None:
         if len(data) == _GREETING_LEN and data in _GREETINGS:
-            return  # §1: legacy greeting, tolerated
+            return  # docs/venues/hyperliquid.rst#hyperliquid-envelope: legacy greeting, tolerated
         try:
             frame = codec.loads(data)
         except ValueError as exc:
@@ -469,7 +469,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         for item in items:
             try:
                 trade = self._trade(item, received_ns)
-            except _PARSE_ERRORS + (WSClientError,) as exc:
+            except PARSE_ERRORS as exc:
                 self._report(exc, received_ns, item)
                 continue
             if trade is not None:
@@ -480,7 +480,8 @@ class HyperliquidProtocol(ProtocolBuffers):
     def _backfill_before(self, item: Any) -> int:
         """For the first ``trades`` frame of a coin after its subscription was acked: the
         ack's arrival time, before which its trades are the history the server sends then
-        (§2 row 9: "30 recent trades", "from about 20 s before the subscription"); else 0.
+        (docs/venues/hyperliquid.rst#hyperliquid-subscriptions: "30 recent trades", "from about 20
+        s before the subscription"); else 0.
 
         The server may send no history at all (nothing traded lately), so being first is not
         enough: a trade made after the ack is a new print, not a backfill.
@@ -526,7 +527,8 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     def _bbo(self, frame: dict[str, Any], received_ns: int) -> None:
         data = frame["data"]
-        bid, ask = data["bbo"]  # §2 row 19: [level | null, level | null]
+        # docs/venues/hyperliquid.rst#hyperliquid-subscriptions: [level | null, level | null]
+        bid, ask = data["bbo"]
         self._events.append(
             Book(
                 venue=VENUE,
@@ -559,7 +561,8 @@ class HyperliquidProtocol(ProtocolBuffers):
         elif kind in _FULL_STATE:
             is_snapshot = True
         elif isinstance(data, dict):
-            # §2.1: the first message has isSnapshot: true; a missing key means false.
+            # docs/venues/hyperliquid.rst#hyperliquid-fields: the first message has isSnapshot:
+            # true; a missing key means false.
             is_snapshot = data.get("isSnapshot") is True
         symbol: Optional[str] = None
         if isinstance(data, dict):
@@ -625,7 +628,8 @@ class HyperliquidProtocol(ProtocolBuffers):
         return None
 
     def _oldest_pending(self, *, with_user: bool = False) -> Optional[Subscription]:
-        """The subscribe the server is answering when an error echoes nothing (§5.1: limit
+        """The subscribe the server is answering when an error echoes nothing
+        (docs/venues/hyperliquid.rst#hyperliquid-errors: limit
         errors are not correlated): acks come in order, so it is the oldest unacked one."""
         for key in self._pending:
             state = self._subs.get(key)
@@ -684,7 +688,8 @@ class HyperliquidProtocol(ProtocolBuffers):
             self._emit_error(text, "error", received_ns, frame, RequestFailed(text))
 
     def _rate_limited(self, text: str, received_ns: int, frame: dict[str, Any]) -> None:
-        """§5.1: the message limit refused a frame without naming it. Acks come in order, so
+        """docs/venues/hyperliquid.rst#hyperliquid-errors: the message limit refused a frame
+        without naming it. Acks come in order, so
         it is taken to be the oldest subscribe still waiting; that one is sent again one
         window later (not left registered but dead until a reconnect) and reported once."""
         key = self._pending[0] if self._pending else None
@@ -706,7 +711,8 @@ class HyperliquidProtocol(ProtocolBuffers):
                          RequestFailed(message, request="subscribe"))
 
     def _parse_error(self, text: str, received_ns: int, frame: dict[str, Any]) -> None:
-        """§5.1: the server could not read one of our frames; it echoes the frame."""
+        """docs/venues/hyperliquid.rst#hyperliquid-errors: the server could not read one of our
+        frames; it echoes the frame."""
         request = _json_object(text[len(_PARSE_ERROR):])
         if request is not None and request.get("method") == "subscribe":
             sub = request.get("subscription")
@@ -766,7 +772,8 @@ class HyperliquidProtocol(ProtocolBuffers):
             return
         self._posts.discard(request_id)
         if response.get("type") == "error":
-            # §4: an error payload is a string mirroring the HTTP status and description.
+            # docs/venues/hyperliquid.rst#hyperliquid-post: an error payload is a string mirroring
+            # the HTTP status and description.
             payload = response.get("payload")
             self.reply(request_id, error=RequestFailed(
                 payload if isinstance(payload, str) else shorten(payload),

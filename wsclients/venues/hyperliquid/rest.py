@@ -1,8 +1,9 @@
 """Hyperliquid's ``POST /info`` over HTTP: the reads a stream needs for recovery.
 
 The socket has no sequence numbers and ``orderUpdates`` has no snapshot, so after a reconnect
-a bot may want the book, recent trades, fills or open orders from REST (§8 of
-``shared/venues/hyperliquid.md``). Every call is one ``POST /info`` with a JSON body; retries
+a bot may want the book, recent trades, fills or open orders from REST
+(docs/venues/hyperliquid.rst#hyperliquid-rest of
+``docs/venues/hyperliquid.rst``). Every call is one ``POST /info`` with a JSON body; retries
 on 429/5xx and error mapping come from ``core/rest.py``.
 """
 
@@ -116,7 +117,8 @@ class HyperliquidInfo:
         return _checked(book_from_l2, data, received_ns)
 
     def recent_trades(self, coin: str) -> list[Trade]:
-        """The most recent trades of ``coin`` (§8 ``recentTrades``), oldest first as served."""
+        """The most recent trades of ``coin`` (docs/venues/hyperliquid.rst#hyperliquid-rest
+        ``recentTrades``), oldest first as served."""
         validate_subscription({"type": "trades", "coin": coin})
         data = self.info({"type": "recentTrades", "coin": coin})
         if not isinstance(data, list):
@@ -202,7 +204,8 @@ class HyperliquidInfo:
         return _list(self.info(payload), "userFillsByTime")
 
     def open_orders(self, user: str, *, dex: Optional[str] = None) -> list[dict[str, Any]]:
-        """The user's open orders: the snapshot ``orderUpdates`` never sends (§8)."""
+        """The user's open orders: the snapshot ``orderUpdates`` never sends
+        (docs/venues/hyperliquid.rst#hyperliquid-rest)."""
         payload = _user_payload("openOrders", user)
         if dex is not None:
             payload["dex"] = dex

@@ -24,12 +24,13 @@ TESTNET_URL = "wss://api.hyperliquid-testnet.xyz/ws"
 Subscription = dict[str, Any]
 """A subscription object exactly as sent in ``{"method":"subscribe","subscription":…}``."""
 
-# §2 row 7: the only intervals the server knows.
+# docs/venues/hyperliquid.rst#hyperliquid-subscriptions: the only intervals the server knows.
 CANDLE_INTERVALS = frozenset(
     ["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "1w", "1M"]
 )
 
-# §2: the fields each subscription type takes. "coin"/"user"/"interval" are required where
+# docs/venues/hyperliquid.rst#hyperliquid-subscriptions: the fields each subscription type takes.
+# "coin"/"user"/"interval" are required where
 # listed in the first set, the second set holds optional fields and their defaults.
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "allMids": (),
@@ -67,13 +68,16 @@ _OPTIONAL: dict[str, dict[str, Any]] = {
     "spotState": {"isPortfolioMargin": False},
 }
 
-# §1: channel names that differ from the subscription type.
+# docs/venues/hyperliquid.rst#hyperliquid-envelope: channel names that differ from the subscription
+# type.
 _CHANNEL_TO_TYPE = {"user": "userEvents", "activeSpotAssetCtx": "activeAssetCtx"}
-# §1: spotState's isPortfolioMargin comes back as ignorePortfolioMargin (TP-B only); its value
+# docs/venues/hyperliquid.rst#hyperliquid-envelope: spotState's isPortfolioMargin comes back as
+# ignorePortfolioMargin (TP-B only); its value
 # may not mean the same, so it is left out of the ack match.
 _ECHO_ALIASES = frozenset(["ignorePortfolioMargin"])
 # One rule for is_snapshot: a push that replaces the state it describes is a snapshot. These
-# types send their whole state on every push (§2 "Snap" column: "full state", "full map
+# types send their whole state on every push (docs/venues/hyperliquid.rst#hyperliquid-subscriptions
+# "Snap" column: "full state", "full map
 # every push", a coin's whole context); the user streams say so themselves (isSnapshot), and
 # fastAssetCtxs sends a snapshot and then only changes. A candle push replaces only the
 # current candle of a series, so it is an update.
@@ -82,7 +86,8 @@ _FULL_STATE = frozenset([
     "allDexsClearinghouseState", "allDexsAssetCtxs", "activeAssetCtx", "activeAssetData",
     "assetCtxs", "spotAssetCtxs",
 ])
-# Types the venue no longer serves, with what it answers (§2 row 3b).
+# Types the venue no longer serves, with what it answers
+# (docs/venues/hyperliquid.rst#hyperliquid-subscriptions).
 _RETIRED = {
     "webData2": (
         "webData2 is no longer served: mainnet answers it with \"Error parsing JSON into "
@@ -90,17 +95,20 @@ _RETIRED = {
     ),
 }
 _KNOWN_CHANNELS = frozenset(_REQUIRED) | frozenset(
-    ["assetCtxs", "spotAssetCtxs", "userHistoricalOrders"]  # §2 "+": NKTKAS-only types
+    # docs/venues/hyperliquid.rst#hyperliquid-subscriptions "+": NKTKAS-only types
+    ["assetCtxs", "spotAssetCtxs", "userHistoricalOrders"]
 )
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
-_SIDES = {"B": Side.BUY, "A": Side.SELL}  # §2.1 WsTrade: aggressor side
-_GREETING = "Websocket connection established."  # §1: legacy non-JSON greeting
+# docs/venues/hyperliquid.rst#hyperliquid-fields WsTrade: aggressor side
+_SIDES = {"B": Side.BUY, "A": Side.SELL}
+# docs/venues/hyperliquid.rst#hyperliquid-envelope: legacy non-JSON greeting
+_GREETING = "Websocket connection established."
 _GREETINGS = frozenset([_GREETING, _GREETING.encode()])  # frames come as str or bytes
 _GREETING_LEN = len(_GREETING)
 _PING = '{"method":"ping"}'
 
-# §5.1 error strings, verbatim prefixes.
+# docs/venues/hyperliquid.rst#hyperliquid-errors error strings, verbatim prefixes.
 _ALREADY_SUBSCRIBED = "Already subscribed: "
 _ALREADY_UNSUBSCRIBED = "Already unsubscribed: "
 _PARSE_ERROR = "Error parsing JSON into valid websocket request: "
@@ -109,19 +117,21 @@ _TOO_MANY_SUBSCRIPTIONS = "Cannot subscribe to more than"
 _TOO_MANY_USERS = "Cannot track more than"
 _TOO_MANY_MESSAGES = "Cannot send more than"
 _TOO_MANY_POSTS = re.compile(r"too many pending post requests id=(\d+)\s*\Z")
-_POST_LIMIT = 100  # §5.2: 100 simultaneous inflight posts
+_POST_LIMIT = 100  # docs/venues/hyperliquid.rst#hyperliquid-limits: 100 simultaneous inflight posts
 
 
 # --------------------------------------------------------------------------- validation
 
 
 def _check_coin(subscription: Mapping[str, Any], coin: Any) -> str:
-    """A coin the server will not drop the socket for (§5.1 last row)."""
+    """A coin the server will not drop the socket for
+    (docs/venues/hyperliquid.rst#hyperliquid-errors last row)."""
     if not isinstance(coin, str) or not coin or coin != coin.strip() or " " in coin:
         raise SubscriptionRejected(subscription, f"coin must be a non-empty name, got {coin!r}")
     dex, sep, name = coin.partition(":")
     if sep:
-        # §1: HIP-3 perps are "dex:COIN"; §5.1: an uppercase dex prefix drops the socket.
+        # docs/venues/hyperliquid.rst#hyperliquid-envelope: HIP-3 perps are "dex:COIN";
+        # docs/venues/hyperliquid.rst#hyperliquid-errors: an uppercase dex prefix drops the socket.
         if not dex or not name or dex != dex.lower():
             raise SubscriptionRejected(
                 subscription, f"builder-dex coin must look like 'xyz:COIN', got {coin!r}"
@@ -129,7 +139,8 @@ def _check_coin(subscription: Mapping[str, Any], coin: Any) -> str:
     else:
         name = coin
     if name[0] not in "@#" and name.islower():
-        # §5.1: a lowercase coin drops the socket; names are case-sensitive ("BTC", "kPEPE").
+        # docs/venues/hyperliquid.rst#hyperliquid-errors: a lowercase coin drops the socket; names
+        # are case-sensitive ("BTC", "kPEPE").
         raise SubscriptionRejected(
             subscription, f"coin names are case-sensitive: {coin!r} (did you mean "
             f"{coin[: len(coin) - len(name)] + name.upper()!r}?)"
@@ -149,9 +160,11 @@ def validate_subscription(subscription: Mapping[str, Any]) -> Subscription:
     """Check a subscription before it is sent and return the object to send.
 
     The server answers a bad coin or ``nSigFigs`` by dropping the whole socket without a word
-    (§5.1), taking every other subscription with it, so known types are checked here first.
+    (docs/venues/hyperliquid.rst#hyperliquid-errors), taking every other subscription with it, so
+    known types are checked here first.
     Addresses are lower-cased; optional fields left at their defaults are omitted (the server
-    fills them in, §1) and ``mantissa=1`` is sent as no mantissa (same aggregation, §2.1).
+    fills them in, docs/venues/hyperliquid.rst#hyperliquid-envelope) and ``mantissa=1`` is sent as
+    no mantissa (same aggregation, docs/venues/hyperliquid.rst#hyperliquid-fields).
     Unknown types pass through untouched apart from the shape check.
 
     Raises:
@@ -196,14 +209,17 @@ def validate_subscription(subscription: Mapping[str, Any]) -> Subscription:
             if not isinstance(value, bool):
                 raise SubscriptionRejected(subscription, f"{name} must be True or False")
         elif name == "nSigFigs":
-            # §2.1: nSigFigs ∈ {2,3,4,5,null}; §5.1: 6 drops the socket.
+            # docs/venues/hyperliquid.rst#hyperliquid-fields: nSigFigs ∈ {2,3,4,5,null};
+            # docs/venues/hyperliquid.rst#hyperliquid-errors: 6 drops the socket.
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 5
             ):
                 raise SubscriptionRejected(subscription, "nSigFigs must be 2, 3, 4, 5 or None")
         elif name == "mantissa" and value is not None:
-            # §2.1 conflict: the docs allow 1, 2, 5 with nSigFigs 5; NKTKAS and OBS allow 2, 5.
-            # We accept all three and send 1 as "no mantissa" (the same step, §2.1 TP-A table),
+            # docs/venues/hyperliquid.rst#hyperliquid-fields conflict: the docs allow 1, 2, 5 with
+            # nSigFigs 5; NKTKAS and OBS allow 2, 5.
+            # We accept all three and send 1 as "no mantissa" (the same step,
+            # docs/venues/hyperliquid.rst#hyperliquid-fields TP-A table),
             # so the server only ever sees the values every source agrees on.
             if isinstance(value, bool) or value not in (1, 2, 5):
                 raise SubscriptionRejected(subscription, "mantissa must be 1, 2, 5 or None")
@@ -214,7 +230,8 @@ def validate_subscription(subscription: Mapping[str, Any]) -> Subscription:
         if value != default or isinstance(value, bool) != isinstance(default, bool):
             result[name] = value
     if kind == "activeAssetData" and ("/" in result["coin"] or result["coin"].startswith("@")):
-        # §2 row 16: perps only; what the venue answers for a spot coin is not documented.
+        # docs/venues/hyperliquid.rst#hyperliquid-subscriptions: perps only; what the venue answers
+        # for a spot coin is not documented.
         raise SubscriptionRejected(subscription, "activeAssetData is for perp coins only")
     return result
 
@@ -229,7 +246,8 @@ def subscription_key(subscription: Mapping[str, Any]) -> str:
 
 
 def _echo_matches(sent: Mapping[str, Any], echo: Mapping[str, Any]) -> bool:
-    """Whether a server echo (normalized, defaults filled, §1) is the subscription we sent.
+    """Whether a server echo (normalized, defaults filled,
+    docs/venues/hyperliquid.rst#hyperliquid-envelope) is the subscription we sent.
 
     Subset match as NKTKAS does: every field we sent must agree where the echo has it (the
     server may rename or drop fields, e.g. spotState), and any extra echoed field must hold a

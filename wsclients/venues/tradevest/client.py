@@ -65,11 +65,11 @@ class TradevestClient(SubscribingClient):
             ``Authorization`` in ``headers``); a callable is asked for the token on every
             (re)connect, so a token that expires (the REST ones last an hour) can be
             fetched anew instead of failing the next reconnect. The venue does not
-            document WebSocket auth (venues/allium-tradevest.md §4.3); its REST tokens are
+            document WebSocket auth (docs/venues/tradevest.rst#tradevest-auth); its REST tokens are
             OAuth2 client credentials. Kept out of every repr, log and event.
         max_failures: sockets in a row that may end without prices before giving up;
             None never gives up.
-        **options: the options every client takes (DESIGN §2.1): ``url`` (default: the Test
+        **options: the options every client takes (docs/options.rst): ``url`` (default: the Test
             server and the OpenAPI's ``/websocket/prices`` path; no production host is
             documented, so set it), callbacks, backoff, ``stale_timeout`` (default 5 s: the
             server sends something every second), ``headers`` (e.g. a ``Requestor-ID``) …

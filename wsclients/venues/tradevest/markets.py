@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 VENUE = "tradevest"
 
-# venues/allium-tradevest.md §4.1: the OpenAPI lists only a Test and a Pretest server (no
+# docs/venues/tradevest.rst#tradevest-endpoint: the OpenAPI lists only a Test and a Pretest server
+# (no
 # production host is documented) and the path `/websocket/prices` (singular; a secondary
 # source writes `/websockets/prices`). The path is simply part of the URL a user can set.
 TEST_URL = "wss://prices-provider.platform-test.tradevest.ai/websocket/prices"
@@ -122,7 +123,7 @@ _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 def parse_time_ns(text: str) -> int:
     """An ISO-8601 time with its offset → integer nanoseconds since the epoch (UTC).
 
-    venues/allium-tradevest.md §4.2: times carry milliseconds and a local offset
+    docs/venues/tradevest.rst#tradevest-messages: times carry milliseconds and a local offset
     (``"2024-07-10T08:01:22.783+02:00"``). Parsed by hand because ``datetime.fromisoformat``
     on Python < 3.11 rejects ``Z`` and would round the fraction to microseconds anyway.
     A time without an offset is taken as UTC.

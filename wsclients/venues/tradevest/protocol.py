@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 
 def _decimal(value: Any, what: str) -> Decimal:
-    # venues/allium-tradevest.md §4.2: decimals are JSON strings. Integers are exact too;
+    # docs/venues/tradevest.rst#tradevest-messages: decimals are JSON strings. Integers are exact
+    # too;
     # floats are refused rather than silently rounded.
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         try:
@@ -79,7 +80,7 @@ _BAD_REQUEST = 400
 
 
 class TradevestProtocol(ProtocolBuffers):
-    """The Tradevest prices protocol, driven by strings alone (STYLE §6.1).
+    """The Tradevest prices protocol, driven by strings alone (docs/design.rst#design-sans-io).
 
     Each fresh socket gets exactly one ``PRICE_SUBSCRIPTION`` for the markets in force at that
     moment. ``PRICES`` entries become ``Book`` events (full ladders, ``is_snapshot=True``);
@@ -158,7 +159,8 @@ class TradevestProtocol(ProtocolBuffers):
     def subscription_message(self) -> str:
         """The ``PRICE_SUBSCRIPTION`` frame for the current markets.
 
-        venue-docs/tradevest-prices.md: ``markets`` is optional and, when omitted, means every
+        docs/venues/tradevest.rst#tradevest-protocol: ``markets`` is optional and, when omitted,
+        means every
         market; so "every market" omits it rather than sending an empty list.
         """
         markets = self._markets
@@ -191,7 +193,8 @@ class TradevestProtocol(ProtocolBuffers):
         elif kind == "ERROR":
             self._receive_error(message, received_ns)
         elif isinstance(kind, str):
-            # The response wrapper is meant to grow new types (venue-docs/tradevest-prices.md,
+            # The response wrapper is meant to grow new types
+            # (docs/venues/tradevest.rst#tradevest-protocol,
             # "all current and future message types"): pass them on rather than fail.
             self._events.append(
                 Message(
@@ -205,7 +208,8 @@ class TradevestProtocol(ProtocolBuffers):
 
     def ping_message(self) -> Optional[str]:
         """None: the server expects no client messages after the subscription
-        (venue-docs/tradevest-prices.md), so a heartbeat, if any, is a WebSocket ping."""
+        (docs/venues/tradevest.rst#tradevest-protocol), so a heartbeat, if any, is a WebSocket
+        ping."""
         return None
 
     def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
@@ -343,6 +347,6 @@ class TradevestProtocol(ProtocolBuffers):
                 raw=message,
             )
         )
-        # venue-docs/tradevest-prices.md: the server closes right after ERROR; closing
+        # docs/venues/tradevest.rst#tradevest-protocol: the server closes right after ERROR; closing
         # ourselves too means a server that forgets to does not leave a dead subscription.
         self.close_request = CloseRequest(reason=reason, fatal=fatal)

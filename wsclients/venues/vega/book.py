@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 
 class VegaBookProtocol(_Base):
-    """A local order book from ``markets/depth/updates`` plus REST snapshots (venues/vega.md §3.3).
+    """A local order book from ``markets/depth/updates`` plus REST snapshots
+    (docs/venues/vega.rst#vega-depth-resync).
 
     The protocol buffers updates until it has a snapshot, which it asks for through
     ``snapshot_wanted`` (a reason: ``"initial"``, ``"reconnect"``, ``"gap"``, ``"crossed"``).
@@ -174,7 +175,8 @@ class VegaBookProtocol(_Base):
             return
         try:
             sequence = _wire_int(update.get("sequenceNumber", "0"), "sequenceNumber")
-            # venues/vega.md §3.2: absent on the first update after a node start (= 0).
+            # docs/venues/vega.rst#vega-depth-production: absent on the first update after a node
+            # start (= 0).
             previous = _wire_int(
                 update.get("previousSequenceNumber", "0"), "previousSequenceNumber"
             )
@@ -231,7 +233,7 @@ class VegaBookProtocol(_Base):
 
     def _levels(self, levels: Any) -> list[BookLevel]:
         """Wire levels → BookLevels; a level with only ``price`` has volume 0 and is removed
-        (defaults are omitted on streams, venues/vega.md §3.2)."""
+        (defaults are omitted on streams, docs/venues/vega.rst#vega-depth-production)."""
         if not isinstance(levels, list):
             raise ProtocolViolation("price levels are not a list", raw=levels)
         decimals = self._market_decimals or self._decimals(self.market_id)

@@ -85,7 +85,8 @@ def _id_list(value: Ids) -> Optional[list[str]]:
 class VegaClient(Client):
     """Every data-node stream, one managed socket per subscription, and local order books.
 
-    On Vega the subscription *is* the connection (venues/vega.md §1): each ``subscribe_*``
+    On Vega the subscription *is* the connection (docs/venues/vega.rst#vega-streams): each
+    ``subscribe_*``
     opens its own socket to ``/api/v2/stream/…`` (at once if the client runs, else at
     ``start()``); all sockets share this client's callbacks, queues, lifecycle and ``stats``,
     and ``unsubscribe`` closes one. A stream the node refuses for good (unknown market, bad
@@ -98,7 +99,7 @@ class VegaClient(Client):
             are fetched once over REST (``GET /api/v2/market/{id}``) and cached.
         rest_timeout, rest_retries: For the REST companion (``client.rest``).
         **options: The common client options (callbacks, reconnect, heartbeat, queues,
-            transport; DESIGN §2.1). The node never pings, so WebSocket pings every
+            transport; docs/options.rst). The node never pings, so WebSocket pings every
             ``ping_interval`` (20 s) keep ``stale_timeout`` (60 s) from firing on quiet streams.
 
     ``Trade`` and ``Book`` carry real ``Decimal`` prices and sizes; every other stream arrives
@@ -269,7 +270,8 @@ class VegaClient(Client):
         batch_size: int = 0,
     ) -> VegaStream:
         """``event/bus``: raw bus events of these types (``BUS_EVENT_TYPE_…`` names or
-        numbers). The filter goes in the first frame, as the node requires (§2.7)."""
+        numbers). The filter goes in the first frame, as the node requires
+        (docs/venues/vega.rst#vega-event-bus)."""
         return self.subscribe(
             "event/bus", type=types, marketId=market_id, partyId=party_id, batchSize=batch_size
         )
@@ -281,7 +283,8 @@ class VegaClient(Client):
 
         The socket reads ``markets/depth/updates`` and buffers; the full depth comes from
         ``GET /api/v2/market/depth/{id}/latest``; updates are chained on their sequence
-        numbers (venues/vega.md §3.3). A ``Book(is_snapshot=True)`` comes first and after
+        numbers (docs/venues/vega.rst#vega-depth-resync). A ``Book(is_snapshot=True)`` comes first
+        and after
         every resync (a gap, a crossed book, a reconnect; counted in ``stats.resyncs``), then
         one ``Book`` per applied update.
         """

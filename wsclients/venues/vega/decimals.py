@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def _int_text(value: Any, what: str) -> str:
-    """A wire integer (a decimal string, venues/vega.md §2.1), checked."""
+    """A wire integer (a decimal string, docs/venues/vega.rst#vega-framing), checked."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):
@@ -64,7 +64,7 @@ def _scaled(value: Any, places: int, what: str) -> Decimal:
 
 @attrs.frozen
 class MarketDecimals:
-    """How one market scales its integers (venues/vega.md §4.3)."""
+    """How one market scales its integers (docs/venues/vega.rst#vega-decimals)."""
 
     price: int
     """``decimalPlaces``: prices are integers in units of 10**-price."""

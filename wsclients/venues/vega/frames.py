@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def _decode_frame(data: Union[str, bytes]) -> dict[str, Any]:
-    """One frame is one JSON object (venues/vega.md §2.1)."""
+    """One frame is one JSON object (docs/venues/vega.rst#vega-framing)."""
     try:
         obj = codec.loads(data)
     except ValueError as exc:
@@ -35,7 +35,7 @@ def _decode_frame(data: Union[str, bytes]) -> dict[str, Any]:
 
 
 def _error_status(obj: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
-    """The ``google.rpc.Status`` in a frame, in either shape (venues/vega.md §2.2):
+    """The ``google.rpc.Status`` in a frame, in either shape (docs/venues/vega.rst#vega-envelopes):
     ``{"error":{…}}`` or the bare ``{"code":…,"message":…}`` sent before the first message."""
     error = obj.get("error")
     if isinstance(error, Mapping):
@@ -77,7 +77,7 @@ class StreamError:
 
     @property
     def is_fatal(self) -> bool:
-        """Would retrying the same stream fail the same way? (venues/vega.md §2.4)"""
+        """Would retrying the same stream fail the same way? (docs/venues/vega.rst#vega-errors)"""
         return self.code in _FATAL_GRPC_CODES or any(
             code in _FATAL_DETAIL_CODES for code in self.detail_codes
         )

@@ -55,12 +55,12 @@ class _Base(ProtocolBuffers, abc.ABC):
 
     def ping_message(self) -> Optional[str]:
         """None: the node answers WebSocket pings, and a text frame would block the proxy's
-        reader (venues/vega.md §2.5)."""
+        reader (docs/venues/vega.rst#vega-keepalive)."""
         return None
 
     def is_fatal(self, code: Optional[int], exc: Optional[BaseException]) -> bool:
         """Closes are never fatal by themselves: the node drops TCP after every error, and a
-        fatal error has already set ``close_request`` (venues/vega.md §2.1)."""
+        fatal error has already set ``close_request`` (docs/venues/vega.rst#vega-framing)."""
         return False
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
@@ -84,7 +84,8 @@ class _Base(ProtocolBuffers, abc.ABC):
         """Turn one ``result`` object into events."""
 
     def _receive_error(self, error: StreamError, frame: Any, received_ns: int) -> None:
-        """The node closes the socket after any error (venues/vega.md §2.2). A fatal one ends
+        """The node closes the socket after any error (docs/venues/vega.rst#vega-envelopes). A
+        fatal one ends
         this stream for good so the connection does not hammer the node with a request it will
         always refuse; others reconnect with backoff."""
         reason = f"{self.stream.path}: {error.message}"
@@ -182,7 +183,7 @@ class VegaStreamProtocol(_Base):
                         )
                     )
         if path == "event/bus" and self.stream.batch_size > 0 and self.stream.request:
-            # venues/vega.md §2.7: with a batch size every batch must be asked for.
+            # docs/venues/vega.rst#vega-event-bus: with a batch size every batch must be asked for.
             self._outgoing.append(self.stream.request)
 
     def _receive_trades(self, trades: Any, received_ns: int) -> None:
@@ -297,7 +298,8 @@ class VegaStreamProtocol(_Base):
         )
 
     def _receive_paged(self, result: dict[str, Any], frame: Any, received_ns: int) -> None:
-        """venues/vega.md §2.3: pages of up to 50, ``lastPage`` only on the last; an empty
+        """docs/venues/vega.rst#vega-snapshots: pages of up to 50, ``lastPage`` only on the last;
+        an empty
         snapshot is ``{"snapshot":{"lastPage":true}}``."""
         path = self.stream.path
         if self._abandoned:  # closing for a new snapshot: nothing here can be delivered
@@ -368,7 +370,8 @@ def _page_items(page: Mapping[str, Any]) -> list[Any]:
 
 
 def _market_of(item: Any) -> Optional[str]:
-    """The market an item concerns: ``marketId``, or ``market`` on MarketData (§6)."""
+    """The market an item concerns: ``marketId``, or ``market`` on MarketData
+    (docs/venues/vega.rst#vega-samples)."""
     if isinstance(item, Mapping):
         for key in ("marketId", "market"):
             value = item.get(key)

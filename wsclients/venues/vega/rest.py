@@ -1,4 +1,4 @@
-"""Vega data-node REST: metadata and recovery beside the streams (venues/vega.md §5).
+"""Vega data-node REST: metadata and recovery beside the streams (docs/venues/vega.rst#vega-rest).
 
 The stream client needs two things the streams cannot give: each market's decimals
 (``GET /market/{id}``) and an order-book snapshot (``GET /market/depth/{id}/latest``). The rest
@@ -6,7 +6,8 @@ are here because a user rebuilding state wants them next to the stream: markets,
 orders, positions, accounts, assets and candle intervals. List calls follow the node's cursor
 pagination to the end (or to ``limit``) and return plain lists of the ``node`` objects.
 
-REST answers use enum *names* and emit defaults, unlike the streams (venues/vega.md §5).
+REST answers use enum *names* and emit defaults, unlike the streams
+(docs/venues/vega.rst#vega-rest).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "VegaRest"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 1000
-"""The node's own default page size (venues/vega.md §5)."""
+"""The node's own default page size (docs/venues/vega.rst#vega-rest)."""
 MAX_PAGE_SIZE = 5000
 """Larger pages are refused by the node ("pagination limit must be in range 0-5000")."""
 
@@ -59,7 +60,7 @@ class VegaRest:
 
     Raises (from every call): ``RequestFailed`` (the node's message, HTTP status),
     ``RateLimited``, ``AuthenticationFailed`` (403: the node bans IPs that keep going while
-    rate limited, venues/vega.md §2.6), ``RequestTimeout``, ``ConnectFailed`` and
+    rate limited, docs/venues/vega.rst#vega-limits), ``RequestTimeout``, ``ConnectFailed`` and
     ``ProtocolViolation`` (an answer that is not what the node sends).
 
     Thread-safe as far as ``requests.Session`` is: the client calls it from reader threads.
@@ -107,7 +108,7 @@ class VegaRest:
     def depth(self, market_id: str, *, max_depth: Optional[int] = None) -> dict[str, Any]:
         """``GET /market/depth/{id}/latest``: ``marketId``, ``buy``, ``sell``, ``lastTrade``,
         ``sequenceNumber`` at the top level. Without ``max_depth`` every level comes back, as a
-        local book needs (venues/vega.md §3.1)."""
+        local book needs (docs/venues/vega.rst#vega-depth-messages)."""
         params: Params = []
         _add(params, "maxDepth", max_depth)
         body = self.get(f"market/depth/{quote(market_id, safe='')}/latest", params or None)
@@ -155,7 +156,7 @@ class VegaRest:
         """``GET /trades``, newest first (the node's default), at most ``limit`` of them.
 
         ``marketIds``/``partyIds`` are the names since v0.71; the old singular ones would be
-        ignored and return every trade (venues/vega.md §1.3).
+        ignored and return every trade (docs/venues/vega.rst#vega-query).
         """
         params: Params = []
         _add(params, "marketIds", _ids(market_ids))
@@ -217,7 +218,7 @@ class VegaRest:
         """Yield the ``node`` of every edge of a connection, page after page.
 
         Follows ``pageInfo.endCursor`` with ``pagination.after`` while ``hasNextPage``
-        (venues/vega.md §5). Stops after ``limit`` nodes when given.
+        (docs/venues/vega.rst#vega-rest). Stops after ``limit`` nodes when given.
 
         Raises:
             ProtocolViolation: the answer lacks the connection, or a cursor repeats (a node

@@ -43,15 +43,16 @@ STREAM_PATHS: tuple[str, ...] = (
     "transaction-results",
     "event/bus",
 )
-"""The 15 stream routes of a data node (venues/vega.md §1.1, BIND at v0.79.0)."""
+"""The 15 stream routes of a data node (docs/venues/vega.rst#vega-streams, BIND at v0.79.0)."""
 
-# venues/vega.md §1.2: these match nothing without market ids and stay silent forever.
+# docs/venues/vega.rst#vega-filters: these match nothing without market ids and stay silent forever.
 _NEEDS_MARKET_IDS = frozenset({"markets/depth", "markets/depth/updates", "markets/data"})
 
-# venues/vega.md §2.3: streams that open with snapshot pages, then send updates.
+# docs/venues/vega.rst#vega-snapshots: streams that open with snapshot pages, then send updates.
 _PAGED = frozenset({"orders", "positions", "accounts"})
 
-# venues/vega.md §2.4: errors that will recur on every retry, so reconnecting only hammers the
+# docs/venues/vega.rst#vega-errors: errors that will recur on every retry, so reconnecting only
+# hammers the
 # node. gRPC codes: 3 InvalidArgument, 5 NotFound (unknown path), 12 Unimplemented; Vega
 # ErrorDetail codes: 10000 malformed request (unknown market), 10024 votes without a filter.
 _FATAL_GRPC_CODES = frozenset({3, 5, 12})
@@ -69,7 +70,7 @@ _STREAM_LIMIT_DELAY = 30.0
 # network (docs/venues/vega.rst#vega-filters).
 _PLURAL_ONLY = {"trades": {"partyId": "partyIds", "marketId": "marketIds"}}
 
-# venues/vega.md §4.1: the Side enum as it arrives on the wire.
+# docs/venues/vega.rst#vega-trades: the Side enum as it arrives on the wire.
 _SIDES = {1: Side.BUY, 2: Side.SELL}
 
 # Updates held while a book waits for its REST snapshot; beyond this the oldest go (they would
@@ -121,9 +122,10 @@ def make_stream(path: str, **params: Any) -> VegaStream:
     """Build and check a stream description; raises ``SubscriptionRejected`` for what the node
     would accept silently and then never answer.
 
-    Parameter names are sent as given (the node takes proto or JSON names, venues/vega.md §1.3);
+    Parameter names are sent as given (the node takes proto or JSON names,
+    docs/venues/vega.rst#vega-query);
     lists become repeated keys. ``event/bus`` takes ``type``/``types``, ``marketId``,
-    ``partyId`` and ``batchSize``, sent as the first frame (venues/vega.md §2.7).
+    ``partyId`` and ``batchSize``, sent as the first frame (docs/venues/vega.rst#vega-event-bus).
     """
     path = path.strip("/")
     if "?" in path:
@@ -153,7 +155,8 @@ def _query_params(path: str, query: str) -> dict[str, Any]:
 
 
 def _event_bus_stream(params: Mapping[str, Any]) -> VegaStream:
-    """The event bus reads its request from the first frame, not the query (venues/vega.md §2.7)."""
+    """The event bus reads its request from the first frame, not the query
+    (docs/venues/vega.rst#vega-event-bus)."""
     request: dict[str, Any] = {}
     for name, value in params.items():
         key = _camel(name)
@@ -184,14 +187,15 @@ def _check_stream(stream: VegaStream) -> None:
                 f"v0.71 the node ignores {singular} and would stream every trade on the network",
             )
     if stream.path in _NEEDS_MARKET_IDS and not stream.param_values("marketIds"):
-        # venues/vega.md §1.2: an empty marketIds set matches nothing; silent forever.
+        # docs/venues/vega.rst#vega-filters: an empty marketIds set matches nothing; silent forever.
         raise SubscriptionRejected(
             stream.path, "needs at least one market id (the node would stay silent forever)"
         )
     if stream.path == "votes" and not (
         stream.param_values("partyId") or stream.param_values("proposalId")
     ):
-        # venues/vega.md §1.2 / §2.4: InvalidArgument 10024.
+        # docs/venues/vega.rst#vega-filters / docs/venues/vega.rst#vega-errors: InvalidArgument
+        # 10024.
         raise SubscriptionRejected(stream.path, "needs a party id or a proposal id")
     if stream.path == "candle/data" and not stream.param_values("candleId"):
         raise SubscriptionRejected(stream.path, "needs a candle id (see candle_intervals())")

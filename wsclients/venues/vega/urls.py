@@ -46,7 +46,7 @@ def stream_base_url(url: str) -> str:
 
 
 def _camel(name: str) -> str:
-    """``market_ids`` → ``marketIds`` (the node accepts both; venues/vega.md §1.3)."""
+    """``market_ids`` → ``marketIds`` (the node accepts both; docs/venues/vega.rst#vega-query)."""
     head, *rest = name.split("_")
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
@@ -54,7 +54,7 @@ def _camel(name: str) -> str:
 def _encode_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """Query pairs in the node's conventions: repeated keys for lists, ``true``/``false`` for
     bools; None, False-free omissions and empty lists are left out (a missing key is the
-    default, venues/vega.md §2.1)."""
+    default, docs/venues/vega.rst#vega-framing)."""
     pairs: list[tuple[str, str]] = []
     for name, value in params.items():
         if value is None:
