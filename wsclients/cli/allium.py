@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any, Optional
 
-from wsclients.cli._output import add_output_options, run_client_loop
+from wsclients.cli._output import add_output_options, banner, run_client_loop
 from wsclients.errors import WSClientError
 from wsclients.venues.allium.api_client import AlliumApiClient
 from wsclients.venues.allium.api_protocol import API_URL
@@ -147,11 +147,11 @@ def run_demo(args: argparse.Namespace) -> int:
     from wsclients.testing.allium import FakeAllium  # the demo only: the testing extra
 
     with FakeAllium(rate=4.0) as fake:
-        print(f"fake Allium on {fake.http_url} (simulated chains, no network)", flush=True)
+        banner(f"fake Allium on {fake.http_url} (simulated chains, no network)", args)
         key = fake.api_key or "demo"
         with AlliumApiClient(api_key=key, url=fake.api_url) as api:
             chains = api.get("/api/v1/supported-chains/realtime-apis/simple")
-        print(f"supported chains: {json.dumps(chains)}", flush=True)
+        banner(f"supported chains: {json.dumps(chains)}", args)
         client = AlliumStreamClient(api_key=key, url=fake.stream_url("ethereum.blocks"))
         client.subscribe("ethereum.blocks")
         client.subscribe("ethereum.transactions", filter=F("value") > "1000000000000000000")

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from wsclients.cli._output import add_output_options, run_client_loop
+from wsclients.cli._output import add_output_options, banner, run_client_loop
 from wsclients.venues.cadenza.channels import (
     DOCUMENTED_CHANNELS,
     UNIFIED_CHANNELS,
@@ -123,7 +123,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from wsclients.testing.cadenza import FakeCadenza  # the demo only: the testing extra
 
     with FakeCadenza(instruments=DEMO_INSTRUMENTS) as fake:
-        print(f"fake Cadenza on {fake.url} (simulated market, no network)", flush=True)
+        banner(f"fake Cadenza on {fake.url} (simulated market, no network)", args)
         fake.start_streaming(4.0)
         client = CadenzaClient(token=fake.make_token("demo"), url=fake.url, book_depth=10)
         for instrument in DEMO_INSTRUMENTS:

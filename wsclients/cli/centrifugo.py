@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from wsclients.cli._output import add_output_options, run_client_loop
+from wsclients.cli._output import add_output_options, banner, run_client_loop
 from wsclients.errors import SubscriptionRejected
 from wsclients.venues.centrifugo.client import CentrifugoClient
 
@@ -57,7 +57,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from wsclients.testing.centrifugo import FakeCentrifugo  # the demo only: testing extra
 
     with FakeCentrifugo() as fake:
-        print(f"fake Centrifugo on {fake.url}", flush=True)
+        banner(f"fake Centrifugo on {fake.url}", args)
         stop = threading.Event()
 
         def publish() -> None:
