@@ -13,7 +13,8 @@ How it works. The fake of each venue is wrapped so that every text frame it writ
 is scanned for the soak's sequence numbers and recorded against that socket, in write order.
 A publisher thread numbers items 1, 2, 3 … and publishes one every ``PUBLISH_INTERVAL`` on
 whichever socket carries the subscribed stream (Hyperliquid: ``publish_trade`` with
-``tid=n``, so its trades backfill after a resubscribe carries the same numbers). Before each
+``tid=n``, so its trades backfill after a resubscribe carries the same numbers; Allium's
+API: the client requests an echo of ``n``, delivered when answered right). Before each
 fault the soak waits for a healthy state: exactly one open data socket, every subscription of
 the client recorded on it, and the last number published so far received by the client. Then
 it injects one fault on that socket and waits until a number published *after* the fault
