@@ -48,8 +48,11 @@ def main() -> int:
                         changed.clear()
                         break
                 trade = market.next_trade("BTC")
+                # users[0] carries the send time (perf_counter_ns: CLOCK_MONOTONIC, one clock
+                # for every process) so the clients can take send -> callback latency.
                 fake.publish_trade("BTC", trade.price, trade.size,
-                                   side="B" if trade.side == "buy" else "A")
+                                   side="B" if trade.side == "buy" else "A",
+                                   users=[str(time.perf_counter_ns()), "0x" + "2" * 40])
                 published[0] += 1
                 i += 1
 

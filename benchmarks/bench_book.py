@@ -11,6 +11,11 @@ Cases (issue 6 targets, measured here and never asserted in tests):
 - ``hl-snapshot 20x20``: Hyperliquid-style l2Book frames
 (docs/venues/hyperliquid.rst#hyperliquid-subscriptions: every
   frame is a full 20x20 book), each replacing the book and followed by a full-depth event.
+- ``cadenza-diff top10`` / ``full``: Cadenza ``orderBook`` DIFF publications as decoded JSON
+  (decimal strings in ``[price, quantity]`` rows, the shape ``FakeCadenza`` publishes) from the
+  same kind of book, through the venue's own code (``parse_order_book`` and ``BookKeeper``:
+  parse, apply, crossed-book check, ``Book`` event); the naive book parses the same rows with
+  ``Decimal`` and sorts. Cadenza's default event is the whole book (``book_depth=None``).
 
 The updates come from ``wsclients.testing.market.Market`` (a seeded random walk) and are
 generated before each timed run, the same for every run but as fresh objects, as parsed
@@ -28,13 +33,14 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import partial
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from _common import rst_table
 
 from wsclients.book import OrderBook
 from wsclients.models import Book, BookLevel
 from wsclients.testing.market import Market
+from wsclients.venues.cadenza.book import BookKeeper, parse_order_book
 
 Level = tuple[Decimal, Decimal, int]
 Delta = tuple[list[Level], list[Level], int, int]  # bids, asks, sequence, previous sequence
@@ -124,6 +130,26 @@ def make_hl_case(seed: int, *, updates: int, levels: int = 20) -> list[Snapshot]
     return snapshots
 
 
+def make_cadenza_case(seed: int, *, depth: int, updates: int) -> list[dict[str, Any]]:
+    """A SNAPSHOT publication, then ``updates`` DIFFs, as decoded JSON payloads."""
+    market = Market(["BTC"], seed=seed, depth=depth)
+
+    def payload(kind: str, bids: Sequence[Level], asks: Sequence[Level],
+                time_ns: int) -> dict[str, Any]:
+        return {"updateType": kind, "instrumentId": "BINANCE:BTC/USDT", "venue": "BINANCE",
+                "symbol": "BTC/USDT", "orderBookType": "L2", "columns": ["price", "quantity"],
+                "bids": [[str(price), str(size)] for price, size, _ in bids],
+                "asks": [[str(price), str(size)] for price, size, _ in asks],
+                "timestamp": time_ns // 1_000_000}
+
+    snapshot = market.snapshot("BTC")
+    out = [payload("SNAPSHOT", snapshot.bids, snapshot.asks, snapshot.timestamp_ns)]
+    for _ in range(updates):
+        change = market.step_book("BTC", changes=10)
+        out.append(payload("DIFF", change.bids, change.asks, change.timestamp_ns))
+    return out
+
+
 # Timing
 
 
@@ -152,6 +178,42 @@ def run_hl(book: OrderBook | NaiveBook, make_input: Callable[[], list[Snapshot]]
         apply_snapshot(bids, asks, timestamp_ns=timestamp_ns)
         to_event(received_ns=timestamp_ns, is_snapshot=True)
     return len(snapshots) / (time.perf_counter() - start)
+
+
+def run_cadenza_keeper(
+    keeper: BookKeeper, make_input: Callable[[], list[dict[str, Any]]]
+) -> float:
+    """DIFFs per second through the venue's parser and book keeper, one event after each."""
+    snapshot, *diffs = make_input()
+    update = parse_order_book(snapshot)
+    assert update is not None
+    keeper.reset()
+    keeper.apply(update, offset=0, received_ns=0)
+    parse = parse_order_book
+    apply = keeper.apply
+    start = time.perf_counter()
+    for offset, payload in enumerate(diffs, 1):
+        diff = parse(payload)
+        assert diff is not None
+        apply(diff, offset=offset, received_ns=offset)
+    return len(diffs) / (time.perf_counter() - start)
+
+
+def _naive_rows(rows: list[list[str]]) -> list[Level]:
+    return [(Decimal(price), Decimal(size), None) for price, size in rows]  # type: ignore[misc]
+
+
+def run_cadenza_naive(book: NaiveBook, make_input: Callable[[], list[dict[str, Any]]]) -> float:
+    """The same DIFFs parsed with ``Decimal`` into the naive book, one event after each."""
+    snapshot, *diffs = make_input()
+    book.apply_snapshot(_naive_rows(snapshot["bids"]), _naive_rows(snapshot["asks"]),
+                        sequence=0)
+    start = time.perf_counter()
+    for offset, payload in enumerate(diffs, 1):
+        book.apply_delta(_naive_rows(payload["bids"]), _naive_rows(payload["asks"]),
+                         sequence=offset, previous_sequence=offset - 1)
+        book.to_event(received_ns=offset)
+    return len(diffs) / (time.perf_counter() - start)
 
 
 def alternate(rounds: int, runs: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
@@ -205,6 +267,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_same(naive.to_event(received_ns=0), fast.to_event(received_ns=0))
     rows.append(("hl-snapshot 20x20", statistics.median(rates["naive"]),
                  statistics.median(rates["book"])))
+
+    make_cadenza = partial(make_cadenza_case, args.seed, depth=args.depth,
+                           updates=args.updates)
+    for depth in (10, None):
+        keeper = BookKeeper("BINANCE:BTC/USDT", venue="cadenza", depth=depth)
+        naive = NaiveBook("BINANCE:BTC/USDT", venue="cadenza", depth=depth)
+        rates = alternate(args.rounds, {
+            "naive": partial(run_cadenza_naive, naive, make_cadenza),
+            "book": partial(run_cadenza_keeper, keeper, make_cadenza),
+        })
+        check_same(naive.to_event(received_ns=0), keeper.book.to_event(received_ns=0))
+        rows.append((f"cadenza-diff {'full' if depth is None else f'top{depth}'}",
+                     statistics.median(rates["naive"]), statistics.median(rates["book"])))
 
     print(f"python {sys.version.split()[0]}, {args.updates} updates x {args.rounds} rounds, "
           f"seed {args.seed}; vega book {levels} levels, "

@@ -11,6 +11,11 @@ fake publishes trades at ``load / N`` per second, so that every client gets its 
 the slowest and fastest client. Targets (issue 6): at most 2 threads per client plus a
 constant, idle CPU under 5 %.
 
+Under load, every client also takes the latency of each trade from the fake's send (the fake
+puts its ``time.perf_counter_ns()`` in the trade's ``users[0]``; CLOCK_MONOTONIC is one clock
+for every process) to its callback: the p50 and p99 over all clients. It includes the
+fake's own fan-out (one frame written to 100 sockets in turn), the same for every row.
+
 The same is measured for 100 ``websocket.WebSocketApp`` clients (baseline A: default
 ``run_forever()`` with a 20 s ``ping_interval``, ``json.loads`` in ``on_message``) for
 context. CPU is a percentage of one core.
@@ -36,6 +41,27 @@ from wsclients.venues.hyperliquid.limits import ConnectionBudget
 
 UNLIMITED = ConnectionBudget(max_open=10**9, max_per_window=10**9)
 stops: list[Callable[[], None]] = []  # second phase of stopping (baseline threads to join)
+
+
+class Latencies:
+    """Send → callback latencies in ns, kept only while ``recording`` (the load window)."""
+
+    recording = False
+    values: list[int] = []
+
+    @classmethod
+    def add(cls, users: Any) -> None:
+        if cls.recording:
+            cls.values.append(time.perf_counter_ns() - int(users[0]))
+
+    @classmethod
+    def percentiles(cls) -> tuple[float, float]:
+        """p50 and p99 in microseconds."""
+        data = sorted(cls.values)
+        if not data:
+            return float("nan"), float("nan")
+        return (data[len(data) // 2] / 1000.0,
+                data[min(len(data) - 1, int(0.99 * len(data)))] / 1000.0)
 
 
 class Fake:
@@ -107,10 +133,14 @@ def run(
     fake.command(f"rate {load / n}")
     time.sleep(1.0)  # warm up
     base = list(counts)
+    Latencies.values = []
+    Latencies.recording = True
     t0 = time.monotonic()
     busy = measure_cpu(window)
     got = [c - b for c, b in zip(counts, base)]
     elapsed = time.monotonic() - t0
+    Latencies.recording = False
+    p50, p99 = Latencies.percentiles()
     fake.command("rate 0")
     stop_started = time.monotonic()
     for _, stop in clients:
@@ -124,7 +154,11 @@ def run(
     per_s = sum(got) / elapsed
     low, high = min(got) / elapsed, max(got) / elapsed
     return [name, str(n), f"{threads} ({threads / n:.2f}/client)", f"{idle:.1f} %",
-            f"{per_s:,.0f}", f"{busy:.0f} %", f"{low:,.0f}-{high:,.0f}"]
+            f"{per_s:,.0f}", f"{busy:.0f} %", f"{low:,.0f}-{high:,.0f}",
+            f"{p50:,.0f}", f"{p99:,.0f}"]
+
+
+add = Latencies.add
 
 
 def make_wsclients(url: str, dispatch: str) -> Callable[
@@ -132,6 +166,7 @@ def make_wsclients(url: str, dispatch: str) -> Callable[
     def make(i: int, counts: list[int]) -> tuple[Callable[[], None], Callable[[], None]]:
         def on_trade(trade: Any) -> None:
             counts[i] += 1
+            add(trade.raw["users"])
 
         # A local fake has no per-IP connection limits: do not count against the venue's.
         client = HyperliquidClient(url=url, on_trade=on_trade, dispatch=dispatch,
@@ -151,6 +186,8 @@ def make_baseline(url: str) -> Callable[[int, list[int]], tuple[Callable[[], Non
             frame = json.loads(message)
             if frame.get("channel") == "trades":
                 counts[i] += len(frame["data"])
+                for item in frame["data"]:
+                    add(item["users"])
 
         def on_open(ws: Any) -> None:
             ws.send(SUBSCRIBE_TRADES)
@@ -201,7 +238,7 @@ def main(argv: Optional[list[str]] = None) -> int:
           f"({window:g} s windows; CPU in % of one core, this process only)")
     print()
     print(rst_table(["clients", "n", "threads added", "CPU idle", "msg/s delivered",
-                     "CPU at load", "per client msg/s"], rows))
+                     "CPU at load", "per client msg/s", "p50 µs", "p99 µs"], rows))
     return 0
 
 

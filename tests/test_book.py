@@ -603,15 +603,15 @@ class BookMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_empty_level(self) -> None:
-        event = self.book.to_event(received_ns=0, depth=None)
-        assert all(level.size for level in event.bids + event.asks)
+        # Read by iterating, so that to_event() below keeps its depth-3 top from step to step
+        # and every rule tests whether a change kept or dropped it rightly.
+        assert all(level.size for level in (*self.book.bids, *self.book.asks))
 
     @invariant()
     def top_n_matches_the_model(self) -> None:
         event = self.book.to_event(received_ns=0)
         assert (event.bids, event.asks) == self.model_top(3)
-        full = self.book.to_event(received_ns=0, depth=None)
-        assert (full.bids, full.asks) == self.model_top(None)
+        assert (tuple(self.book.bids), tuple(self.book.asks)) == self.model_top(None)
         assert event.sequence == self.book.sequence == self.sequence
 
     @invariant()
@@ -622,6 +622,33 @@ class BookMachine(RuleBasedStateMachine):
     def crossed_matches_the_model(self) -> None:
         crossed = bool(self.bids and self.asks and max(self.bids) >= min(self.asks))
         assert self.book.is_crossed is crossed
+
+
+def test_a_change_beyond_the_top_levels_keeps_their_tuple() -> None:
+    """A delta deeper than the event's depth gives the next Book the very same level tuples;
+    one that reaches the top levels (a change, a removal at the edge) gives new, right ones."""
+    book = make_book(depth=2)
+    first = book.to_event(received_ns=1)
+    assert book.apply_delta([(D("97"), D("9"))], [(D("103"), D("0"))], sequence=11)
+    deep = book.to_event(received_ns=2)
+    assert deep.bids is first.bids and deep.asks is first.asks
+    assert book.apply_delta([(D("99"), D("0"))], [(D("101.5"), D("1"))], sequence=12)
+    near = book.to_event(received_ns=3)
+    assert near.bids == (lv("100", "1", 1), lv("98", "3", 3))
+    assert near.asks == (lv("101", "4", 4), lv("101.5", "1"))
+
+
+def test_a_short_side_shows_every_change() -> None:
+    """A side with fewer levels than the depth shows a level added anywhere, and a snapshot
+    or clear() never leaves the old top behind."""
+    book = make_book(depth=5)
+    assert len(book.to_event(received_ns=1).bids) == 3
+    assert book.apply_delta([(D("50"), D("1"))], [], sequence=11)
+    assert book.to_event(received_ns=2).bids[-1] == lv("50", "1")
+    book.apply_snapshot([(D("10"), D("1"))], [], sequence=20)
+    assert book.to_event(received_ns=3).bids == (lv("10", "1"),)
+    book.clear()
+    assert book.to_event(received_ns=4).bids == ()
 
 
 BookMachine.TestCase.settings = settings(

@@ -67,11 +67,14 @@ class BookSide(Sequence[BookLevel]):
     picture. Only the owning book changes a side.
     """
 
-    __slots__ = ("_is_bid", "_data")
+    __slots__ = ("_is_bid", "_data", "_top")
 
     def __init__(self, *, is_bid: bool) -> None:
         self._is_bid = is_bid
         self._data: list[BookLevel] | _Indexed = []
+        # The last top(depth) as (depth, levels), kept while no change reaches those levels:
+        # a delta deep in the book gives the next event the same tuple, not a rebuilt one.
+        self._top: tuple[int | None, tuple[BookLevel, ...]] | None = None
 
     # Reading
 
@@ -132,16 +135,45 @@ class BookSide(Sequence[BookLevel]):
 
     def top(self, depth: int | None = None) -> tuple[BookLevel, ...]:
         """The ``depth`` best levels (all of them for None), best first, as a tuple."""
+        cached = self._top
+        if cached is not None and cached[0] == depth:
+            return cached[1]
         data = self._data
         if isinstance(data, list):
-            return tuple(data if depth is None else data[:depth])
-        levels, prices = data
-        ordered = reversed(prices) if self._is_bid else iter(prices)
-        if depth is not None:
-            ordered = islice(ordered, depth)
-        return tuple(map(levels.__getitem__, ordered))
+            top = tuple(data if depth is None else data[:depth])
+        else:
+            levels, prices = data
+            ordered = reversed(prices) if self._is_bid else iter(prices)
+            if depth is not None:
+                ordered = islice(ordered, depth)
+            top = tuple(map(levels.__getitem__, ordered))
+        self._top = (depth, top)
+        return top
 
     # Changing (OrderBook only)
+
+    def _replace(self, data: list[BookLevel]) -> None:
+        self._data = data
+        self._top = None
+
+    def _changed(self, undo: list[tuple[Decimal, BookLevel | None]]) -> None:
+        """Drop the kept top unless every price in ``undo`` (the changes just made) lies
+        beyond its last level: such a change cannot alter the top levels."""
+        cached = self._top
+        if cached is None or not undo:
+            return
+        depth, top = cached
+        if depth == 0:
+            return
+        if depth is None or len(top) < depth:  # the whole side is shown: every change shows
+            self._top = None
+            return
+        edge = top[-1][0]
+        if self._is_bid:
+            if any(price >= edge for price, _ in undo):
+                self._top = None
+        elif any(price <= edge for price, _ in undo):
+            self._top = None
 
     def _index(self) -> _Indexed:
         """The side in indexed form, converting it from ranked form first if need be."""
@@ -304,8 +336,8 @@ class OrderBook:
         """
         new_bids = _ranked(bids, is_bid=True)
         new_asks = _ranked(asks, is_bid=False)
-        self._bids._data = new_bids
-        self._asks._data = new_asks
+        self._bids._replace(new_bids)
+        self._asks._replace(new_asks)
         self._sequence = sequence
         self._timestamp_ns = timestamp_ns
         self._is_synced = True
@@ -370,6 +402,8 @@ class OrderBook:
             _undo_changes(ask_undo, ask_levels, ask_prices)
             _undo_changes(bid_undo, bid_levels, bid_prices)
             raise
+        self._bids._changed(bid_undo)
+        self._asks._changed(ask_undo)
         if sequence is not None:
             self._sequence = sequence
         if timestamp_ns is not None:
@@ -378,8 +412,8 @@ class OrderBook:
 
     def clear(self) -> None:
         """Forget every level and the sequence; the book waits for a new snapshot."""
-        self._bids._data = []
-        self._asks._data = []
+        self._bids._replace([])
+        self._asks._replace([])
         self._sequence = None
         self._timestamp_ns = None
         self._is_synced = False

@@ -104,3 +104,24 @@ def test_checked_amount_rules() -> None:
     for bad in ("NaN", "Infinity", "-1", "1e41", "1e-41"):
         with pytest.raises(ProtocolViolation):
             checked_amount(Decimal(bad), "size")
+
+
+EDGES = ["0", "-0", "1e-40", "0.99999e-40", "1e-41", "9.99999e40", "1e41", "1E+41", "-1e-40",
+         "0.000", "65000.5", "snan", "1e", "0x10"]
+
+
+@pytest.mark.parametrize("amount", EDGES)
+def test_the_plausible_range_agrees_with_checked_amount(amount: str) -> None:
+    """Around the edges of PLAUSIBLE_LOW/HIGH, a Hyperliquid trade (whose parser tests that
+    range first) is delivered exactly when checked_amount accepts the amount."""
+    try:
+        accepted = checked_amount(Decimal(amount), "price") is not None
+    except (ProtocolViolation, ArithmeticError):
+        accepted = False
+    for px, sz in ((amount, "1"), ("100", amount)):
+        events = feed(HyperliquidProtocol(), hl_trade(px, sz))
+        if accepted:
+            assert len(events) == 1 and isinstance(events[0], Trade)
+            assert (events[0].price, events[0].size) == (Decimal(px), Decimal(sz))
+        else:
+            assert only_errors(events)

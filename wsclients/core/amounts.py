@@ -13,11 +13,18 @@ from decimal import Decimal
 
 from wsclients.errors import ProtocolViolation
 
-__all__ = ["MAX_MAGNITUDE", "checked_amount"]
+__all__ = ["MAX_MAGNITUDE", "PLAUSIBLE_HIGH", "PLAUSIBLE_LOW", "checked_amount"]
 
 MAX_MAGNITUDE = 40
 """Largest decimal exponent accepted either way (``1e40`` and ``1e-40`` are the limits): far
 beyond any price or size traded, far below what would make arithmetic on it slow."""
+
+PLAUSIBLE_LOW = Decimal(f"1e-{MAX_MAGNITUDE}")
+PLAUSIBLE_HIGH = Decimal(f"1e{MAX_MAGNITUDE + 1}")
+"""Every amount ``a`` with ``PLAUSIBLE_LOW <= a < PLAUSIBLE_HIGH`` passes ``checked_amount``
+(finite, positive, exponent in range): a parser's hot path may test that in two comparisons
+and call ``checked_amount`` only for the rest (zero, negatives, NaN: comparing a NaN raises
+``InvalidOperation``)."""
 
 
 def checked_amount(number: Decimal, what: str, *, negative: bool = False) -> Decimal:

@@ -76,9 +76,6 @@ logger = logging.getLogger(__name__)
 
 
 _DATA_OPCODES = frozenset({OP_TEXT, OP_BINARY})
-# Most events a reader holds back before handing them to the hub (see Connection._read): a
-# bound on the extra delay of the first event of a large burst.
-_BATCH = 64
 
 # HTTP statuses on the upgrade that mean "your credentials are wrong": retrying only hammers.
 _AUTH_STATUSES = frozenset({401, 403})
@@ -634,10 +631,10 @@ class Connection:
         """Read frames until the socket closes; the hot path of the whole library.
 
         Events go to the hub in batches: those of every frame already buffered go together,
-        handed over right before the reader waits for the network again (or once
-        ``_BATCH`` are waiting). A burst then costs one hand-over, and at most one wake-up of
-        the dispatcher thread, per batch instead of per frame; a frame that arrives alone is
-        published as soon as it is parsed.
+        handed over right before the reader waits for the network again (or once the hub's
+        ``batch_size`` are waiting). A burst then costs one hand-over, and at most one wake-up
+        of the dispatcher thread, per batch instead of per frame; a frame that arrives alone
+        is published as soon as it is parsed.
         """
         protocol = self.protocol
         receive = protocol.receive_text
@@ -645,6 +642,7 @@ class Connection:
         take_frames = protocol.take_frames
         lock = self._protocol_lock
         publish = self._hub.publish
+        batch_size = self._hub.batch_size
         time_ns = time.time_ns
         pending: list[Event] = []
 
@@ -703,7 +701,7 @@ class Connection:
                                     ws.send(text)
                             except (websocket.WebSocketException, OSError) as exc:
                                 failed = exc  # raised once the rest is handed on
-                    if len(pending) >= _BATCH:
+                    if len(pending) >= batch_size:
                         flush()
                     if attended is not None:
                         flush()

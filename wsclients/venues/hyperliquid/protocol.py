@@ -473,7 +473,7 @@ class HyperliquidProtocol(ProtocolBuffers):
                 self._report(exc, received_ns, item)
                 continue
             if trade is not None:
-                if trade.timestamp_ns <= backfill_before:
+                if trade.timestamp_ns < backfill_before:
                     trade = attrs.evolve(trade, is_snapshot=True)
                 self._events.append(trade)
 
@@ -500,7 +500,9 @@ class HyperliquidProtocol(ProtocolBuffers):
         if state is None or not state.snapshot_due or not state.acked_ns:
             return 0
         state.snapshot_due = False
-        return int(state.acked_ns)
+        # Trade times are whole milliseconds: one printed in the ack's own millisecond is
+        # new, so only the milliseconds before it count as history.
+        return int(state.acked_ns) // 1_000_000 * 1_000_000
 
     def _trade(self, item: dict[str, Any], received_ns: int) -> Optional[Trade]:
         trade = trade_from_item(item, received_ns)

@@ -18,7 +18,7 @@ from wsclients.errors import (
     WSClientError,
     shorten,
 )
-from wsclients.models import ErrorEvent, Message, Trade
+from wsclients.models import ErrorEvent, Message, Trade, new_trade
 from wsclients.venues.vega.decimals import (
     _DECIMALS_RETRY_AFTER,
     _MAX_HELD_TRADES,
@@ -281,16 +281,20 @@ class VegaStreamProtocol(_Base):
         if decimals is None:
             raise ProtocolViolation(f"no decimals known for market {market_id}")
         aggressor = item.get("aggressor", 0)
-        return Trade(
-            venue=VENUE,
-            symbol=market_id,
-            price=decimals.price_of(item["price"]),
-            size=decimals.size_of(item.get("size", "0")),
-            side=_SIDES.get(aggressor) if isinstance(aggressor, int) else None,
-            trade_id=str(item["id"]),
-            timestamp_ns=_wire_int(item.get("timestamp", "0"), "timestamp"),
-            received_ns=received_ns,
-            raw=item,
+        # new_trade: Trade's fields in order (venue, symbol, price, size, side, trade_id,
+        # timestamp_ns, received_ns, is_snapshot, raw), about half the cost of the keyword
+        # constructor.
+        return new_trade(
+            VENUE,
+            market_id,
+            decimals.price_of(item["price"]),
+            decimals.size_of(item.get("size", "0")),
+            _SIDES.get(aggressor) if isinstance(aggressor, int) else None,
+            str(item["id"]),
+            _wire_int(item.get("timestamp", "0"), "timestamp"),
+            received_ns,
+            False,  # is_snapshot
+            item,
         )
 
     def _receive_paged(self, result: dict[str, Any], frame: Any, received_ns: int) -> None:
