@@ -194,6 +194,32 @@ def test_a_request_made_while_reconnecting_waits_for_the_socket(fake: FakeAllium
         assert client.post("/echo", {"late": 1}, timeout=5 * T)["body"] == {"late": 1}
 
 
+def test_a_request_the_socket_end_failed_before_it_was_sent_goes_on_the_next(
+    fake: FakeAllium, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registered, then its socket ended (failing its Future) before it was sent: it goes
+    out on the next socket under a fresh Future and is answered, never reported lost while
+    the server answers it (found by the fault soak)."""
+    with client_for(fake) as client:
+        connection = client._connection
+        add = connection.requests.add
+        failed: list[Future[Any]] = []
+
+        def add_then_lose_the_socket(request_id: Any, **options: Any) -> Future[Any]:
+            future = add(request_id, **options)
+            if not failed:
+                failed.append(future)
+                fake.drop_all()
+                assert wait_until(future.done)
+                assert connection.wait_session(5 * T)  # the next socket is up
+            return future
+
+        monkeypatch.setattr(connection.requests, "add", add_then_lose_the_socket)
+        assert client.post("/echo", {"n": 1}, timeout=5 * T)["body"] == {"n": 1}
+    assert isinstance(failed[0].exception(), ConnectionLost)
+    assert fake.request_count("POST", "/echo") == 1
+
+
 def test_a_request_gives_up_when_no_socket_comes_in_time(fake: FakeAllium) -> None:
     """The wait for the socket is bounded by the request's own timeout."""
     with client_for(fake, backoff_min=5.0, backoff_max=5.0) as client:

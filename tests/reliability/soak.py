@@ -13,7 +13,8 @@ How it works. The fake of each venue is wrapped so that every text frame it writ
 is scanned for the soak's sequence numbers and recorded against that socket, in write order.
 A publisher thread numbers items 1, 2, 3 … and publishes one every ``PUBLISH_INTERVAL`` on
 whichever socket carries the subscribed stream (Hyperliquid: ``publish_trade`` with
-``tid=n``, so its trades backfill after a resubscribe carries the same numbers). Before each
+``tid=n``, so its trades backfill after a resubscribe carries the same numbers; Allium's
+API: the client requests an echo of ``n``, delivered when answered right). Before each
 fault the soak waits for a healthy state: exactly one open data socket, every subscription of
 the client recorded on it, and the last number published so far received by the client. Then
 it injects one fault on that socket and waits until a number published *after* the fault
@@ -72,6 +73,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from decimal import Decimal
 from typing import Any, Callable, Optional
 
@@ -85,6 +87,8 @@ from tests.reliability.cycles import (
     run_cycles,
 )
 from wsclients import (
+    AlliumApiClient,
+    AlliumStreamClient,
     CadenzaClient,
     CentrifugoClient,
     HyperliquidClient,
@@ -92,16 +96,21 @@ from wsclients import (
     VegaClient,
 )
 from wsclients.core.client import Client
+from wsclients.errors import ConnectionLost, RequestTimeout
 from wsclients.models import Event
+from wsclients.models import Message as EventMessage
 from wsclients.testing import (
     ChannelOptions,
+    FakeAllium,
     FakeCadenza,
     FakeCentrifugo,
     FakeHyperliquid,
     FakeTradevest,
     FakeVegaNode,
 )
+from wsclients.testing.allium import API_PATH, STREAM_PATH, ApiRequest
 from wsclients.testing.server import FakeConnection, FakeRequest, FakeServer, Message
+from wsclients.venues.allium import F, filter_json
 from wsclients.venues.hyperliquid.limits import ConnectionBudget
 
 __all__ = [
@@ -213,7 +222,19 @@ class _SoakFake(FakeServer):
             if isinstance(message, str) and not silent:
                 written.extend(scan(message))
 
+        send_batch = conn.send_batch
+
+        def recording_send_batch(messages: Iterable[Message]) -> None:
+            batch = list(messages)
+            silent = conn.is_silent
+            send_batch(batch)
+            if not silent:
+                for message in batch:
+                    if isinstance(message, str):
+                        written.extend(scan(message))
+
         conn.send = recording_send  # type: ignore[method-assign]
+        conn.send_batch = recording_send_batch  # type: ignore[method-assign]
         with self._cond:
             flap = self._soak_flaps > 0
             if flap:
@@ -260,6 +281,10 @@ class VenueSoak:
     """The venue re-sends what a client missed (Centrifugo's recovery from history): then
     every item published must arrive, even one written into a dying or silent socket."""
     redirect_path: str = "/"
+    settle: Callable[[Any], tuple[list[str], list[str]]] = lambda fake: ([], [])
+    """Checks of the venue's own promises, run with the fake once the last item arrived and
+    before the client stops: (errors, notes). Errors make the soak fail; notes are figures
+    printed beside the tables."""
 
 
 def _json(text: str) -> Any:
@@ -552,6 +577,209 @@ def _cz_number(event: Event) -> Optional[int]:
     return int(event.trade_id) if event.kind == "trade" else None  # type: ignore[attr-defined]
 
 
+# Allium data streams: one topic's socket, filtered; records numbered by "n". Every socket
+# must get setFilter and then start, once each (the client's restore); nothing is replayed.
+
+_AL_TOPIC = "soak.records"
+_AL_FILTER = F("kind") == "soak"
+
+
+def _al_stream_fake() -> FakeServer:
+    fake = _wrapped(FakeAllium)(rate=None, path=STREAM_PATH)
+    fake.soak_init(_al_stream_scan)
+    return fake  # type: ignore[no-any-return]
+
+
+def _al_stream_client(fake: FakeServer, on_data: Callable[[Event], None]) -> Client:
+    assert isinstance(fake, FakeAllium)
+    client = AlliumStreamClient(
+        api_key=fake.api_key or "", url=fake.stream_url(_AL_TOPIC), on_message=on_data,
+        **CLIENT_OPTIONS,
+    )
+    client.subscribe(_AL_TOPIC, filter=_AL_FILTER)
+    return client
+
+
+def _al_stream_publish(fake: FakeAllium, n: int) -> None:
+    fake.publish(_AL_TOPIC, {"kind": "soak", "n": n})
+
+
+def _al_stream_scan(text: str) -> list[int]:
+    frame = _json(text)
+    records = frame if isinstance(frame, list) else [frame]
+    return [int(r["n"]) for r in records if isinstance(r, dict) and r.get("kind") == "soak"]
+
+
+def _al_stream_number(event: Event) -> Optional[int]:
+    data = getattr(event, "data", None)
+    if getattr(event, "channel", None) != _AL_TOPIC or not isinstance(data, dict):
+        return None
+    number = data.get("n")
+    return number if isinstance(number, int) and data.get("kind") == "soak" else None
+
+
+def _al_stream_subscriptions(conn: FakeConnection) -> list[str]:
+    """"setFilter" (the soak's filter) and "start" after it; anything else (a start before
+    the filter, another filter, a stop) is a key of its own, so a restore error."""
+    keys = []
+    filtered = False
+    for message in conn.received:
+        frame = _json(message) if isinstance(message, str) else None
+        action = frame.get("action") if isinstance(frame, dict) else None
+        if action == "setFilter" and frame.get("data") == filter_json(_AL_FILTER):
+            filtered = True
+            keys.append("setFilter")
+        elif action == "start":
+            keys.append("start" if filtered else "start before setFilter")
+        else:
+            keys.append(f"unexpected {message!r}")
+    return keys
+
+
+# Allium API: "publishing" item n is the client requesting GET /soak/echo?n=n on its one
+# socket; the fake's reply carries n back. An item is delivered when its request succeeds
+# with the right answer; every request must end, either so or with ConnectionLost or
+# RequestTimeout, and none may be sent twice.
+
+_AL_ECHO = "/api/v1/soak/echo"
+_AL_REQUEST_TIMEOUT = 2.0
+"""Seconds a soak request may take: longer than any fault keeps the socket away."""
+
+
+class _ApiRequests:
+    """Issues the numbered requests and records how each one ended."""
+
+    def __init__(self, client: AlliumApiClient, on_data: Callable[[Event], None]) -> None:
+        self.client = client
+        self.on_data = on_data
+        self._lock = threading.Lock()
+        self.futures: dict[int, Future[Any]] = {}
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self.errors: list[str] = []
+
+    def issue(self, n: int) -> None:
+        try:
+            future = self.client.request_async(
+                "GET", _AL_ECHO, {"n": n}, timeout=_AL_REQUEST_TIMEOUT
+            )
+        except (ConnectionLost, RequestTimeout) as exc:
+            self._count(type(exc).__name__)
+            return
+        except Exception as exc:  # noqa: BLE001 - any other error is the soak's finding
+            self._error(f"request {n} raised {type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            self.futures[n] = future
+        future.add_done_callback(lambda done: self._done(n, done))
+
+    def _done(self, n: int, future: Future[Any]) -> None:
+        exc = future.exception()
+        if exc is None:
+            data = future.result()
+            if data != {"n": n}:
+                self._error(f"request {n} answered with {data!r}")
+                return
+            self._count("answered")
+            self.on_data(EventMessage(
+                venue="allium", channel="soak", data=data, received_ns=time.time_ns()
+            ))
+        elif isinstance(exc, (ConnectionLost, RequestTimeout)):
+            self._count(type(exc).__name__)
+        else:
+            self._error(f"request {n} failed with {type(exc).__name__}: {exc}")
+
+    def on_stray(self, event: Event) -> None:
+        """A frame that answers no request: a second answer, or one after its timeout."""
+        self._count("stray replies")
+
+    def _count(self, outcome: str) -> None:
+        with self._lock:
+            self.outcomes[outcome] += 1
+
+    def _error(self, text: str) -> None:
+        with self._lock:
+            self.errors.append(text)
+
+    def settle(self, fake: FakeAllium) -> tuple[list[str], list[str]]:
+        """Every request ended (no hang), none was sent twice; what became of them."""
+        deadline = time.monotonic() + _AL_REQUEST_TIMEOUT + 1.0
+        with self._lock:
+            futures = dict(self.futures)
+        for future in futures.values():
+            if not future.done():
+                try:
+                    future.exception(max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    pass
+        with self._lock:
+            errors = list(self.errors)
+            outcomes = dict(self.outcomes)
+        hung = sorted(n for n, future in futures.items() if not future.done())
+        if hung:
+            errors.append(f"{len(hung)} request(s) never ended, e.g. {hung[:5]}")
+        sent = collections.Counter(_al_echo_number(r) for r in fake.api_requests)
+        twice = sorted(n for n, count in sent.items() if count > 1)
+        if twice:
+            errors.append(f"{len(twice)} request(s) sent more than once, e.g. {twice[:5]}")
+        if outcomes.get("stray replies"):
+            errors.append(f"{outcomes['stray replies']} reply(ies) answered no request")
+        notes = [", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))]
+        return errors, notes
+
+
+def _al_echo_number(request: ApiRequest) -> int:
+    body = request.body
+    return int(body["n"]) if isinstance(body, dict) else -1
+
+
+def _al_api_fake() -> FakeServer:
+    fake = _wrapped(FakeAllium)(rate=None, default_routes=False)
+    fake.route("GET", _AL_ECHO, lambda request: {"n": _al_echo_number(request)})
+    fake.soak_init(_al_api_scan)
+    return fake  # type: ignore[no-any-return]
+
+
+def _al_api_client(fake: FakeServer, on_data: Callable[[Event], None]) -> Client:
+    assert isinstance(fake, FakeAllium)
+    requests: Optional[_ApiRequests] = None
+
+    def on_stray(event: Event) -> None:
+        if requests is not None:
+            requests.on_stray(event)
+
+    client = AlliumApiClient(
+        api_key=fake.api_key or "", url=fake.api_url, request_timeout=_AL_REQUEST_TIMEOUT,
+        on_message=on_stray, **CLIENT_OPTIONS,
+    )
+    requests = _ApiRequests(client, on_data)
+    fake.soak_requests = requests  # type: ignore[attr-defined]
+    return client
+
+
+def _al_api_publish(fake: Any, n: int) -> None:
+    fake.soak_requests.issue(n)
+
+
+def _al_api_scan(text: str) -> list[int]:
+    frame = _json(text)
+    data = frame.get("data") if isinstance(frame, dict) else None
+    if isinstance(data, dict) and frame.get("status") == "success" and "n" in data:
+        return [int(data["n"])]
+    return []
+
+
+def _al_api_number(event: Event) -> Optional[int]:
+    data = getattr(event, "data", None)
+    if getattr(event, "channel", None) != "soak" or not isinstance(data, dict):
+        return None
+    return int(data["n"])
+
+
+def _al_api_settle(fake: Any) -> tuple[list[str], list[str]]:
+    requests: _ApiRequests = fake.soak_requests
+    return requests.settle(fake)
+
+
 VENUES: tuple[VenueSoak, ...] = (
     VenueSoak(
         name="hyperliquid", make_fake=_hl_fake, make_client=_hl_client, publish=_hl_publish,
@@ -582,6 +810,18 @@ VENUES: tuple[VenueSoak, ...] = (
             f"market:trade:{_CZ_INSTRUMENT}", f"market:orderBook:{_CZ_INSTRUMENT}",
         }),
         redirect_path="/connection/websocket", recovers=True,
+    ),
+    VenueSoak(
+        name="allium-stream", make_fake=_al_stream_fake, make_client=_al_stream_client,
+        publish=_al_stream_publish, scan=_al_stream_scan, number=_al_stream_number,
+        subscriptions=_al_stream_subscriptions, expected=frozenset({"setFilter", "start"}),
+        redirect_path=STREAM_PATH,
+    ),
+    VenueSoak(
+        name="allium-api", make_fake=_al_api_fake, make_client=_al_api_client,
+        publish=_al_api_publish, scan=_al_api_scan, number=_al_api_number,
+        subscriptions=lambda conn: [], expected=frozenset(), redirect_path=API_PATH,
+        settle=_al_api_settle,
     ),
 )
 """Every venue the soak runs; one entry per venue."""
@@ -790,6 +1030,8 @@ class SoakFigures:
     thread_leak: int
     fd_leak: int
     errors: list[str] = attrs.field(factory=list)
+    notes: list[str] = attrs.field(factory=list)
+    """What the venue's own checks (``VenueSoak.settle``) counted besides the tables."""
 
     @property
     def unprovoked(self) -> int:
@@ -875,12 +1117,15 @@ def run_venue(
     soak = Soak(venue)
     recovery: dict[str, list[float]] = {kind.name: [] for kind in kinds}
     errors: list[str] = []
+    notes: list[str] = []
     try:
         soak.start()
         for kind in schedule:
             recovery[kind.name].append(soak.inject(kind))
         soak.stop_publishing()
         soak.healthy()  # the last item published has arrived
+        venue_errors, notes = venue.settle(soak.fake)
+        errors.extend(venue_errors)
     except Exception as exc:  # noqa: BLE001 - reported in the figures, the soak goes on
         errors.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -927,6 +1172,7 @@ def run_venue(
         thread_leak=len(leaked),
         fd_leak=fd_leak,
         errors=errors,
+        notes=notes,
     )
 
 
@@ -1002,6 +1248,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(figures_table(figures))
     print()
     print(recovery_table(figures))
+    for f in figures:
+        for note in f.notes:
+            print(f"\n{f.venue}: {note}")
     cycled = []
     if cycles:
         print(f"{cycles * len(MODES)} start/stop cycles …", file=sys.stderr, flush=True)

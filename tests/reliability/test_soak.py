@@ -8,19 +8,26 @@ docstring of ``tests/reliability/soak.py``.
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 import pytest
 
 from tests.reliability.soak import (
+    _AL_FILTER,
     FAULT_KINDS,
     VENUES,
     SoakFigures,
     VenueSoak,
+    _al_stream_subscriptions,
     count_losses,
     faults_per_kind,
     figures_table,
     recovery_table,
     run_venue,
 )
+from wsclients.venues.allium import filter_json
+from wsclients.venues.allium.stream_protocol import START, STOP
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(900)]
 
@@ -69,3 +76,28 @@ def test_loss_counts_only_what_a_read_socket_carried_before(
     """(lost, in flight): an item is lost only when a later item proven to come from the same
     socket arrived; what followed the last proven read is in flight."""
     assert count_losses(written, received) == expected
+
+
+@pytest.mark.parametrize(
+    ("sent", "keys"),
+    [
+        (["setFilter", "start"], ["setFilter", "start"]),
+        (["start", "setFilter"], ["start before setFilter", "setFilter"]),
+        (
+            ["setFilter", "start", "stop"],
+            ["setFilter", "start", f"unexpected {STOP!r}"],
+        ),
+    ],
+)
+def test_an_allium_socket_restores_its_filter_before_start(
+    sent: list[str], keys: list[str]
+) -> None:
+    """A stream socket's restore is the soak's filter, then ``start``: a ``start`` before the
+    filter, or any other action, is a key of its own (a restore error)."""
+    frames = {
+        "setFilter": json.dumps({"action": "setFilter", "data": filter_json(_AL_FILTER)}),
+        "start": START,
+        "stop": STOP,
+    }
+    conn = SimpleNamespace(received=[frames[action] for action in sent])
+    assert _al_stream_subscriptions(conn) == keys  # type: ignore[arg-type]

@@ -300,30 +300,38 @@ class Connection:
         """
         deadline = Deadline(timeout)
         request_id = self.requests.new_id()
-        future: Optional[Future[Any]] = None
         while True:
             if self._closed_for_good():
-                if future is not None:
-                    self.requests.discard(request_id)
                 raise ClientStopped(f"{what}: the connection is closed")
             if not self.wait_session(deadline.remaining()):
-                if future is not None:
-                    self.requests.discard(request_id)
                 if self._closed_for_good():
                     raise ClientStopped(f"{what}: the connection is closed")
                 raise RequestTimeout(f"{what} (waiting for the connection)", timeout)
-            if future is None:
-                future = self.requests.add(
-                    request_id, timeout=deadline.remaining(), block=block, what=what
-                )
+            future = self.requests.add(
+                request_id, timeout=deadline.remaining(), block=block, what=what
+            )
+
+            def send(protocol: Any, future: Future[Any] = future) -> bool:
+                # The end of the socket waited for fails every registered Future with
+                # ConnectionLost, this one too although it was not sent yet: never send a
+                # request (to be answered) under a Future that told its caller it was lost.
+                if future.done():
+                    return False
+                build(protocol, request_id)
+                return True
+
             try:
-                _, sent = self._command(lambda protocol: build(protocol, request_id))
+                built, sent = self._command(send)
             except BaseException:
                 self.requests.discard(request_id)
                 raise
-            if sent:
+            if built and sent:
                 return future
-            # The socket went away between the wait and the send: the next one carries it.
+            if not built and isinstance(future.exception(), RequestTimeout):
+                return future  # its own time ran out first
+            # The socket went away between the wait and the send: the next one carries it,
+            # under a fresh Future.
+            self.requests.discard(request_id)
 
     def _closed_for_good(self) -> bool:
         return self._stop.is_set() or self.state is ConnectionState.CLOSED
