@@ -30,8 +30,8 @@ from typing import Any, Callable, ClassVar, Optional, Protocol, TypeVar, Union
 
 import attrs
 
-from wsclients.errors import WSClientError
-from wsclients.models import Event
+from wsclients.errors import ProtocolViolation, WSClientError, shorten
+from wsclients.models import ErrorEvent, Event
 
 __all__ = [
     "CloseRequest",
@@ -197,6 +197,8 @@ class ProtocolBuffers:
     """
 
     needs_session: ClassVar[bool] = False
+    venue: str = "venue"
+    """The venue's name on the events this protocol makes."""
 
     def __init__(self) -> None:
         self._close_request: Optional[CloseRequest] = None
@@ -244,6 +246,21 @@ class ProtocolBuffers:
         """Answer request ``request_id`` (made with ``Connection.request``)."""
         self._replies.append(Reply(request_id, result, error))
         self.attention = True
+
+    def _report(self, exc: BaseException, received_ns: int, raw: Any) -> None:
+        """A frame or item we could not read, as one non-fatal ``ErrorEvent``: one of our
+        errors as it is, anything else wrapped in ``ProtocolViolation`` (the original as its
+        cause), the raw text shortened; the next frame is read as usual."""
+        if not isinstance(exc, WSClientError):
+            wrapped = ProtocolViolation(f"cannot parse frame ({type(exc).__name__}: {exc})")
+            wrapped.__cause__ = exc
+            exc = wrapped
+        if isinstance(raw, (str, bytes, bytearray)):
+            raw = shorten(raw)
+        self._events.append(ErrorEvent.from_exception(
+            exc, venue=self.venue, received_ns=received_ns, fatal=False, raw=raw,
+            code="protocol_violation",
+        ))
 
     # -- default hooks -----------------------------------------------------------------------
 

@@ -27,7 +27,6 @@ from wsclients.errors import (
     AlliumTooManyInFlight,
     ProtocolViolation,
     RequestFailed,
-    WSClientError,
     shorten,
 )
 from wsclients.models import ErrorEvent, Message
@@ -224,19 +223,6 @@ class AlliumApiProtocol(ProtocolBuffers):
         self._events.append(
             Message(venue=VENUE, channel="api", data=frame, received_ns=received_ns, raw=frame)
         )
-
-    def _report(self, exc: BaseException, received_ns: int, raw: Any) -> None:
-        if not isinstance(exc, WSClientError):
-            wrapped = ProtocolViolation(f"cannot parse frame ({type(exc).__name__}: {exc})")
-            wrapped.__cause__ = exc
-            exc = wrapped
-        if isinstance(raw, (str, bytes, bytearray)):
-            raw = shorten(raw)
-        self._events.append(ErrorEvent.from_exception(
-            exc, venue=VENUE, received_ns=received_ns, fatal=False, raw=raw,
-            code="protocol_violation",
-        ))
-
 
 def _error_text(data: Any) -> str:
     """The server's error message: ``data`` is documented as a string; anything else is kept

@@ -24,8 +24,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from wsclients.core import codec
 from wsclients.core.protocol import ProtocolBuffers, guarded_parse
-from wsclients.errors import ProtocolViolation, WSClientError, shorten
-from wsclients.models import ErrorEvent, Message
+from wsclients.errors import ProtocolViolation
+from wsclients.models import Message
 
 __all__ = [
     "START",
@@ -161,14 +161,3 @@ class AlliumStreamProtocol(ProtocolBuffers):
             for record in records
         )
 
-    def _report(self, exc: BaseException, received_ns: int, raw: Any) -> None:
-        if not isinstance(exc, WSClientError):
-            wrapped = ProtocolViolation(f"cannot parse frame ({type(exc).__name__}: {exc})")
-            wrapped.__cause__ = exc
-            exc = wrapped
-        if isinstance(raw, (str, bytes, bytearray)):
-            raw = shorten(raw)
-        self._events.append(ErrorEvent.from_exception(
-            exc, venue=VENUE, received_ns=received_ns, fatal=False, raw=raw,
-            code="protocol_violation",
-        ))

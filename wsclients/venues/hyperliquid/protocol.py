@@ -796,21 +796,6 @@ class HyperliquidProtocol(ProtocolBuffers):
             )
         )
 
-    def _report(self, exc: BaseException, received_ns: int, raw: Any) -> None:
-        if not isinstance(exc, WSClientError):
-            wrapped = ProtocolViolation(f"cannot parse frame ({type(exc).__name__}: {exc})")
-            wrapped.__cause__ = exc
-            exc = wrapped
-        if isinstance(raw, (str, bytes, bytearray)):
-            raw = shorten(raw)
-        self._events.append(
-            ErrorEvent.from_exception(
-                exc, venue=VENUE, received_ns=received_ns, fatal=False, raw=raw,
-                code="protocol_violation",
-            )
-        )
-
-
 def _subscribe_frame(subscription: Subscription) -> str:
     return codec.dumps({"method": "subscribe", "subscription": subscription})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from time import time_ns
-from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.amounts import checked_amount
@@ -96,7 +96,7 @@ class TradevestProtocol(ProtocolBuffers):
     command from a user thread).
     """
 
-    venue: ClassVar[str] = VENUE
+    venue = VENUE
 
     def __init__(
         self,
@@ -185,7 +185,7 @@ class TradevestProtocol(ProtocolBuffers):
         try:
             message = codec.loads(data)
         except ValueError as exc:
-            self._report(ProtocolViolation("invalid JSON", raw=data), exc, received_ns, data)
+            self._report_error(ProtocolViolation("invalid JSON", raw=data), exc, received_ns, data)
             return
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "PRICES":
@@ -202,7 +202,7 @@ class TradevestProtocol(ProtocolBuffers):
                 )
             )
         else:
-            self._report(
+            self._report_error(
                 ProtocolViolation("message without a type", raw=data), None, received_ns, data
             )
 
@@ -247,7 +247,7 @@ class TradevestProtocol(ProtocolBuffers):
     def _exhausted(self) -> bool:
         return self.max_failures is not None and self._failures >= self.max_failures
 
-    def _report(
+    def _report_error(
         self,
         exc: WSClientError,
         cause: Optional[BaseException],
@@ -269,7 +269,7 @@ class TradevestProtocol(ProtocolBuffers):
     def _receive_prices(self, message: dict[str, Any], received_ns: int) -> None:
         entries = message.get("prices")
         if not isinstance(entries, list):
-            self._report(
+            self._report_error(
                 ProtocolViolation("PRICES without a prices list", raw=message),
                 None,
                 received_ns,
@@ -290,7 +290,7 @@ class TradevestProtocol(ProtocolBuffers):
                 timestamp_ns = parse_time_ns(time)
             except (ValueError, ArithmeticError) as exc:
                 violation = ProtocolViolation(f"bad PRICES entry: {exc}", raw=item)
-                self._report(violation, exc, received_ns, item)
+                self._report_error(violation, exc, received_ns, item)
                 continue
             parsed_any = True
             if not asks and not bids:

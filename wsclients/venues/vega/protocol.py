@@ -103,7 +103,7 @@ class _Base(ProtocolBuffers, abc.ABC):
         delay = _STREAM_LIMIT_DELAY if error.code == _STREAM_LIMIT_CODE else None
         self.close_request = CloseRequest(reason, fatal=error.is_fatal, delay=delay)
 
-    def _report(self, exc: BaseException, received_ns: int, *, raw: Any) -> None:
+    def _report(self, exc: BaseException, received_ns: int, raw: Any) -> None:
         """A non-fatal ``ErrorEvent`` for something we could not parse; ours is kept, anything
         else is wrapped in ``ProtocolViolation`` with the original as cause."""
         if not isinstance(exc, WSClientError):
