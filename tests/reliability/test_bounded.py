@@ -91,11 +91,11 @@ def test_hyperliquid_decompression_bomb_is_an_error_not_memory() -> None:
     finally:
         tracemalloc.stop()
     assert peak < codec.MAX_INFLATED_SIZE + (4 << 20)
-    (error,) = protocol.events_received()
+    (error,) = protocol.take_events()
     assert isinstance(error, ErrorEvent) and not error.fatal
     assert isinstance(error.exception, ProtocolViolation)
     assert isinstance(error.exception.__cause__, MessageTooLarge)
     protocol.receive_text(json.dumps({"channel": "trades", "data": [
         {"coin": "BTC", "side": "B", "px": "1", "sz": "1", "time": 1, "hash": "0x0", "tid": 1,
          "users": ["0x1", "0x2"]}]}), received_ns=2)
-    assert isinstance(protocol.events_received()[0], Trade)
+    assert isinstance(protocol.take_events()[0], Trade)

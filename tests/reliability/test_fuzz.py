@@ -270,13 +270,13 @@ def assert_survives(venue: Venue, frames: list[Union[str, bytes]]) -> None:
     protocol = venue.build()
     for text in frames:
         protocol.receive_text(text, received_ns=1)
-    for event in protocol.events_received():
+    for event in protocol.take_events():
         repr(event)
         if isinstance(event, ErrorEvent):
             assert not isinstance(event.exception, RecursionError)
             str(event.exception)
     protocol.receive_text(venue.check, received_ns=2)
-    assert any(venue.expect(e) for e in protocol.events_received()), venue
+    assert any(venue.expect(e) for e in protocol.take_events()), venue
 
 
 _ODD_VALUES: list[Any] = [

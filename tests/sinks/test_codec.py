@@ -129,14 +129,14 @@ def test_every_event_parsed_from_the_fixtures_round_trips() -> None:
         for line in path.read_text().splitlines():
             if line.strip():
                 hyperliquid.receive_text(line, received_ns=NS)
-    events += hyperliquid.events_received()
+    events += hyperliquid.take_events()
     for name, path in (("positions_snapshot.jsonl", "positions"),
                        ("orders_update.jsonl", "orders"), ("accounts.jsonl", "accounts")):
         vega = VegaStreamProtocol(make_stream(path, partyId="p"),
                                   decimals=decimals_from_mapping({}))
         for line in (FIXTURES / "vega" / name).read_text().splitlines():
             vega.receive_text(line, received_ns=NS)
-        events += vega.events_received()
+        events += vega.take_events()
     assert {e.kind for e in events} >= {"trade", "book", "message"}
     for event in events:
         assert decode_event(encode_event(event, include_raw=True)) == event

@@ -45,7 +45,7 @@ def lines(name: str) -> list[str]:
 def feed(protocol: HyperliquidProtocol, *frames: str | bytes, received_ns: int = 7) -> list[Event]:
     for frame in frames:
         protocol.receive_text(frame, received_ns=received_ns)
-    return protocol.events_received()
+    return protocol.take_events()
 
 
 def errors(events: list[Event]) -> list[ErrorEvent]:
@@ -620,7 +620,7 @@ def test_socket_dying_before_ack_strikes_out() -> None:
         feed(protocol, ack(good))
         protocol.is_fatal(1006, None)
         assert rejected == ([] if attempt == 0 else [bad])
-    (err,) = protocol.events_received()
+    (err,) = protocol.take_events()
     assert isinstance(err, ErrorEvent) and err.code == "invalid_subscription"
     assert isinstance(err.exception, SubscriptionRejected)
     assert subscription_key(good) in protocol.subscriptions()
@@ -851,7 +851,7 @@ def test_flapping_with_a_large_restore_burst_keeps_every_valid_subscription() ->
         protocol.on_open()
         assert len(sent_subscriptions(protocol)) == 300
         feed(protocol, *(ack(sub) for sub in subs[:20]))  # the rest never comes
-    assert errors(protocol.events_received()) == []
+    assert errors(protocol.take_events()) == []
     assert rejected == [] and protocol.registered == subs
 
 
@@ -896,15 +896,15 @@ def test_sockets_over_the_venue_limit_are_reported() -> None:
     first = HyperliquidProtocol(connection_budget=budget)
     second = HyperliquidProtocol(connection_budget=budget)
     first.on_open()
-    assert errors(first.events_received()) == []
+    assert errors(first.take_events()) == []
     second.on_open()
-    (err,) = errors(second.events_received())
+    (err,) = errors(second.take_events())
     assert err.code == "too_many_connections" and not err.fatal
     second.on_close(1000, "")
     first.on_close(1000, "")
     assert budget.open_sockets == 0
     second.on_open()
-    assert errors(second.events_received()) == []
+    assert errors(second.take_events()) == []
 
 
 def test_webdata2_is_refused_with_the_venue_reason() -> None:

@@ -34,14 +34,14 @@ def lines(name: str) -> list[str]:
 def opened(markets: Any = None, **options: Any) -> TradevestProtocol:
     protocol = TradevestProtocol(markets, **options)
     protocol.on_open()
-    protocol.data_to_send()
+    protocol.take_frames()
     return protocol
 
 
 def feed(protocol: TradevestProtocol, *frames: str | bytes, received_ns: int = 7) -> list[Event]:
     for frame in frames:
         protocol.receive_text(frame, received_ns=received_ns)
-    return protocol.events_received()
+    return protocol.take_events()
 
 
 def prices(*entries: dict[str, Any]) -> str:
@@ -76,18 +76,18 @@ class TestSubscription:
         """A fresh socket owes exactly the documented PRICE_SUBSCRIPTION, once."""
         protocol = TradevestProtocol([("EUR", "BTC"), ("EUR", "ETH")])
         protocol.on_open()
-        frames = protocol.data_to_send()
+        frames = protocol.take_frames()
         assert [json.loads(f) for f in frames] == [
             json.loads(line) for line in lines("price_subscription.jsonl")
         ]
-        assert protocol.data_to_send() == []
+        assert protocol.take_frames() == []
 
     @pytest.mark.parametrize("markets", [None, [], ()])
     def test_every_market_omits_the_markets_attribute(self, markets: Any) -> None:
         """None or empty means every market: `markets` is left out, as the doc says."""
         protocol = TradevestProtocol(markets)
         protocol.on_open()
-        (frame,) = protocol.data_to_send()
+        (frame,) = protocol.take_frames()
         assert json.loads(frame) == {"type": "PRICE_SUBSCRIPTION", "priceSubscription": {}}
         assert protocol.markets is None
 
@@ -96,14 +96,14 @@ class TestSubscription:
         protocol = TradevestProtocol([("EUR", "BTC")])
         protocol.on_open()
         protocol.on_open()
-        assert len(protocol.data_to_send()) == 2
+        assert len(protocol.take_frames()) == 2
 
     def test_set_markets_applies_to_the_next_socket(self) -> None:
         """set_markets changes what the next on_open sends."""
         protocol = opened([("EUR", "BTC")])
         protocol.set_markets(["ETH-EUR"])
         protocol.on_open()
-        (frame,) = protocol.data_to_send()
+        (frame,) = protocol.take_frames()
         markets = json.loads(frame)["priceSubscription"]["markets"]
         assert markets == [{"currency": "EUR", "cryptoSymbol": "ETH"}]
 
@@ -431,7 +431,7 @@ class TestSetMarketsDecision:
         protocol.on_close(None, "")
         assert protocol.set_markets([("EUR", "BTC")]) is False  # between sockets
         protocol.on_open()
-        (frame,) = protocol.data_to_send()[-1:]
+        (frame,) = protocol.take_frames()[-1:]
         assert json.loads(frame)["priceSubscription"]["markets"] == [
             {"currency": "EUR", "cryptoSymbol": "BTC"}
         ]

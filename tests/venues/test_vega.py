@@ -42,7 +42,7 @@ def feed(protocol: Any, *frames: Union[str, bytes, dict[str, Any]]) -> list[Even
     for frame in frames:
         text = json.dumps(frame) if isinstance(frame, dict) else frame
         protocol.receive_text(text, received_ns=NS)
-        events.extend(protocol.events_received())
+        events.extend(protocol.take_events())
     return events
 
 
@@ -107,24 +107,24 @@ def test_event_bus_sends_its_filter_as_the_first_frame() -> None:
     assert stream.url("ws://h/api/v2/stream") == "ws://h/api/v2/stream/event/bus"
     protocol = VegaStreamProtocol(stream, decimals=LOOKUP)
     protocol.on_open()
-    frames = protocol.data_to_send()
+    frames = protocol.take_frames()
     assert [json.loads(f) for f in frames] == [
         {"type": ["BUS_EVENT_TYPE_TRADE"], "marketId": "a", "batchSize": "0"}
     ]
-    assert protocol.data_to_send() == []
+    assert protocol.take_frames() == []
     events = feed(protocol, '{"result":{"events":[{"id":"1","type":3},{"id":"2","type":3}]}}')
     assert [e.data["id"] for e in events if isinstance(e, Message)] == ["1", "2"]
-    assert protocol.data_to_send() == []  # batchSize 0: no further requests
+    assert protocol.take_frames() == []  # batchSize 0: no further requests
 
 
 def test_event_bus_with_a_batch_size_asks_for_every_batch() -> None:
     """With batchSize > 0 the node waits for a request frame per batch
     (docs/venues/vega.rst#vega-event-bus)."""
     protocol = stream_protocol("event/bus", type="BUS_EVENT_TYPE_TRADE", batchSize=10)
-    first = protocol.data_to_send()
+    first = protocol.take_frames()
     assert json.loads(first[0])["batchSize"] == "10"
     feed(protocol, '{"result":{"events":[{"id":"1"}]}}')
-    assert protocol.data_to_send() == first
+    assert protocol.take_frames() == first
 
 
 @pytest.mark.parametrize(
@@ -455,7 +455,7 @@ def test_protocol_never_sends_and_never_pings() -> None:
     """Text frames would block the node's proxy reader; WebSocket pings are used
     (docs/venues/vega.rst#vega-keepalive)."""
     protocol = stream_protocol("trades")
-    assert protocol.data_to_send() == [] and protocol.ping_message() is None
+    assert protocol.take_frames() == [] and protocol.ping_message() is None
     assert protocol.is_fatal(1006, None) is False
 
 
@@ -496,7 +496,7 @@ def book_protocol(depth: Any = None) -> VegaBookProtocol:
 def synced(depth: Any = None) -> VegaBookProtocol:
     protocol = book_protocol(depth)
     protocol.receive_snapshot(SNAPSHOT, received_ns=NS)
-    protocol.events_received()
+    protocol.take_events()
     return protocol
 
 
@@ -506,7 +506,7 @@ def test_book_asks_for_a_snapshot_and_builds_a_scaled_snapshot_book() -> None:
     assert protocol.snapshot_wanted == "initial"
     assert protocol.stream.url("ws://h/s") == "ws://h/s/markets/depth/updates?marketIds=M"
     protocol.receive_snapshot(SNAPSHOT, received_ns=NS)
-    (book,) = protocol.events_received()
+    (book,) = protocol.take_events()
     assert isinstance(book, Book) and book.is_snapshot and book.sequence == 100
     assert book.bids == (
         BookLevel(Decimal("100.00"), Decimal("3.0"), 1),
@@ -540,7 +540,7 @@ def test_updates_before_the_snapshot_are_buffered_and_old_ones_dropped() -> None
     early = update(90, 80, buy=[level("1", "1")])
     assert feed(protocol, early, update(110, 100, buy=[level("9950", "2")])) == []
     protocol.receive_snapshot(SNAPSHOT, received_ns=NS)
-    snapshot, applied = protocol.events_received()
+    snapshot, applied = protocol.take_events()
     assert isinstance(snapshot, Book) and snapshot.is_snapshot
     assert isinstance(applied, Book) and applied.sequence == 110
     assert [lv.price for lv in applied.bids] == [Decimal(100), Decimal("99.5"), Decimal(99)]
@@ -568,7 +568,7 @@ def test_a_gap_asks_for_a_resync_and_keeps_buffering() -> None:
     assert feed(protocol, update(140, 130, sell=[level("10100")])) == []
     fresh = dict(SNAPSHOT, sequenceNumber="135", buy=[level("9800", "1")])
     protocol.receive_snapshot(fresh, received_ns=NS)
-    snapshot, applied = protocol.events_received()
+    snapshot, applied = protocol.take_events()
     assert isinstance(snapshot, Book) and snapshot.is_snapshot and snapshot.sequence == 135
     assert isinstance(applied, Book) and applied.sequence == 140
     assert applied.best_ask is not None and applied.best_ask.price == Decimal(102)
@@ -619,7 +619,7 @@ def test_depth_update_fixture_applies_its_removed_levels() -> None:
         "sequenceNumber": "1697590619714643056",
     }
     protocol.receive_snapshot(snapshot, received_ns=NS)
-    protocol.events_received()
+    protocol.take_events()
     (book,) = feed(protocol, *lines("depth_update.jsonl"))
     assert isinstance(book, Book)
     assert [(lv.price, lv.size) for lv in book.asks] == [
@@ -632,11 +632,11 @@ def test_bad_snapshot_is_reported_and_still_wanted() -> None:
     """A snapshot we cannot read leaves the request standing."""
     protocol = book_protocol()
     protocol.receive_snapshot({"buy": [{"price": "x"}], "sequenceNumber": "1"}, received_ns=NS)
-    (error,) = protocol.events_received()
+    (error,) = protocol.take_events()
     assert isinstance(error, ErrorEvent) and not error.fatal
     assert protocol.snapshot_wanted == "initial"
     protocol.snapshot_failed(RuntimeError("boom"), received_ns=NS)
-    (error,) = protocol.events_received()
+    (error,) = protocol.take_events()
     assert isinstance(error, ErrorEvent) and "boom" in error.message
 
 

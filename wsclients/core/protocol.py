@@ -323,7 +323,3 @@ class ProtocolBuffers:
         """Blocking work asked for; each is returned once."""
         jobs, self._jobs = self._jobs, []
         return jobs
-
-    # Older names, kept for code written against the first protocol interface.
-    events_received = take_events
-    data_to_send = take_frames
