@@ -16,6 +16,7 @@ from wsclients.core.frames import (
     OP_TEXT,
     FrameReader,
     FrameRejected,
+    MessageTooLarge,
 )
 
 
@@ -199,3 +200,75 @@ def test_oversize_fragmented_message_is_reported() -> None:
 
 
 OP_CONT_TEST = 0x0
+
+
+def test_take_texts_takes_the_whole_text_frames_already_buffered() -> None:
+    """After next_frame, take_texts hands out the rest of the buffered burst without a recv,
+    up to its limit, and next_frame goes on where it stopped."""
+    payloads = [b'{"n":%d}' % i for i in range(10)] + [b"x" * 300, "é".encode()]
+    sock = FakeSocket(b"".join(frame(p) for p in payloads))
+    reader = FrameReader(sock)
+    first = reader.next_frame()
+    out = [first[1]]
+    reader.take_texts(out, 5)
+    assert out == payloads[:6]
+    assert len(sock.asks) == 1
+    reader.take_texts(out, 100)
+    assert out == payloads  # 16-bit lengths and checked UTF-8 too
+    assert len(sock.asks) == 1
+    assert read_all(reader) == []
+
+
+@pytest.mark.parametrize("stopper", [
+    frame(b"", OP_PING),  # a control frame: the caller answers it
+    frame(b"bin", OP_BINARY),
+    frame(b"part", fin=False) + frame(b"end", 0x0),  # a fragmented message
+    frame(b"z" * 70_000),  # a 64-bit length
+    frame(b"\xff\xfe"),  # not UTF-8: next_frame rejects it
+    frame(b"masked", mask=b"abcd"),
+])
+def test_take_texts_leaves_anything_else_to_next_frame(stopper: bytes) -> None:
+    """take_texts stops at the first frame that is not a whole, plain text frame and
+    leaves it, with its checks and errors, to next_frame."""
+    sock = FakeSocket(frame(b"a") + frame(b"b") + stopper + frame(b"c"))
+    reader = FrameReader(sock)
+    out = [reader.next_frame()[1]]
+    reader.take_texts(out, 100)
+    assert out == [b"a", b"b"]
+    try:
+        rest = read_all(reader)
+    except FrameRejected:
+        return  # the not-UTF-8 and masked frames: rejected by next_frame, as before
+    assert rest[-1] == (OP_TEXT, b"c")
+    assert len(rest) >= 2
+
+
+def test_take_texts_stops_at_a_frame_not_yet_whole_or_over_max_size() -> None:
+    """A frame cut by TCP waits for next_frame (which reads the rest); so does one over
+    max_size (which next_frame skips and reports)."""
+    whole = frame(b"a") + frame(b"long" * 20)
+    sock = FakeSocket(whole + frame(b"c"), piece=len(whole) - 3)
+    reader = FrameReader(sock, max_size=50)
+    out = [reader.next_frame()[1]]
+    reader.take_texts(out, 100)
+    assert out == [b"a"]  # the second frame is cut
+    with pytest.raises(MessageTooLarge):
+        reader.next_frame()
+    assert reader.next_frame() == (OP_TEXT, b"c")
+
+    reader = FrameReader(FakeSocket(frame(b"a") + frame(b"long" * 20) + frame(b"c")),
+                         max_size=50)
+    out = [reader.next_frame()[1]]
+    reader.take_texts(out, 100)
+    assert out == [b"a"]  # whole, but over max_size
+
+
+def test_take_texts_takes_nothing_inside_a_fragmented_message() -> None:
+    """Between the fragments of a message (a ping came between them), nothing is taken."""
+    sock = FakeSocket(frame(b"he", fin=False) + frame(b"", OP_PING) + frame(b"llo", 0x0))
+    reader = FrameReader(sock)
+    assert reader.next_frame() == (OP_PING, b"")
+    out: list[bytes] = []
+    reader.take_texts(out, 100)
+    assert out == []
+    assert reader.next_frame() == (OP_TEXT, b"hello")

@@ -88,3 +88,24 @@ def test_burst_is_published_in_batches(server: EchoServer) -> None:
     assert sum(sizes) == BURST
     assert len(sizes) <= BURST // 2, f"{len(sizes)} publishes for {BURST} frames"
     assert 1 < max(sizes) <= client._hub.batch_size
+
+
+@pytest.mark.parametrize("dispatch", ["thread", "inline"])
+def test_a_close_request_mid_burst_stops_the_batch_there(
+    server: EchoServer, dispatch: str
+) -> None:
+    """Frames read together are parsed together, but a frame that asks the connection to act
+    (here a fatal close) is attended to before the next one: every trade before it is
+    delivered, none after it is parsed."""
+    seen: list[str] = []
+    client = client_for(server, dispatch=dispatch, on_trade=lambda t: seen.append(t.trade_id))
+    everything = client.queue()
+    with client:
+        conn = server.wait_for_connections(1)[0]
+        before = [trade(i) for i in range(300)]
+        after = [trade(i) for i in range(300, 600)]
+        conn.send_batch([*before, '{"type":"fatal"}', *after])
+        events = events_until_closed(everything)
+    trades = [e.trade_id for e in events if isinstance(e, Trade)]
+    assert trades == [str(i) for i in range(300)]
+    assert seen == trades

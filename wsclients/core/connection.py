@@ -74,9 +74,6 @@ __all__ = ["Connection", "Headers", "ProtocolClose", "Verdict", "classify_failur
 
 logger = logging.getLogger(__name__)
 
-
-_DATA_OPCODES = frozenset({OP_TEXT, OP_BINARY})
-
 # HTTP statuses on the upgrade that mean "your credentials are wrong": retrying only hammers.
 _AUTH_STATUSES = frozenset({401, 403})
 # How long a blocked send may wait for room in the kernel buffer before the socket is
@@ -630,21 +627,17 @@ class Connection:
     def _read(self, ws: websocket.WebSocket, early: bytes) -> tuple[Optional[int], str]:
         """Read frames until the socket closes; the hot path of the whole library.
 
-        Events go to the hub in batches: those of every frame already buffered go together,
-        handed over right before the reader waits for the network again (or once the hub's
-        ``batch_size`` are waiting). A burst then costs one hand-over, and at most one wake-up
-        of the dispatcher thread, per batch instead of per frame; a frame that arrives alone
-        is published as soon as it is parsed.
+        Frames are parsed in batches: after a text message, the others already buffered
+        whole (up to the hub's ``batch_size``) are taken with it, stamped with one arrival
+        time and parsed under one hold of the protocol lock (``_receive_batch``). Their
+        events go to the hub together, handed over right before the reader waits for the
+        network again (or once ``batch_size`` are waiting). A burst then costs one
+        hand-over, and at most one wake-up of the dispatcher thread, per batch instead of
+        per frame; a frame that arrives alone is published as soon as it is parsed.
         """
-        protocol = self.protocol
-        receive = protocol.receive_text
-        take_events = protocol.take_events
-        take_frames = protocol.take_frames
-        lock = self._protocol_lock
-        publish = self._hub.publish
         batch_size = self._hub.batch_size
-        time_ns = time.time_ns
         pending: list[Event] = []
+        publish = self._hub.publish
 
         def flush() -> None:
             if pending:
@@ -655,9 +648,10 @@ class Connection:
         assert ws.sock is not None  # connected: _prepare_socket ran
         # Bytes the upgrade read past its response are the first frames.
         source = BufferedSocket(ws.sock, early) if early else ws.sock
-        next_frame = FrameReader(
-            source, max_size=self.options.max_message_size, before_wait=flush
-        ).next_frame
+        reader = FrameReader(source, max_size=self.options.max_message_size, before_wait=flush)
+        next_frame = reader.next_frame
+        take_texts = reader.take_texts
+        receive_batch = self._receive_batch
         try:
             while True:
                 try:
@@ -676,41 +670,16 @@ class Connection:
                     except (websocket.WebSocketException, OSError):
                         pass  # the socket is gone already; it ends all the same
                     return exc.close_code, exc.reason
-                if opcode in _DATA_OPCODES:
-                    self.messages += 1
-                    self.bytes += len(data)
-                    self.last_message_ns = now = time_ns()
-                    with lock:
-                        if self.recorder is not None:
-                            self.recorder.frame(self, data, now)
-                        try:
-                            receive(data, received_ns=now)
-                        except Exception as exc:
-                            pending.append(self._protocol_failed(exc, "receive_text", data, now))
-                        # Everything this frame produced is taken before anything is sent:
-                        # a send that fails on a socket that just died must not drop its
-                        # events (the protocol already counts them as delivered, e.g. for
-                        # deduplication), replies or jobs.
-                        pending += take_events()
-                        out = take_frames()
-                        attended = self._attend() if protocol.attention else None
-                        failed: Optional[Exception] = None
-                        if out:
-                            try:
-                                for text in out:
-                                    ws.send(text)
-                            except (websocket.WebSocketException, OSError) as exc:
-                                failed = exc  # raised once the rest is handed on
+                if opcode == OP_TEXT:
+                    frames = [data]
+                    take_texts(frames, batch_size - 1)
+                    receive_batch(ws, frames, pending, flush)
                     if len(pending) >= batch_size:
                         flush()
-                    if attended is not None:
+                elif opcode == OP_BINARY:
+                    receive_batch(ws, [data], pending, flush)
+                    if len(pending) >= batch_size:
                         flush()
-                        self._after_attend(attended)
-                        verdict = self._verdict
-                        if verdict is not None:
-                            raise ProtocolClose.of(verdict)
-                    if failed is not None:
-                        raise failed
                 elif opcode == OP_CLOSE:
                     ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
                     return parse_close(data)  # validated by the reader already
@@ -720,6 +689,66 @@ class Connection:
                         ws.pong(data)
         finally:
             flush()  # what was parsed is delivered before the socket's end is reported
+
+    def _receive_batch(
+        self,
+        ws: websocket.WebSocket,
+        frames: list[bytes],
+        pending: list[Event],
+        flush: Callable[[], None],
+    ) -> None:
+        """Parse ``frames`` (data messages read together) into ``pending``, and send what
+        the protocol owes the venue.
+
+        One arrival time for the batch: its frames came off the socket in the same read.
+        The protocol lock is held once per batch, not per frame, unless a frame raises the
+        protocol's ``attention``: the connection then hands on the events so far (``flush``)
+        and attends to it (a reply, a job, a close request) before the next frame is parsed,
+        as if it had come alone.
+        """
+        protocol = self.protocol
+        receive = protocol.receive_text
+        count = len(frames)
+        self.messages += count
+        self.bytes += sum(map(len, frames))
+        self.last_message_ns = now = time.time_ns()
+        index = 0
+        while index < count:
+            with self._protocol_lock:
+                recorder = self.recorder
+                while index < count:
+                    data = frames[index]
+                    index += 1
+                    if recorder is not None:
+                        recorder.frame(self, data, now)
+                    try:
+                        receive(data, received_ns=now)
+                    except Exception as exc:
+                        pending.append(self._protocol_failed(exc, "receive_text", data, now))
+                    if protocol.attention:
+                        break
+                # Everything these frames produced is taken before anything is sent: a send
+                # that fails on a socket that just died must not drop their events (the
+                # protocol already counts them as delivered, e.g. for deduplication), replies
+                # or jobs.
+                pending += protocol.take_events()
+                out = protocol.take_frames()
+                attended = self._attend() if protocol.attention else None
+                failed: Optional[Exception] = None
+                if out:
+                    try:
+                        for text in out:
+                            ws.send(text)
+                    except (websocket.WebSocketException, OSError) as exc:
+                        failed = exc  # raised once the rest is handed on
+            if attended is not None:
+                flush()
+                self._after_attend(attended)
+                verdict = self._verdict
+                if verdict is not None:
+                    raise ProtocolClose.of(verdict)
+            if failed is not None:
+                raise failed
 
     # -- timer thread: heartbeat, stale watchdog, protocol deadlines ----------------------
 
