@@ -25,7 +25,7 @@ from wsclients.errors import (
     WSClientError,
     shorten,
 )
-from wsclients.models import Book, ErrorEvent, Message, Trade
+from wsclients.models import Book, ErrorEvent, Message
 from wsclients.venues.hyperliquid.limits import (
     ConnectionBudget,
     MessageBudget,
@@ -163,6 +163,9 @@ class HyperliquidProtocol(ProtocolBuffers):
         self._seen: dict[str, tuple[deque[str], set[str]]] = {}
         self._last_received_ns = 0
         self._trade_keys: dict[str, str] = {}  # coin → its trades subscription's key
+        # Whether a trades subscription was acked and its first frame (which may carry the
+        # backfill) has not come yet: the only time _backfill_before has anything to say.
+        self._backfill_armed = False
         self.duplicate_trades = 0
         """Trades dropped because they were already delivered (backfill after resubscribe)."""
 
@@ -462,20 +465,39 @@ class HyperliquidProtocol(ProtocolBuffers):
             self._message(channel, frame, received_ns)
 
     def _trades(self, frame: dict[str, Any], received_ns: int) -> None:
+        """The hot path of a trades stream: one loop, no call per trade but the parser's
+        (and the duplicate check's bookkeeping for a trade not seen yet)."""
         items = frame["data"]
-        if not isinstance(items, list):
+        if type(items) is not list:
             raise ProtocolViolation("trades data must be a list", raw=frame)
-        backfill_before = self._backfill_before(items[0]) if items else 0
+        # Only the first frame of a coin after its subscription's ack can carry the
+        # backfill; _backfill_armed says whether any ack is still waiting for that frame.
+        backfill_before = self._backfill_before(items[0]) if items and self._backfill_armed else 0
+        seen_by_coin = self._seen
+        events = self._events
         for item in items:
             try:
-                trade = self._trade(item, received_ns)
+                trade = trade_from_item(item, received_ns)
             except PARSE_ERRORS as exc:
                 self._report(exc, received_ns, item)
                 continue
-            if trade is not None:
-                if trade.timestamp_ns < backfill_before:
-                    trade = attrs.evolve(trade, is_snapshot=True)
-                self._events.append(trade)
+            # Duplicates: the backfill the server re-sends after every (re)subscribe
+            # (docs/venues/hyperliquid.rst#hyperliquid-subscriptions).
+            trade_id = trade.trade_id
+            memory = seen_by_coin.get(trade.symbol)
+            if memory is None:
+                memory = seen_by_coin[trade.symbol] = (deque(), set())
+            order, seen = memory
+            if trade_id in seen:
+                self.duplicate_trades += 1
+                continue
+            seen.add(trade_id)
+            order.append(trade_id)
+            if len(order) > self._trade_memory:
+                seen.discard(order.popleft())
+            if trade.timestamp_ns < backfill_before:
+                trade = attrs.evolve(trade, is_snapshot=True)
+            events.append(trade)
 
     def _backfill_before(self, item: Any) -> int:
         """For the first ``trades`` frame of a coin after its subscription was acked: the
@@ -500,29 +522,13 @@ class HyperliquidProtocol(ProtocolBuffers):
         if state is None or not state.snapshot_due or not state.acked_ns:
             return 0
         state.snapshot_due = False
+        self._backfill_armed = any(
+            other.snapshot_due and other.acked_ns and other.subscription["type"] == "trades"
+            for other in self._subs.values()
+        )
         # Trade times are whole milliseconds: one printed in the ack's own millisecond is
         # new, so only the milliseconds before it count as history.
         return int(state.acked_ns) // 1_000_000 * 1_000_000
-
-    def _trade(self, item: dict[str, Any], received_ns: int) -> Optional[Trade]:
-        trade = trade_from_item(item, received_ns)
-        if self._is_duplicate(trade.symbol, trade.trade_id):
-            self.duplicate_trades += 1
-            return None
-        return trade
-
-    def _is_duplicate(self, coin: str, trade_id: str) -> bool:
-        memory = self._seen.get(coin)
-        if memory is None:
-            memory = self._seen[coin] = (deque(), set())
-        order, seen = memory
-        if trade_id in seen:
-            return True
-        seen.add(trade_id)
-        order.append(trade_id)
-        if len(order) > self._trade_memory:
-            seen.discard(order.popleft())
-        return False
 
     def _l2book(self, frame: dict[str, Any], received_ns: int) -> None:
         self._events.append(book_from_l2(frame["data"], received_ns))
@@ -619,6 +625,8 @@ class HyperliquidProtocol(ProtocolBuffers):
                 state.live = True
                 state.acked = True
                 state.acked_ns = self._last_received_ns
+                if state.subscription["type"] == "trades":
+                    self._backfill_armed = True
                 state.suspect = False
                 state.strikes = 0
                 state.rate_reported = False
