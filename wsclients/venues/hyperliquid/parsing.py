@@ -72,13 +72,11 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
     # The hot path of a trades stream: exact-type checks first, the helpers (and their error
     # messages) only for anything unusual.
     coin = item["coin"]
-    if type(coin) is not str:
-        coin = _str(coin, "coin")
     time_ms = item["time"]
-    if type(time_ms) is not int:
-        time_ms = _int(time_ms, "time")
     tid = item["tid"]
-    if type(tid) is not int:
+    if type(coin) is not str or type(time_ms) is not int or type(tid) is not int:
+        coin = _str(coin, "coin")
+        time_ms = _int(time_ms, "time")
         tid = _int(tid, "tid")
     side = _SIDES.get(item["side"])
     if side is None:
@@ -89,12 +87,12 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
         # Decimal strings of plausible amounts pass in two comparisons each (about half the
         # cost of _decimal); anything else goes through _decimal's checks and messages.
         price = Decimal(px) if type(px) is str else _decimal(px, "price")
-        if not PLAUSIBLE_LOW <= price < PLAUSIBLE_HIGH:
-            price = _decimal(px, "price")
         size = Decimal(sz) if type(sz) is str else _decimal(sz, "size")
-        if not PLAUSIBLE_LOW <= size < PLAUSIBLE_HIGH:
-            size = _decimal(sz, "size")
+        plausible = (PLAUSIBLE_LOW <= price < PLAUSIBLE_HIGH
+                     and PLAUSIBLE_LOW <= size < PLAUSIBLE_HIGH)
     except ArithmeticError:  # not a number at all, or a NaN compared
+        plausible = False
+    if not plausible:
         price = _decimal(px, "price")
         size = _decimal(sz, "size")
     # new_trade takes Trade's fields in order (venue, symbol, price, size, side, trade_id,
