@@ -264,3 +264,93 @@ def test_events_wait_for_a_late_consumer() -> None:
         wait_until(lambda: client.stats.messages >= 5)
         trades = [e for e in drain(client._hub.default_queue) if isinstance(e, Trade)]
         assert [t.trade_id for t in trades] == ["0", "1", "2", "3", "4"]
+
+
+# --------------------------------------------------------------------------- catch-up
+
+
+def test_a_feeding_thread_lets_the_dispatcher_catch_up_on_a_burst(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """publish(catch_up=True) with callbacks on the dispatcher thread returns once the
+    dispatcher has taken all but a few of the burst (docs/threading.rst#threading-threads);
+    without catch_up, publish never waits."""
+    from wsclients.core import hub as hub_module
+
+    # A slow test machine may need more than the real millisecond to wake the dispatcher.
+    monkeypatch.setattr(hub_module, "_CATCH_UP_WAIT", 10 * T)
+    seen: list[str] = []
+    hub = Hub(venue="t", callbacks={"trade": lambda t: seen.append(t.trade_id)})
+    hub.start()
+    inbox = hub._inbox
+    assert inbox is not None
+    burst = [make_trade(i) for i in range(4 * hub_module._CATCH_UP_ABOVE)]
+    hub.publish(burst, catch_up=True)
+    left = inbox.qsize()
+    assert left <= hub_module._CAUGHT_UP
+    assert not inbox._consumer_stuck
+    hub.publish(burst)  # without catch_up: the whole burst is still queued on return
+    assert inbox.qsize() > hub_module._CATCH_UP_ABOVE
+    wait_until(lambda: len(seen) == 2 * len(burst), timeout=5 * T)
+    hub.stop()
+    assert seen == [t.trade_id for t in burst] * 2
+
+
+def test_a_stuck_dispatcher_costs_the_feeder_one_short_wait() -> None:
+    """A callback that sleeps: the first catch-up gives up after a millisecond and marks the
+    dispatcher stuck, later bursts do not wait at all, and once the dispatcher has run
+    empty the feeder waits for it again."""
+    from wsclients.core.hub import _CATCH_UP_ABOVE, _CATCH_UP_WAIT
+
+    asleep = threading.Event()
+    wake = threading.Event()
+
+    def on_trade(t: Trade) -> None:
+        if t.trade_id == "0":
+            asleep.set()
+            wake.wait(10 * T)
+
+    hub = Hub(venue="t", callbacks={"trade": on_trade})
+    hub.start()
+    inbox = hub._inbox
+    assert inbox is not None
+    hub.publish([make_trade(0)])
+    assert asleep.wait(5 * T)
+    started = time.monotonic()
+    hub.publish([make_trade(i) for i in range(1, 2 * _CATCH_UP_ABOVE)], catch_up=True)
+    assert time.monotonic() - started >= _CATCH_UP_WAIT * 0.9  # it did wait, once
+    assert inbox._consumer_stuck
+    waits: list[int] = []
+    real_wait_for = inbox._caught_up.wait_for
+
+    def counting_wait_for(*args: Any, **kwargs: Any) -> bool:
+        waits.append(1)
+        return real_wait_for(*args, **kwargs)
+
+    inbox._caught_up.wait_for = counting_wait_for  # type: ignore[method-assign]
+    for _ in range(20):
+        hub.publish([make_trade(i) for i in range(_CATCH_UP_ABOVE)], catch_up=True)
+    assert waits == []  # stuck: no more waiting
+    wake.set()
+    wait_until(lambda: not inbox._consumer_stuck, timeout=5 * T)  # it ran empty
+    hub.publish([make_trade(i) for i in range(2 * _CATCH_UP_ABOVE)], catch_up=True)
+    assert waits == [1]  # caught up again: the next burst waits for it
+    assert not inbox._consumer_stuck
+    hub.stop()
+
+
+def test_catch_up_never_waits_without_a_dispatcher_or_after_stop() -> None:
+    """Inline callbacks, a hub not started, a stopped hub: catch_up is a plain publish."""
+    from wsclients.core.hub import _CATCH_UP_ABOVE
+
+    burst = [make_trade(i) for i in range(4 * _CATCH_UP_ABOVE)]
+    not_started = Hub(venue="t", callbacks={"trade": lambda t: None})
+    started = time.monotonic()
+    not_started.publish(burst, catch_up=True)
+    inline = Hub(venue="t", callbacks={"trade": lambda t: None}, dispatch="inline")
+    inline.publish(burst, catch_up=True)
+    stopped = Hub(venue="t", callbacks={"trade": lambda t: time.sleep(0.01)})
+    stopped.start()
+    stopped.stop()
+    stopped.publish(burst, catch_up=True)
+    assert time.monotonic() - started < 1.0

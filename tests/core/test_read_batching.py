@@ -72,10 +72,10 @@ def test_burst_is_published_in_batches(server: EchoServer) -> None:
     sizes: list[int] = []
     publish = client._hub.publish
 
-    def counting(events: list[Event]) -> None:
+    def counting(events: list[Event], **options: Any) -> None:
         if any(isinstance(e, Trade) for e in events):
             sizes.append(len(events))
-        publish(events)
+        publish(events, **options)
 
     client._hub.publish = counting  # type: ignore[method-assign]
     with client:

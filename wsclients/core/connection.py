@@ -639,11 +639,11 @@ class Connection:
         pending: list[Event] = []
         publish = self._hub.publish
 
-        def flush() -> None:
+        def flush() -> None:  # never called with the protocol lock held (see Hub.publish)
             if pending:
                 batch = pending[:]
                 pending.clear()
-                publish(batch)
+                publish(batch, catch_up=True)
 
         assert ws.sock is not None  # connected: _prepare_socket ran
         # Bytes the upgrade read past its response are the first frames.

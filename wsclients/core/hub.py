@@ -57,6 +57,13 @@ _CONTROL_KINDS = frozenset({"error", "status"})
 # bound even for a consumer that never reads.
 _URGENT_MAX = 1000
 
+# A feeding thread that hands the dispatcher a burst waits (at most _CATCH_UP_WAIT s) while
+# more than _CATCH_UP_ABOVE events are queued for it, until it is down to _CAUGHT_UP: see
+# Hub.publish.
+_CATCH_UP_ABOVE = 128
+_CAUGHT_UP = 16
+_CATCH_UP_WAIT = 0.001
+
 EVENT_KINDS = frozenset({"trade", "book", "message", "status", "error"})
 """Every event's ``kind``."""
 
@@ -140,6 +147,12 @@ class EventQueue:
         self._not_full = threading.Condition(threading.Lock())
         self._waiters = 0
         self._blocked = 0
+        # Producers waiting in catch_up (see Hub.publish), and whether a wait ran out with
+        # the consumer still behind (it is stuck in a slow callback: nobody waits for it
+        # until it has run empty).
+        self._caught_up = threading.Condition(threading.Lock())
+        self._catching_up = 0
+        self._consumer_stuck = False
         self._closed = False
         self._in_overflow = False
         self._on_overflow = on_overflow
@@ -221,6 +234,29 @@ class EventQueue:
                     return
             items.append(event)
 
+    def catch_up(self) -> None:
+        """Let the consumer take most of a backlog before the producer goes on (see
+        ``Hub.publish``): wait until at most ``_CAUGHT_UP`` events are left, but no longer
+        than ``_CATCH_UP_WAIT`` seconds. A wait that runs out means the consumer is stuck
+        (a slow callback): no producer waits again until it is back down to
+        ``_CAUGHT_UP``."""
+        items = self._items
+        if self._consumer_stuck or len(items) <= _CATCH_UP_ABOVE or self._closed:
+            return
+        with self._caught_up:
+            self._catching_up += 1
+            try:
+                if not self._caught_up.wait_for(
+                    lambda: len(items) <= _CAUGHT_UP or self._closed, _CATCH_UP_WAIT
+                ):
+                    self._consumer_stuck = True
+            finally:
+                self._catching_up -= 1
+
+    def _consumer_caught_up(self) -> None:
+        with self._caught_up:
+            self._caught_up.notify_all()
+
     def _overflowed(self) -> None:
         if self._in_overflow:
             return
@@ -238,6 +274,7 @@ class EventQueue:
             self._wake.put(None)
         with self._not_full:
             self._not_full.notify_all()
+        self._consumer_caught_up()
 
     # -- consumer side -----------------------------------------------------------------
 
@@ -287,6 +324,7 @@ class EventQueue:
                 except IndexError:
                     pass
                 self._in_overflow = False  # ran empty: the episode is over
+                self._consumer_stuck = False  # and it is keeping up
                 if self._closed:
                     raise queue.Empty(f"{self.name}: the client is stopped and every "
                                       "event has been read") from None
@@ -419,8 +457,19 @@ class Hub:
 
     # -- producing ---------------------------------------------------------------------
 
-    def publish(self, events: list[Event]) -> None:
-        """Deliver events to every queue and to the callbacks. Any thread; never raises."""
+    def publish(self, events: list[Event], *, catch_up: bool = False) -> None:
+        """Deliver events to every queue and to the callbacks. Any thread; never raises.
+
+        ``catch_up`` is for a thread that feeds a burst (a socket's reader, a replay): with
+        callbacks on the dispatcher thread, it then waits (at most a millisecond) while
+        more than ``_CATCH_UP_ABOVE`` events are queued for them, so that the dispatcher
+        runs now rather than at the interpreter's next forced thread switch (5 ms later, by
+        default). Events then live for a fraction of a millisecond instead of several, and
+        the garbage collector no longer finds hundreds of them alive on every pass: on the
+        throughput benchmark, ``on_trade`` went from 640 collections (about 0.5 µs a
+        message) to a handful. The feeding thread must not hold a lock a callback may need.
+        A dispatcher stuck in a slow callback costs one such wait, not one per burst.
+        """
         self.events_published += len(events)
         for index, event in enumerate(events):
             if event.kind == "error":
@@ -432,8 +481,11 @@ class Hub:
                     events[index] = attrs.evolve(event, received_ns=time.time_ns())
         for q in self._queues:
             q._put_many(events)
-        if self._inbox is not None:
-            self._inbox._put_many(events)
+        inbox = self._inbox
+        if inbox is not None:
+            inbox._put_many(events)
+            if catch_up and self._thread is not None:
+                inbox.catch_up()
         elif self._inline and self._callbacks:
             self._run_callbacks(events)
         for sink in self._sinks:
@@ -594,6 +646,8 @@ class Hub:
                 else:
                     if inbox._blocked:  # a "block" producer waits for the room just made
                         inbox._room_made()
+                    if inbox._catching_up and len(inbox._items) <= _CAUGHT_UP:
+                        inbox._consumer_caught_up()
                 if self._stopping:
                     return
                 callback = callbacks.get(event.kind)

@@ -405,7 +405,7 @@ class ReplayClient(Client):
             batch = [e for e in batch if e.kind in kinds]
             if not batch:
                 return
-        self._hub.publish(batch)
+        self._hub.publish(batch, catch_up=True)  # a burst, from the replay's own thread
 
     def _error(self, exc: BaseException, *, fatal: bool = False) -> ErrorEvent:
         return ErrorEvent.from_exception(

@@ -411,7 +411,7 @@ class RedisStreamSource(EventConsumer):
             self._positions[stream] = last.decode() if isinstance(last, bytes) else str(last)
         if events:
             self._lag = (now - events[-1].received_ns) / 1e9
-            self._hub.publish(events)
+            self._hub.publish(events, catch_up=True)  # a burst, from the source's thread
         if grouped:
             self._acked += int(client.xack(stream, self.group, *ids))
 
