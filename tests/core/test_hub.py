@@ -354,3 +354,54 @@ def test_catch_up_never_waits_without_a_dispatcher_or_after_stop() -> None:
     stopped.stop()
     stopped.publish(burst, catch_up=True)
     assert time.monotonic() - started < 1.0
+
+
+def test_a_get_loop_catches_up_too_and_an_unread_queue_costs_one_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread looping on get() is a consumer like the dispatcher: the feeder waits for it
+    to take most of a burst. A queue nobody reads costs the feeder one wait, then none."""
+    from wsclients.core import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "_CATCH_UP_WAIT", 10 * T)
+    hub = Hub(venue="t", callbacks={})
+    read: list[str] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                read.append(hub.default_queue.get(timeout=0.05).trade_id)  # type: ignore[union-attr]
+            except queue.Empty:
+                pass
+
+    reader = threading.Thread(target=loop)
+    reader.start()
+    try:
+        burst = [make_trade(i) for i in range(4 * hub_module._CATCH_UP_ABOVE)]
+        hub.publish(burst, catch_up=True)
+        assert hub.default_queue.qsize() <= hub_module._CAUGHT_UP
+        wait_until(lambda: len(read) == len(burst), timeout=5 * T)
+    finally:
+        stop.set()
+        reader.join()
+    assert read == [t.trade_id for t in burst]
+
+    monkeypatch.setattr(hub_module, "_CATCH_UP_WAIT", 0.01)
+    unread = hub.queue(maxsize=100_000)
+    waits: list[str] = []
+    for q in (hub.default_queue, unread):
+        real = q._caught_up.wait_for
+
+        def counting(*args: Any, _real: Any = real, _name: str = q.name, **kwargs: Any) -> bool:
+            waits.append(_name)
+            return bool(_real(*args, **kwargs))
+
+        q._caught_up.wait_for = counting  # type: ignore[method-assign]
+    hub.publish(burst, catch_up=True)  # the default queue, unread now, and the new one
+    assert sorted(waits) == sorted([hub.default_queue.name, unread.name])
+    assert unread._consumer_stuck and hub.default_queue._consumer_stuck
+    for _ in range(10):
+        hub.publish(burst, catch_up=True)
+    assert len(waits) == 2  # stuck: nobody waits for them again
+    hub.stop()

@@ -304,6 +304,8 @@ class EventQueue:
             event = self._wait_for_event(timeout)
         if self._blocked:
             self._room_made()
+        if self._catching_up and len(self._items) <= _CAUGHT_UP:
+            self._consumer_caught_up()
         return event
 
     def _room_made(self) -> None:
@@ -460,15 +462,17 @@ class Hub:
     def publish(self, events: list[Event], *, catch_up: bool = False) -> None:
         """Deliver events to every queue and to the callbacks. Any thread; never raises.
 
-        ``catch_up`` is for a thread that feeds a burst (a socket's reader, a replay): with
-        callbacks on the dispatcher thread, it then waits (at most a millisecond) while
-        more than ``_CATCH_UP_ABOVE`` events are queued for them, so that the dispatcher
-        runs now rather than at the interpreter's next forced thread switch (5 ms later, by
-        default). Events then live for a fraction of a millisecond instead of several, and
-        the garbage collector no longer finds hundreds of them alive on every pass: on the
-        throughput benchmark's blast, from about 650 young and 5 full collections per
-        200,000 trades (0.6 µs a trade) to 35-360 young and 1-2 full ones (0.1-0.2 µs). The feeding thread must not hold a lock a callback may need.
-        A dispatcher stuck in a slow callback costs one such wait, not one per burst.
+        ``catch_up`` is for a thread that feeds a burst (a socket's reader, a replay): it
+        then waits (at most a millisecond per queue) while more than ``_CATCH_UP_ABOVE``
+        events are queued for the dispatcher thread or for a ``get()`` loop, so that the
+        consumer runs now rather than at the interpreter's next forced thread switch (5 ms
+        later, by default). Events then live for a fraction of a millisecond instead of
+        several, and the garbage collector no longer finds hundreds of them alive on every
+        pass: on the throughput benchmark's blast, from about 650 young and 5 full
+        collections per 200,000 trades (0.6 µs a trade) to 35-360 young and 1-2 full ones
+        (0.1-0.2 µs). The feeding thread must not hold a lock a callback may need. A
+        consumer stuck in a slow callback, or a queue nobody reads, costs one such wait,
+        not one per burst.
         """
         self.events_published += len(events)
         for index, event in enumerate(events):
@@ -484,8 +488,6 @@ class Hub:
         inbox = self._inbox
         if inbox is not None:
             inbox._put_many(events)
-            if catch_up and self._thread is not None:
-                inbox.catch_up()
         elif self._inline and self._callbacks:
             self._run_callbacks(events)
         for sink in self._sinks:
@@ -493,6 +495,11 @@ class Hub:
                 sink.accept(events)
             except Exception:
                 self._sink_failed(sink)
+        if catch_up:
+            if inbox is not None and self._thread is not None:
+                inbox.catch_up()
+            for q in self._queues:
+                q.catch_up()
 
     def publish_one(self, event: Event) -> None:
         """``publish([event])``."""
