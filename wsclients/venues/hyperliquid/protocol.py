@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Union
 import attrs
 
 from wsclients.core import codec
-from wsclients.core.protocol import PARSE_ERRORS, CloseRequest, ProtocolBuffers, guarded_parse
+from wsclients.core.protocol import PARSE_ERRORS, CloseRequest, ProtocolBuffers, parse_failed
 from wsclients.errors import (
     ProtocolViolation,
     RequestFailed,
@@ -234,7 +234,10 @@ class HyperliquidProtocol(ProtocolBuffers):
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
         """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``."""
         self._last_received_ns = received_ns
-        guarded_parse(self._receive, self._report, data, received_ns)
+        try:
+            self._receive(data, received_ns)
+        except Exception as exc:  # the hot path's own try: see core.protocol.parse_failed
+            parse_failed(exc, self._report, data, received_ns)
 
     def ping_message(self) -> Optional[str]:
         """``{"method":"ping"}`` (docs/venues/hyperliquid.rst#hyperliquid-heartbeat); asks for a
