@@ -166,6 +166,26 @@ def test_kinds_with_a_callback_skip_the_default_queue() -> None:
     assert [e.kind for e in drain(extra)] == ["trade", "error"]
 
 
+def test_kind_filters_keep_order_in_mixed_batches_and_errors_get_a_time() -> None:
+    """A queue of some kinds takes a batch whole, skips it whole, or filters it in order;
+    an error without an arrival time is given one in a copy, never in the caller's list."""
+    from wsclients import ErrorEvent as Error
+
+    hub = Hub(venue="t", callbacks={})
+    only_errors = hub.queue(kinds={"error"})
+    trades_and_errors = hub.queue(kinds={"trade", "error"})
+    timeless = Error.from_exception(RuntimeError("late"), venue="t", received_ns=0)
+    batch: list[Any] = [make_trade(1), timeless, make_trade(2)]
+    hub.publish(batch)
+    hub.publish([make_trade(3)])
+    assert batch[1] is timeless  # the caller's list is left alone
+    errors = drain(only_errors)
+    assert [e.kind for e in errors] == ["error"] and errors[0].received_ns > 0
+    assert [getattr(e, "trade_id", e.kind) for e in drain(trades_and_errors)] == [
+        "1", "error", "2", "3"]
+    assert hub.errors == 1
+
+
 def test_unread_default_queue_drops_silently() -> None:
     """A callback-only user never reads the default queue: it drops oldest but raises no
     overflow ErrorEvent until someone reads it."""
