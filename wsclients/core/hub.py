@@ -4,7 +4,8 @@ Every event a client makes goes through ``Hub.publish`` on the thread that made 
 reader, the timer thread for timeouts). From there it is copied into each consumer queue (the
 default one behind ``get()``/``events()`` and any made with ``queue()``) and, when callbacks
 are set, handed to one dispatcher thread that runs them in arrival order. A slow or raising
-callback therefore never stalls a reader: the reader only appends to a bounded deque.
+callback therefore never stalls a reader: the reader only appends to a bounded deque (and,
+after a burst, gives the consumer a millisecond at most to catch up: ``Hub.publish``).
 
 Every queue is bounded. What happens when one is full is its ``overflow`` policy:
 ``drop_oldest`` (the default), ``drop_newest``, or ``block`` (the publishing thread waits:
@@ -243,8 +244,8 @@ class EventQueue:
         """Let the consumer take most of a backlog before the producer goes on (see
         ``Hub.publish``): wait until at most ``_CAUGHT_UP`` events are left, but no longer
         than ``_CATCH_UP_WAIT`` seconds. A wait that runs out means the consumer is stuck
-        (a slow callback): no producer waits again until it is back down to
-        ``_CAUGHT_UP``."""
+        (a slow callback, or nobody reads): no producer waits again until the consumer has
+        run empty."""
         items = self._items
         if self._consumer_stuck or len(items) <= _CATCH_UP_ABOVE or self._closed:
             return
