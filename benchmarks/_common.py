@@ -9,6 +9,7 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -124,3 +125,26 @@ def ratio(a: float, b: Optional[float]) -> str:
     if not b:
         return "-"
     return f"{a / b:.2f}x"
+
+
+def run_child(script: str, args: Sequence[str], lib: Optional[str]) -> list[str]:
+    """Run ``script --child ARGS`` in a fresh interpreter, importing wsclients from ``lib``
+    (an older checkout) when given, and return the words of its output's last line: the
+    ``--before`` runs of every benchmark."""
+    env = dict(os.environ)
+    if lib:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [lib, env.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(script), "--child", *args],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    return out.stdout.split()
+
+
+def before_versions(specs: Sequence[str]) -> dict[str, str]:
+    """``--before LABEL=PATH`` options as {label: path} (the label defaults to "before")."""
+    versions: dict[str, str] = {}
+    for spec in specs:
+        label, _, path = spec.rpartition("=")
+        versions[label or "before"] = path
+    return versions

@@ -29,10 +29,8 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import queue
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -40,7 +38,7 @@ from functools import partial
 from typing import Any, Callable, Optional
 
 import websocket
-from _common import SUBSCRIBE_TRADES, machine_line, rst_table
+from _common import SUBSCRIBE_TRADES, before_versions, machine_line, rst_table, run_child
 from _feed import Feed
 
 from wsclients import HyperliquidClient
@@ -132,15 +130,8 @@ def run_in_subprocess(
     url: str, expected: int, wait: float, mode: str, queue_size: int, lib: Optional[str]
 ) -> tuple[float, float, float]:
     """``run_wsclients`` in a fresh process, importing wsclients from ``lib`` if given."""
-    env = dict(os.environ)
-    if lib:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [lib, env.get("PYTHONPATH")]))
-    out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--child", url, str(expected), str(wait),
-         mode, str(queue_size)],
-        capture_output=True, text=True, env=env, check=True,
-    )
-    p50, p99, p999 = out.stdout.split()[-3:]
+    p50, p99, p999 = run_child(
+        __file__, [url, str(expected), str(wait), mode, str(queue_size)], lib)[-3:]
     return float(p50), float(p99), float(p999)
 
 
@@ -181,9 +172,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for row, (mode, size) in rows_wanted.items():
         if args.before:
             runs[row] = partial(_subprocess_run, expected, wait, mode, size, None)
-            for spec in args.before:
-                label, _, path = spec.rpartition("=")
-                runs[f"{row} [{label or 'before'}]"] = partial(
+            for label, path in before_versions(args.before).items():
+                runs[f"{row} [{label}]"] = partial(
                     _subprocess_run, expected, wait, mode, size, path)
         else:
             runs[row] = partial(_in_process_run, expected, wait, mode, size)

@@ -20,15 +20,13 @@ Run: ``python benchmarks/bench_reader.py [--frames N] [--rounds R] [--before LAB
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any, Optional
 
-from _common import machine_line, rst_table
+from _common import before_versions, machine_line, rst_table, run_child
 from _feed import make_trades, server_frame, trade_json
 
 
@@ -146,17 +144,6 @@ def stages(payloads: list[bytes], data: bytes, rounds: int) -> list[list[str]]:
     return rows
 
 
-def run_child(lib: Optional[str], n: int) -> float:
-    env = dict(os.environ)
-    if lib:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [lib, env.get("PYTHONPATH")]))
-    out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--child", str(n)],
-        capture_output=True, text=True, env=env, check=True,
-    )
-    return float(out.stdout.split()[-1])
-
-
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=100_000, help="trades per run (100,000)")
@@ -170,15 +157,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(reader_run(wire(args.child)[1], args.child))
         return 0
     print(machine_line())
-    versions: dict[str, Optional[str]] = {"current": None}
-    for spec in args.before:
-        label, _, path = spec.rpartition("=")
-        versions[label or path] = path
+    versions: dict[str, Optional[str]] = {"current": None, **before_versions(args.before)}
     results: dict[str, list[float]] = {label: [] for label in versions}
     labels = list(versions)
     for r in range(args.rounds):
         for label in labels[r % len(labels):] + labels[:r % len(labels)]:
-            value = run_child(versions[label], args.frames)
+            value = float(run_child(__file__, [str(args.frames)], versions[label])[-1])
             results[label].append(value)
             print(f"  round {r + 1}/{args.rounds} {label:<20} {value:.3f} µs", file=sys.stderr,
                   flush=True)

@@ -44,7 +44,6 @@ import os
 import queue
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,7 +52,17 @@ from functools import partial
 from typing import Any, Callable, Optional
 
 import websocket
-from _common import SUBSCRIBE_TRADES, Counter, alternate, machine_line, ratio, rst_table, spread
+from _common import (
+    SUBSCRIBE_TRADES,
+    Counter,
+    alternate,
+    before_versions,
+    machine_line,
+    ratio,
+    rst_table,
+    run_child,
+    spread,
+)
 from _feed import Feed, server_frame
 
 from wsclients import HyperliquidClient
@@ -272,15 +281,8 @@ def run_in_subprocess(
     feed: Feed, n: int, mode: str, queue_size: int, lib: Optional[str]
 ) -> Result:
     """``run_wsclients`` in a fresh process, importing wsclients from ``lib`` if given."""
-    env = dict(os.environ)
-    if lib:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [lib, env.get("PYTHONPATH")]))
-    out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--child", feed.url, feed.http_url, str(n),
-         mode, str(queue_size)],
-        capture_output=True, text=True, env=env, check=True,
-    )
-    rate, fraction, cpu = out.stdout.split()[-3:]
+    rate, fraction, cpu = run_child(
+        __file__, [feed.url, feed.http_url, str(n), mode, str(queue_size)], lib)[-3:]
     return float(rate), float(fraction), float(cpu)
 
 
@@ -334,9 +336,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         for name, (mode, size) in rows.items():
             if args.before:
                 runs[name] = partial(run_in_subprocess, feed, n, mode, size, None)
-                for spec in args.before:
-                    label, _, path = spec.rpartition("=")
-                    runs[f"{name} [{label or 'before'}]"] = partial(
+                for label, path in before_versions(args.before).items():
+                    runs[f"{name} [{label}]"] = partial(
                         run_in_subprocess, feed, n, mode, size, path)
             else:
                 runs[name] = partial(run_wsclients, feed, n, mode=mode, queue_size=size)
