@@ -289,6 +289,17 @@ def test_events_wait_for_a_late_consumer() -> None:
 # --------------------------------------------------------------------------- catch-up
 
 
+def count_catch_up_waits(q: EventQueue, waits: list[str]) -> None:
+    """Note ``q.name`` in ``waits`` each time a producer waits for ``q``'s consumer."""
+    real = q._caught_up.wait_for
+
+    def counting(*args: Any, **kwargs: Any) -> bool:
+        waits.append(q.name)
+        return bool(real(*args, **kwargs))
+
+    q._caught_up.wait_for = counting  # type: ignore[method-assign]
+
+
 def test_a_feeding_thread_lets_the_dispatcher_catch_up_on_a_burst(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -340,21 +351,15 @@ def test_a_stuck_dispatcher_costs_the_feeder_one_short_wait() -> None:
     hub.publish([make_trade(i) for i in range(1, 2 * _CATCH_UP_ABOVE)], catch_up=True)
     assert time.monotonic() - started >= _CATCH_UP_WAIT * 0.9  # it did wait, once
     assert inbox._consumer_stuck
-    waits: list[int] = []
-    real_wait_for = inbox._caught_up.wait_for
-
-    def counting_wait_for(*args: Any, **kwargs: Any) -> bool:
-        waits.append(1)
-        return real_wait_for(*args, **kwargs)
-
-    inbox._caught_up.wait_for = counting_wait_for  # type: ignore[method-assign]
+    waits: list[str] = []
+    count_catch_up_waits(inbox, waits)
     for _ in range(20):
         hub.publish([make_trade(i) for i in range(_CATCH_UP_ABOVE)], catch_up=True)
     assert waits == []  # stuck: no more waiting
     wake.set()
     wait_until(lambda: not inbox._consumer_stuck, timeout=5 * T)  # it ran empty
     hub.publish([make_trade(i) for i in range(2 * _CATCH_UP_ABOVE)], catch_up=True)
-    assert waits == [1]  # caught up again: the next burst waits for it
+    assert waits == [inbox.name]  # caught up again: the next burst waits for it
     assert not inbox._consumer_stuck
     hub.stop()
 
@@ -411,13 +416,7 @@ def test_a_get_loop_catches_up_too_and_an_unread_queue_costs_one_wait(
     unread = hub.queue(maxsize=100_000)
     waits: list[str] = []
     for q in (hub.default_queue, unread):
-        real = q._caught_up.wait_for
-
-        def counting(*args: Any, _real: Any = real, _name: str = q.name, **kwargs: Any) -> bool:
-            waits.append(_name)
-            return bool(_real(*args, **kwargs))
-
-        q._caught_up.wait_for = counting  # type: ignore[method-assign]
+        count_catch_up_waits(q, waits)
     hub.publish(burst, catch_up=True)  # the default queue, unread now, and the new one
     assert sorted(waits) == sorted([hub.default_queue.name, unread.name])
     assert unread._consumer_stuck and hub.default_queue._consumer_stuck
