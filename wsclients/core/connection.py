@@ -670,14 +670,11 @@ class Connection:
                     except (websocket.WebSocketException, OSError):
                         pass  # the socket is gone already; it ends all the same
                     return exc.close_code, exc.reason
-                if opcode == OP_TEXT:
+                if opcode in (OP_TEXT, OP_BINARY):
                     frames = [data]
-                    take_texts(frames, batch_size - 1)
+                    if opcode == OP_TEXT:  # the text frames right behind it come along
+                        take_texts(frames, batch_size - 1)
                     receive_batch(ws, frames, pending, flush)
-                    if len(pending) >= batch_size:
-                        flush()
-                elif opcode == OP_BINARY:
-                    receive_batch(ws, [data], pending, flush)
                     if len(pending) >= batch_size:
                         flush()
                 elif opcode == OP_CLOSE:
