@@ -24,8 +24,10 @@ from wsclients.errors import InvalidOption
 __all__ = [
     "COMMON_OPTIONS",
     "Option",
+    "check_count",
     "check_like",
     "check_options",
+    "check_seconds",
     "check_timeout",
     "check_url",
     "document_client",
@@ -53,10 +55,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _seconds(minimum: float, *, strict: bool = False, none_ok: bool = False) -> Check:
+def _seconds(
+    minimum: float, *, strict: bool = False, none_ok: bool = False,
+    none_means: str = "to turn it off",
+) -> Check:
     expected = ("positive" if strict else "non-negative") + " seconds"
     if none_ok:
-        expected += ", or None to turn it off"
+        expected += f", or None {none_means}"
 
     def check(name: str, value: Any) -> None:
         if value is None and none_ok:
@@ -67,10 +72,12 @@ def _seconds(minimum: float, *, strict: bool = False, none_ok: bool = False) -> 
     return check
 
 
-def _count(minimum: int, *, none_ok: bool = False, what: str = "") -> Check:
+def _count(
+    minimum: int, *, none_ok: bool = False, what: str = "", none_means: str = "for no limit",
+) -> Check:
     expected = f"an int >= {minimum}" + (f" ({what})" if what else "")
     if none_ok:
-        expected += ", or None for no limit"
+        expected += f", or None {none_means}"
 
     def check(name: str, value: Any) -> None:
         if value is None and none_ok:
@@ -237,14 +244,44 @@ def check_url(url: Any, schemes: tuple[str, ...]) -> str:
     return url
 
 
+def check_count(
+    name: str, value: Any, minimum: int, *, none_ok: bool = False,
+    none_means: str = "for no limit",
+) -> None:
+    """A count: an ``int`` (not a ``bool``) of at least ``minimum``; with ``none_ok``, None
+    too (``none_means`` says what None does, in the message).
+
+    For a venue's own constructor options, checked as the common ones are.
+
+    Raises:
+        InvalidOption: naming ``name``.
+    """
+    _count(minimum, none_ok=none_ok, none_means=none_means)(name, value)
+
+
+def check_seconds(
+    name: str, value: Any, *, strict: bool = False, none_ok: bool = False,
+    none_means: str = "to turn it off",
+) -> None:
+    """A duration in seconds: a real number (not a ``bool``) ``>= 0``, or ``> 0`` when
+    ``strict``; with ``none_ok``, None too (``none_means`` says what None does, in the
+    message).
+
+    For a venue's own constructor options, checked as the common ones are.
+
+    Raises:
+        InvalidOption: naming ``name``.
+    """
+    _seconds(0, strict=strict, none_ok=none_ok, none_means=none_means)(name, value)
+
+
 def check_timeout(name: str, value: Any) -> None:
     """A wait in seconds: a non-negative number, or None for no limit.
 
     Raises:
         InvalidOption: anything else (``"1"`` included).
     """
-    if value is not None and (not _is_number(value) or value < 0):
-        raise InvalidOption(name, "non-negative seconds, or None to wait without limit", value)
+    check_seconds(name, value, none_ok=True, none_means="to wait without limit")
 
 
 def options_doc(defaults: Optional[Mapping[str, Any]] = None) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Optional, Union
 
 from wsclients.core.client import Client, StreamSet
+from wsclients.core.client_options import check_count
 from wsclients.core.connection import Connection
 from wsclients.errors import AuthenticationFailed, SubscriptionRejected, WSClientError
 from wsclients.models import ConnectionState
@@ -71,6 +72,7 @@ class AlliumStreamClient(Client):
     def __init__(
         self, *, api_key: str, max_streams: Optional[int] = None, **options: Any
     ) -> None:
+        check_count("max_streams", max_streams, 1, none_ok=True)
         options["headers"] = UpgradeHeaders(options.get("headers"), api_key)
         super().__init__(**options)
         self._streams = StreamSet(self, limit=max_streams, what="Allium stream")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar, Optional
 
+from wsclients.core.client_options import check_count
 from wsclients.models import Book
 from wsclients.venues.cadenza.channels import DOCUMENTED_CHANNELS, ChannelTemplates
 from wsclients.venues.cadenza.protocol import CadenzaProtocol
@@ -65,6 +66,7 @@ class CadenzaClient(CentrifugoClient):
         book_depth: Optional[int] = None,
         **options: Any,
     ) -> None:
+        check_count("book_depth", book_depth, 1, none_ok=True, none_means="for the whole book")
         if not token and get_token is None:
             raise ValueError("Cadenza needs a JWT: token=… or get_token=…")
         if not isinstance(channels, ChannelTemplates):

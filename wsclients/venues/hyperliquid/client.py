@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Optional
 import attrs
 
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
+from wsclients.core.client_options import check_count, check_seconds
 from wsclients.core.pending import wait_result
 from wsclients.core.rest import tls_options
 from wsclients.errors import (
@@ -121,6 +122,12 @@ class HyperliquidClient(SubscribingClient):
         connection_budget: Optional[ConnectionBudget] = None,
         **options: Any,
     ) -> None:
+        check_count("post_limit", post_limit, 1)
+        check_seconds("post_timeout", post_timeout, strict=True, none_ok=True,
+                      none_means="to wait without limit")
+        check_count("trade_memory", trade_memory, 1)
+        check_count("message_limit", message_limit, 1)
+        check_seconds("message_window", message_window, strict=True)
         if not options.get("url"):
             options["url"] = TESTNET_URL if testnet else MAINNET_URL
         self._connection_budget = connection_budget or CONNECTIONS

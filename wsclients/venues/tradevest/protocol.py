@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from wsclients.core import codec
 from wsclients.core.amounts import checked_amount
+from wsclients.core.client_options import check_count
 from wsclients.core.protocol import CloseRequest, ProtocolBuffers
 from wsclients.errors import (
     ProtocolViolation,
@@ -104,8 +105,8 @@ class TradevestProtocol(ProtocolBuffers):
         *,
         max_failures: Optional[int] = 5,
     ) -> None:
-        if max_failures is not None and max_failures < 1:
-            raise ValueError("max_failures must be at least 1 (or None for no limit)")
+        check_count("max_failures", max_failures, 1, none_ok=True,
+                    none_means="to never give up")
         super().__init__()
         self._markets = normalize_markets(markets)
         self.max_failures = max_failures

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 import attrs
 
 from wsclients.core.client import Client, StreamSet
+from wsclients.core.client_options import check_count, check_seconds
 from wsclients.core.connection import Connection
 from wsclients.core.protocol import Job
 from wsclients.core.rest import tls_options
@@ -124,6 +125,8 @@ class VegaClient(Client):
         rest_retries: int = 3,
         **options: Any,
     ) -> None:
+        check_seconds("rest_timeout", rest_timeout, strict=True)
+        check_count("rest_retries", rest_retries, 0)
         super().__init__(url=url, **options)
         self._stream_base = stream_base_url(self.url)
         self.rest = VegaRest(
