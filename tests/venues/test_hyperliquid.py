@@ -521,11 +521,30 @@ def test_trade_dedupe_is_per_coin_and_time() -> None:
 
 
 def test_trade_memory_is_bounded() -> None:
-    """Old trade ids are forgotten beyond trade_memory."""
-    protocol = HyperliquidProtocol(trade_memory=2)
-    feed(protocol, trade_frame((1, 1), (2, 2), (3, 3)))
-    assert len(feed(protocol, trade_frame((1, 1)))) == 1  # forgotten, delivered again
-    assert feed(protocol, trade_frame((3, 3))) == []
+    """The last trade_memory ids of a coin at least, and twice as many at most, are
+    remembered: older ones are forgotten and delivered again."""
+    protocol = HyperliquidProtocol(trade_memory=3)
+    trades = [(t, t) for t in range(1, 8)]
+    assert len(feed(protocol, trade_frame(*trades))) == 7
+    # The last three (5, 6, 7) are always remembered.
+    assert feed(protocol, trade_frame((5, 5), (6, 6), (7, 7))) == []
+    # Only the last six at most: 1 is forgotten, delivered again.
+    assert len(feed(protocol, trade_frame((1, 1)))) == 1
+    assert protocol.duplicate_trades == 3
+
+
+@pytest.mark.parametrize("memory", [1, 2, 5])
+def test_trade_memory_always_holds_the_last_ids(memory: int) -> None:
+    """Whatever the moment a generation turns over, the last ``memory`` ids are duplicates
+    and the id ``2 * memory + 1`` trades back is not."""
+    for seen in range(1, 4 * memory + 2):
+        protocol = HyperliquidProtocol(trade_memory=memory)
+        feed(protocol, trade_frame(*[(t, t) for t in range(1, seen + 1)]))
+        for t in range(max(1, seen - memory + 1), seen + 1):
+            assert feed(protocol, trade_frame((t, t))) == [], (seen, t)
+        if seen > 2 * memory:
+            old = seen - 2 * memory
+            assert len(feed(protocol, trade_frame((old, old)))) == 1, seen
 
 
 # --------------------------------------------------------------------------- bad frames

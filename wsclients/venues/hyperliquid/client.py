@@ -84,7 +84,8 @@ class HyperliquidClient(SubscribingClient):
             server allows 100).
         post_timeout: default seconds to wait for a ``post``/``info`` answer.
         rest_url: base URL of ``rest`` (derived from the socket URL by default).
-        trade_memory: recent trades remembered per coin to drop duplicates.
+        trade_memory: recent trades remembered per coin to drop duplicates (at least that
+            many, up to twice as many).
         message_limit, message_window: frames sent at most per window (seconds); the venue
             allows 2000 a minute (per IP, across connections: lower it when several clients
             share an address). A subscription the venue still refuses for the rate is sent

@@ -100,8 +100,8 @@ class HyperliquidProtocol(ProtocolBuffers):
     Args:
         on_rejected: told of a subscription the server refused for good (it is no longer
             restored after reconnects).
-        trade_memory: how many recent trades per coin are remembered to drop the backfill the
-            server re-sends after every (re)subscribe
+        trade_memory: how many recent trades per coin are remembered (at least; up to twice
+            as many) to drop the backfill the server re-sends after every (re)subscribe
             (docs/venues/hyperliquid.rst#hyperliquid-subscriptions).
         max_missed_pongs: pings in a row left unanswered before asking for a reconnect.
         max_strikes: sockets in a row that died while a subscription was waiting for its ack
@@ -159,8 +159,9 @@ class HyperliquidProtocol(ProtocolBuffers):
         self._retry: list[tuple[Optional[float], str]] = []
         self._now: Optional[float] = None  # the last tick's clock
         self._missed_pongs = 0
-        # Reader thread only: recent trade ids per coin, kept across reconnects for dedupe.
-        self._seen: dict[str, tuple[deque[str], set[str]]] = {}
+        # Reader thread only: recent trade ids per coin, kept across reconnects for dedupe,
+        # in two generations [newer, older] (see _trades).
+        self._seen: dict[str, list[set[str]]] = {}
         self._last_received_ns = 0
         self._trade_keys: dict[str, str] = {}  # coin → its trades subscription's key
         # Whether a trades subscription was acked and its first frame (which may carry the
@@ -477,6 +478,7 @@ class HyperliquidProtocol(ProtocolBuffers):
         # backfill; _backfill_armed says whether any ack is still waiting for that frame.
         backfill_before = self._backfill_before(items[0]) if items and self._backfill_armed else 0
         seen_by_coin = self._seen
+        memory_size = self._trade_memory
         events = self._events
         for item in items:
             try:
@@ -485,19 +487,24 @@ class HyperliquidProtocol(ProtocolBuffers):
                 self._report(exc, received_ns, item)
                 continue
             # Duplicates: the backfill the server re-sends after every (re)subscribe
-            # (docs/venues/hyperliquid.rst#hyperliquid-subscriptions).
+            # (docs/venues/hyperliquid.rst#hyperliquid-subscriptions). The ids of a coin are
+            # kept in two generations of sets: when the newer one holds trade_memory ids, it
+            # becomes the older and the oldest generation is forgotten at once. So the last
+            # trade_memory ids at least, and 2 * trade_memory at most, are remembered, for
+            # one set lookup more per trade where a first-in-first-out of single ids costs a
+            # deque append, a popleft and a set discard.
             trade_id = trade.trade_id
             memory = seen_by_coin.get(trade.symbol)
             if memory is None:
-                memory = seen_by_coin[trade.symbol] = (deque(), set())
-            order, seen = memory
-            if trade_id in seen:
+                memory = seen_by_coin[trade.symbol] = [set(), set()]
+            newer, older = memory
+            if trade_id in newer or trade_id in older:
                 self.duplicate_trades += 1
                 continue
-            seen.add(trade_id)
-            order.append(trade_id)
-            if len(order) > self._trade_memory:
-                seen.discard(order.popleft())
+            newer.add(trade_id)
+            if len(newer) >= memory_size:
+                memory[0] = set()
+                memory[1] = newer
             if trade.timestamp_ns < backfill_before:
                 trade = attrs.evolve(trade, is_snapshot=True)
             events.append(trade)
