@@ -233,11 +233,25 @@ class HyperliquidProtocol(ProtocolBuffers):
         self._probe()
 
     def receive_text(self, data: Union[str, bytes], *, received_ns: int) -> None:
-        """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``."""
+        """Parse one frame into events. Never raises; a bad frame becomes an ``ErrorEvent``.
+
+        The hot path of the library: its own ``try`` (see ``core.protocol.parse_failed``),
+        and a ``trades`` frame goes from the JSON decoder to ``_trades`` with no other call.
+        """
         self._last_received_ns = received_ns
         try:
-            self._receive(data, received_ns)
-        except Exception as exc:  # the hot path's own try: see core.protocol.parse_failed
+            try:
+                frame = codec.loads(data)
+            except ValueError as exc:
+                if len(data) == _GREETING_LEN and data in _GREETINGS:
+                    return  # docs/venues/hyperliquid.rst#hyperliquid-envelope: legacy greeting
+                raise ProtocolViolation("frame is not valid UTF-8 JSON", raw=data) from exc
+            channel = frame.get("channel") if type(frame) is dict else None
+            if channel == "trades":
+                self._trades(frame, received_ns)
+            else:
+                self._route(channel, frame, data, received_ns)
+        except Exception as exc:
             parse_failed(exc, self._report, data, received_ns)
 
     def ping_message(self) -> Optional[str]:
@@ -441,19 +455,13 @@ class HyperliquidProtocol(ProtocolBuffers):
 
     # ----------------------------------------------------------------- parsing
 
-    def _receive(self, data: Union[str, bytes], received_ns: int) -> None:
-        if len(data) == _GREETING_LEN and data in _GREETINGS:
-            return  # docs/venues/hyperliquid.rst#hyperliquid-envelope: legacy greeting, tolerated
-        try:
-            frame = codec.loads(data)
-        except ValueError as exc:
-            raise ProtocolViolation("frame is not valid UTF-8 JSON", raw=data) from exc
-        if not isinstance(frame, dict) or not isinstance(frame.get("channel"), str):
+    def _route(
+        self, channel: Any, frame: Any, data: Union[str, bytes], received_ns: int
+    ) -> None:
+        """Every channel but ``trades`` (docs/venues/hyperliquid.rst#hyperliquid-envelope)."""
+        if type(channel) is not str:
             raise ProtocolViolation("frame has no 'channel'", raw=data)
-        channel: str = frame["channel"]
-        if channel == "trades":
-            self._trades(frame, received_ns)
-        elif channel == "l2Book":
+        if channel == "l2Book":
             self._l2book(frame, received_ns)
         elif channel == "bbo":
             self._bbo(frame, received_ns)
