@@ -153,6 +153,35 @@ def test_block_policy_unblocks_on_stop() -> None:
     assert not thread.is_alive()
 
 
+@pytest.mark.parametrize("dispatch", ["thread", "inline"])
+def test_mixed_batches_reach_each_kinds_callback_in_order(dispatch: str) -> None:
+    """The callback is looked up again whenever the class of event changes within a batch:
+    each event reaches its own kind's callback, in order, and kinds without one are left
+    to the default queue."""
+    calls: list[str] = []
+    done = threading.Event()
+
+    def on_trade(t: Trade) -> None:
+        calls.append(f"trade {t.trade_id}")
+        if t.trade_id == "9":
+            done.set()
+
+    def on_status(s: Status) -> None:
+        calls.append(f"status {s.state.value}")
+
+    hub = Hub(venue="t", callbacks={"trade": on_trade, "status": on_status}, dispatch=dispatch)
+    hub.start()
+    error = ErrorEvent.from_exception(RuntimeError("x"), venue="t", received_ns=1)
+    status = Status(venue="t", state=ConnectionState.CONNECTED, url="ws://x", received_ns=1)
+    hub.publish([make_trade(1), make_trade(2), status, make_trade(3), error,
+                 make_trade(4), status, status, make_trade(9)])
+    assert done.wait(5 * T)
+    hub.stop()
+    assert calls == ["trade 1", "trade 2", "status connected", "trade 3", "trade 4",
+                     "status connected", "status connected", "trade 9"]
+    assert [e.kind for e in drain(hub.default_queue)] == ["error"]
+
+
 def test_kinds_with_a_callback_skip_the_default_queue() -> None:
     """An event goes to its kind's callback or waits in the default queue, not both; an
     extra queue() still gets every kind it asks for."""

@@ -654,6 +654,8 @@ class Hub:
         get = inbox.get
         callbacks = self._callbacks
         failed = self._callback_failed
+        last_class: Optional[type] = None
+        callback: Optional[Callback] = None
         try:
             while not self._stopping:
                 try:
@@ -670,7 +672,9 @@ class Hub:
                         inbox._consumer_caught_up()
                 if self._stopping:
                     return
-                callback = callbacks.get(event.kind)
+                if type(event) is not last_class:  # a burst is mostly one class of event
+                    last_class = type(event)
+                    callback = callbacks.get(event.kind)  # kind is a class attribute
                 if callback is None:
                     continue
                 try:
@@ -682,8 +686,12 @@ class Hub:
 
     def _run_callbacks(self, events: Iterable[Event]) -> None:
         callbacks = self._callbacks
+        last_class: Optional[type] = None
+        callback: Optional[Callback] = None
         for event in events:
-            callback = callbacks.get(event.kind)
+            if type(event) is not last_class:  # a batch is mostly one class of event
+                last_class = type(event)
+                callback = callbacks.get(event.kind)  # kind is a class attribute
             if callback is None:
                 continue
             try:
