@@ -520,6 +520,37 @@ def test_trade_dedupe_is_per_coin_and_time() -> None:
     assert len(events) == 3
 
 
+def priced_frame(*prices: str, first_tid: int = 0) -> str:
+    return json.dumps({"channel": "trades", "data": [
+        {"coin": "BTC", "side": "B", "px": px, "sz": "1", "time": 1, "hash": "0x0",
+         "tid": tid, "users": ["0x1", "0x2"]} for tid, px in enumerate(prices, first_tid)
+    ]})
+
+
+def test_recent_prices_are_reused_bounded_and_never_hold_a_refused_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A price string seen lately gives back the same Decimal (prices repeat on the tick
+    grid); each string keeps its own Decimal ("100.50" is not "100.5"); a refused price is
+    refused every time; and the memory never holds more than its bound."""
+    from wsclients.venues.hyperliquid import parsing
+
+    monkeypatch.setattr(parsing, "_RECENT_PRICES_MAX", 8)
+    monkeypatch.setattr(parsing, "_recent_prices", {})
+    protocol = HyperliquidProtocol()
+    first, again, longer, *rest = feed(protocol, priced_frame("100.5", "100.5", "100.50",
+                                                               "NaN", "100.5"))
+    assert first.price is again.price == Decimal("100.5")
+    assert str(longer.price) == "100.50"
+    assert [type(e).__name__ for e in rest] == ["ErrorEvent", "Trade"]
+    assert "NaN" not in parsing._recent_prices
+    assert len(errors(feed(protocol, priced_frame("-1", first_tid=10),
+                           priced_frame("-1", first_tid=11)))) == 2
+    events = feed(protocol, priced_frame(*[f"{p}.25" for p in range(1, 30)], first_tid=20))
+    assert [e.price for e in events] == [Decimal(f"{p}.25") for p in range(1, 30)]
+    assert 0 < len(parsing._recent_prices) <= 8
+
+
 def test_trade_memory_is_bounded() -> None:
     """The last trade_memory ids of a coin at least, and twice as many at most, are
     remembered: older ones are forgotten and delivered again."""

@@ -63,6 +63,12 @@ def decode_fast_asset_ctxs(data: str) -> Any:
     return codec.loads(codec.inflate_raw(base64.b64decode(data, validate=True)))
 
 
+_RECENT_PRICES_MAX = 4096
+_recent_prices: dict[str, Decimal] = {}
+"""Price string → its Decimal, for trade_from_item; emptied whenever it is full (a dict is
+safe to share between threads: each operation holds the interpreter lock)."""
+
+
 def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
     """One WsTrade object (socket ``trades`` item or REST ``recentTrades`` element) → Trade.
 
@@ -83,13 +89,22 @@ def trade_from_item(item: Mapping[str, Any], received_ns: int) -> Trade:
         raise ProtocolViolation(f"trade side must be 'A' or 'B', got {item['side']!r}")
     px = item["px"]
     sz = item["sz"]
+    # Prices have at most 5 significant figures (docs/venues/hyperliquid.rst#hyperliquid-fields)
+    # and come back from trade to trade: the Decimal of a price string seen lately is reused
+    # (it passed the checks below when it was made).
+    price = _recent_prices.get(px) if type(px) is str else None
     try:
         # Decimal strings of plausible amounts pass in two comparisons each (about half the
         # cost of _decimal); anything else goes through _decimal's checks and messages.
-        price = Decimal(px) if type(px) is str else _decimal(px, "price")
         size = Decimal(sz) if type(sz) is str else _decimal(sz, "size")
-        plausible = (PLAUSIBLE_LOW <= price < PLAUSIBLE_HIGH
-                     and PLAUSIBLE_LOW <= size < PLAUSIBLE_HIGH)
+        plausible = PLAUSIBLE_LOW <= size < PLAUSIBLE_HIGH
+        if price is None:
+            price = Decimal(px) if type(px) is str else _decimal(px, "price")
+            plausible = plausible and PLAUSIBLE_LOW <= price < PLAUSIBLE_HIGH
+            if plausible and type(px) is str:
+                if len(_recent_prices) >= _RECENT_PRICES_MAX:
+                    _recent_prices.clear()
+                _recent_prices[px] = price
     except ArithmeticError:  # not a number at all, or a NaN compared
         plausible = False
     if not plausible:
