@@ -121,6 +121,15 @@ def rst_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def paired_ratio(values: Sequence[float], reference: Optional[Sequence[float]]) -> str:
+    """The median over rounds of ``values[r] / reference[r]``: each round's contenders ran
+    within seconds of each other, so a machine that slows down for a while slows both sides
+    of a pair, where a ratio of the two medians can pair a fast round with a slow one."""
+    if not reference or len(reference) != len(values) or not all(reference):
+        return "-"
+    return f"{statistics.median(v / r for v, r in zip(values, reference)):.2f}x"
+
+
 def ratio(a: float, b: Optional[float]) -> str:
     if not b:
         return "-"

@@ -22,6 +22,8 @@ its ratios to baseline A, baseline B and the peer (issue 6 targets: wsclients ``
 - ``websockets asyncio + orjson`` and ``picows + orjson``: the asyncio references (the
   ``websockets`` asyncio client, and picows, a Cython asyncio client), decoding each frame
   with orjson and building no events (benchmark-only requirements; skipped when absent).
+- ``paired`` is the median over rounds of the row's rate over the websockets client's rate
+  in the same round (the machine's speed drifts between rounds: ±20-40 % here).
 - The CPU column is process CPU seconds per million messages delivered, first delivery to
   last: a bot's own code shares the GIL with the feed, so less CPU per message is room for it.
 - ``wsclients on_trade``: ``HyperliquidClient(on_trade=…)``, callbacks on the dispatcher thread
@@ -58,6 +60,7 @@ from _common import (
     alternate,
     before_versions,
     machine_line,
+    paired_ratio,
     ratio,
     rst_table,
     run_child,
@@ -358,12 +361,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     b = med.get("baseline B")
     peer = med.get("peer (hyperliquid-python-sdk)")
     asyncio_ref = med.get("websockets asyncio + orjson")
+    asyncio_rounds = [v[0] for v in results.get("websockets asyncio + orjson", [])]
     picows_ref = med.get("picows + orjson")
     rows = []
     for name, values in results.items():
-        rows.append([name, f"{med[name]:,.0f}", spread([v[0] for v in values]),
+        rates = [v[0] for v in values]
+        rows.append([name, f"{med[name]:,.0f}", spread(rates),
                      ratio(med[name], a), ratio(med[name], b), ratio(med[name], peer),
-                     ratio(med[name], asyncio_ref), ratio(med[name], picows_ref),
+                     ratio(med[name], asyncio_ref), paired_ratio(rates, asyncio_rounds),
+                     ratio(med[name], picows_ref),
                      f"{cpu[name]:.2f}" if cpu[name] else "-",
                      f"{delivered[name] * 100:.0f} %"])
     print()
@@ -371,7 +377,8 @@ def main(argv: Optional[list[str]] = None) -> int:
           f"({n:,} frames x {rounds} rounds, {took:.0f} s)")
     print()
     print(rst_table(["contender", "msg/s (median)", "min/max", "vs A", "vs B", "vs peer",
-                     "vs websockets", "vs picows", "CPU s/M msgs", "delivered"], rows))
+                     "vs websockets", "paired", "vs picows", "CPU s/M msgs", "delivered"],
+                    rows))
     for suffix, shares in RECORDED.items():
         print(f"\nrecording {suffix}: {min(shares) * 100:.1f} % of the frames written "
               "(lowest over the rounds)")

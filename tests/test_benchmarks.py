@@ -24,3 +24,30 @@ def test_bench_reader_drives_the_real_reader_and_times_each_stage() -> None:
     assert "lowest vs current" in out
     for stage in ("frame reader", "JSON", "Trade event", "protocol", "whole reader path"):
         assert stage in out
+
+
+def test_bench_throughput_runs_and_pairs_each_round_with_the_reference() -> None:
+    """bench_throughput.py runs a reference and a wsclients row and prints the table with
+    its paired column (ratios to the websockets client's round, or "-" when that client
+    is not installed)."""
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_throughput.py"), "--frames", "2000",
+         "--rounds", "1", "--only", "websockets,wsclients on_trade inline"],
+        capture_output=True, text=True, cwd=BENCHMARKS, check=True, timeout=100,
+    ).stdout
+    assert "paired" in out and "wsclients on_trade inline" in out
+
+
+def test_paired_ratio_is_the_median_of_each_rounds_ratio() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from _common import paired_ratio
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    # Rounds 2.0, 2.0 and 3.0 give 2.00x; in the second case the rounds give 3.0, 4.0 and
+    # 1.0 (3.00x), where the ratio of the medians (4 / 2) would say 2.00x.
+    assert paired_ratio([2.0, 4.0, 9.0], [1.0, 2.0, 3.0]) == "2.00x"
+    assert paired_ratio([9.0, 4.0, 2.0], [3.0, 1.0, 2.0]) == "3.00x"
+    assert paired_ratio([1.0], None) == "-"
+    assert paired_ratio([1.0, 2.0], [1.0]) == "-"
+    assert paired_ratio([1.0], [0.0]) == "-"
