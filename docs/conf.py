@@ -65,5 +65,11 @@ def _escape_literal_plurals(
     lines[:] = _escape_after_closing_literals("\n".join(lines)).split("\n")
 
 
+def _public_bases(app: Any, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
+    """Leave private bases out of "Bases:" (``Trade``'s ``_Weakrefable`` is a layout detail)."""
+    bases[:] = [base for base in bases if not base.__name__.startswith("_")] or [object]
+
+
 def setup(app: Any) -> None:
     app.connect("autodoc-process-docstring", _escape_literal_plurals)
+    app.connect("autodoc-process-bases", _public_bases)

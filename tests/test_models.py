@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
+import sys
+import weakref
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import pytest
@@ -73,3 +77,26 @@ def test_the_positional_builder_makes_the_same_trade() -> None:
     assert [getattr(fast, f.name) for f in attrs.fields(Trade)] == list(fields.values())
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         fast.price = Decimal("3")  # type: ignore[misc]
+    assert weakref.ref(fast)() is fast
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    if sys.implementation.name == "cpython":  # the fast path: a twin made a Trade
+        assert "__class__" in new_trade.__code__.co_names
+
+
+def test_the_positional_builder_falls_back_where_classes_cannot_be_swapped() -> None:
+    """A class whose weakref slot comes after its fields has no twin of the same layout: its
+    builder sets the slots through their descriptors, and the instances are the same."""
+    from wsclients.models import _positional_builder
+
+    @attrs.frozen
+    class Own:
+        a: int
+        b: Any = attrs.field(eq=False)
+
+    build = _positional_builder(Own)
+    made = build(1, [2])
+    assert type(made) is Own and made == Own(1, [2]) and made.b == [2]
+    assert "__class__" not in build.__code__.co_names
+    assert weakref.ref(made)() is made
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.a = 3  # type: ignore[misc]
