@@ -136,18 +136,25 @@ def ratio(a: float, b: Optional[float]) -> str:
     return f"{a / b:.2f}x"
 
 
-def run_child(script: str, args: Sequence[str], lib: Optional[str]) -> list[str]:
+def run_child(
+    script: str, args: Sequence[str], lib: Optional[str], *, wrapper: Sequence[str] = (),
+    flag: str = "--child", stream: str = "stdout",
+) -> list[str]:
     """Run ``script --child ARGS`` in a fresh interpreter, importing wsclients from ``lib``
-    (an older checkout) when given, and return the words of its output's last line: the
-    ``--before`` runs of every benchmark."""
+    (an older checkout) when given, and return the words of its output (``stream``): the
+    ``--before`` runs of every benchmark. ``wrapper`` is a command the interpreter runs
+    under (valgrind), with string hashing fixed so that two runs execute the same code."""
     env = dict(os.environ)
     if lib:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [lib, env.get("PYTHONPATH")]))
+    if wrapper:
+        env["PYTHONHASHSEED"] = "0"
     out = subprocess.run(
-        [sys.executable, os.path.abspath(script), "--child", *args],
+        [*wrapper, sys.executable, os.path.abspath(script), flag, *args],
         capture_output=True, text=True, env=env, check=True,
     )
-    return out.stdout.split()
+    text: str = getattr(out, stream)
+    return text.split()
 
 
 def before_versions(specs: Sequence[str]) -> dict[str, str]:

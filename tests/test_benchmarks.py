@@ -51,3 +51,16 @@ def test_paired_ratio_is_the_median_of_each_rounds_ratio() -> None:
     assert paired_ratio([1.0], None) == "-"
     assert paired_ratio([1.0, 2.0], [1.0]) == "-"
     assert paired_ratio([1.0], [0.0]) == "-"
+
+
+def test_bench_reader_counts_instructions_or_says_why_not() -> None:
+    """--instructions prints instructions per trade under callgrind, or a note when
+    valgrind is missing."""
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_reader.py"), "--instructions",
+         "--frames", "300"],
+        capture_output=True, text=True, cwd=BENCHMARKS, check=True, timeout=110,
+    ).stdout
+    if "valgrind is not installed" not in out:
+        count = out.split("current")[-1].split()[0]
+        assert int(count.replace(",", "")) > 1000  # a trade is tens of thousands
