@@ -275,13 +275,14 @@ def check_seconds(
     _seconds(0, strict=strict, none_ok=none_ok, none_means=none_means)(name, value)
 
 
-def check_timeout(name: str, value: Any) -> None:
-    """A wait in seconds: a non-negative number, or None for no limit.
+def check_timeout(name: str, value: Any, *, strict: bool = False) -> None:
+    """A wait in seconds: a non-negative number (positive when ``strict``: a request that
+    may not wait at all), or None for no limit.
 
     Raises:
         InvalidOption: anything else (``"1"`` included).
     """
-    check_seconds(name, value, none_ok=True, none_means="to wait without limit")
+    check_seconds(name, value, strict=strict, none_ok=True, none_means="to wait without limit")
 
 
 def options_doc(defaults: Optional[Mapping[str, Any]] = None) -> str:

@@ -21,7 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar, NoReturn, Optional, Union
 
 from wsclients.core.client import DEFAULT, Client, Seconds
-from wsclients.core.client_options import check_count, check_seconds
+from wsclients.core.client_options import check_count, check_timeout
 from wsclients.errors import NotRecordable, RequestTimeout, WSClientError
 from wsclients.models import Event
 from wsclients.venues.allium._auth import UpgradeHeaders
@@ -78,8 +78,7 @@ class AlliumApiClient(Client):
         max_in_flight: int = MAX_IN_FLIGHT,
         **options: Any,
     ) -> None:
-        check_seconds("request_timeout", request_timeout, strict=True, none_ok=True,
-                      none_means="to wait without limit")
+        check_timeout("request_timeout", request_timeout, strict=True)
         check_count("max_in_flight", max_in_flight, 1)
         options["headers"] = UpgradeHeaders(options.get("headers"), api_key)
         super().__init__(**options)

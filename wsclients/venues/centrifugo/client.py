@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Optional
 
 from wsclients._version import __version__
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
-from wsclients.core.client_options import check_count, check_seconds
+from wsclients.core.client_options import check_count, check_seconds, check_timeout
 from wsclients.core.connection import Connection
 from wsclients.core.pending import wait_result
 from wsclients.core.protocol import Job
@@ -89,8 +89,7 @@ class CentrifugoClient(SubscribingClient):
         request_limit: Optional[int] = None,
         **options: Any,
     ) -> None:
-        check_seconds("request_timeout", request_timeout, strict=True, none_ok=True,
-                      none_means="to wait without limit")
+        check_timeout("request_timeout", request_timeout, strict=True)
         check_seconds("max_server_ping_delay", max_server_ping_delay)
         check_count("request_limit", request_limit, 1, none_ok=True)
         url = url or options.pop("url", None) or self.default_url

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Optional
 import attrs
 
 from wsclients.core.client import DEFAULT, Seconds, SubscribingClient
-from wsclients.core.client_options import check_count, check_seconds
+from wsclients.core.client_options import check_count, check_seconds, check_timeout
 from wsclients.core.pending import wait_result
 from wsclients.core.rest import tls_options
 from wsclients.errors import (
@@ -124,8 +124,7 @@ class HyperliquidClient(SubscribingClient):
         **options: Any,
     ) -> None:
         check_count("post_limit", post_limit, 1)
-        check_seconds("post_timeout", post_timeout, strict=True, none_ok=True,
-                      none_means="to wait without limit")
+        check_timeout("post_timeout", post_timeout, strict=True)
         check_count("trade_memory", trade_memory, 1)
         check_count("message_limit", message_limit, 1)
         check_seconds("message_window", message_window, strict=True)
