@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
+from functools import partial
 from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 import websocket
@@ -53,6 +54,7 @@ from wsclients.core.options import ConnectionOptions, Headers
 from wsclients.core.pending import PendingRequests
 from wsclients.core.protocol import CloseRequest, Job, Reply, VenueProtocol
 from wsclients.core.redact import redact_url
+from wsclients.core.relay import ReadEnded, ReadRelay
 from wsclients.core.sink import RecordingSink
 from wsclients.errors import (
     AuthenticationFailed,
@@ -388,8 +390,8 @@ class Connection:
         request = protocol.close_request
         if request is not None and self._verdict is None:
             self._verdict = request
-            if threading.current_thread() is not self._thread:
-                self._kill(request.reason)
+            if threading.current_thread() is not self._thread and not self._hub.reading_here():
+                self._kill(request.reason)  # wake the reader, wherever it waits
         return _Attended(replies, jobs, session_up, retime)
 
     def _kill(self, reason: str) -> None:
@@ -634,57 +636,85 @@ class Connection:
         network again (or once ``batch_size`` are waiting). A burst then costs one
         hand-over, and at most one wake-up of the dispatcher thread, per batch instead of
         per frame; a frame that arrives alone is published as soon as it is parsed.
+
+        Where it would wait for the network while the dispatcher thread is idle, the
+        reader lends it the socket (core/relay.py): the dispatcher then reads, and runs
+        the callbacks of, a frame that arrives alone, one thread woken instead of two. The
+        loop body (``step``) is the same on either thread, one at a time.
         """
         batch_size = self._hub.batch_size
         pending: list[Event] = []
         publish = self._hub.publish
+        relay: Optional[ReadRelay] = None
 
         def flush() -> None:  # never called with the protocol lock held (see Hub.publish)
             if pending:
                 batch = pending[:]
                 pending.clear()
-                publish(batch, catch_up=True)
+                publish(batch, catch_up=True)  # the hub never lets its dispatcher wait
+
+        def before_wait() -> bool:
+            flush()
+            if relay is None:
+                return False
+            if relay.dispatcher_holds():
+                return relay.dispatcher_wait()
+            return relay.reader_wait()
 
         assert ws.sock is not None  # connected: _prepare_socket ran
         # Bytes the upgrade read past its response are the first frames.
         source = BufferedSocket(ws.sock, early) if early else ws.sock
-        reader = FrameReader(source, max_size=self.options.max_message_size, before_wait=flush)
+        reader = FrameReader(source, max_size=self.options.max_message_size,
+                             before_wait=before_wait)
         next_frame = reader.next_frame
         take_texts = reader.take_texts
         receive_batch = self._receive_batch
+
+        def step() -> Optional[tuple[Optional[int], str]]:
+            """Read and handle one message; the connection's outcome once it has ended."""
+            try:
+                opcode, data = next_frame()
+            except MessageTooLarge as exc:  # skipped unread; the next message is fine
+                self.messages += 1
+                self.bytes += exc.size
+                flush()
+                self._hub.report(exc)
+                return None
+            except FrameRejected as exc:  # RFC 6455 §7.1.7: fail the connection, reconnect
+                flush()
+                self._hub.report(exc)
+                try:
+                    ws.send_close(exc.close_code, exc.reason.encode())
+                except (websocket.WebSocketException, OSError):
+                    pass  # the socket is gone already; it ends all the same
+                return exc.close_code, exc.reason
+            if opcode in (OP_TEXT, OP_BINARY):
+                frames = [data]
+                if opcode == OP_TEXT:  # the text frames right behind it come along
+                    take_texts(frames, batch_size - 1)
+                receive_batch(ws, frames, pending, flush)
+                if len(pending) >= batch_size:
+                    flush()
+            elif opcode == OP_CLOSE:
+                ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
+                return parse_close(data)  # validated by the reader already
+            else:
+                self.control_frames += 1
+                if opcode == OP_PING:
+                    ws.pong(data)
+            return None
+
+        relay = self._hub.lend_socket(ws.sock, partial(_buffered, source), step)
         try:
             while True:
-                try:
-                    opcode, data = next_frame()
-                except MessageTooLarge as exc:  # skipped unread; the next message is fine
-                    self.messages += 1
-                    self.bytes += exc.size
-                    flush()
-                    self._hub.report(exc)
-                    continue
-                except FrameRejected as exc:  # RFC 6455 §7.1.7: fail the connection, reconnect
-                    flush()
-                    self._hub.report(exc)
-                    try:
-                        ws.send_close(exc.close_code, exc.reason.encode())
-                    except (websocket.WebSocketException, OSError):
-                        pass  # the socket is gone already; it ends all the same
-                    return exc.close_code, exc.reason
-                if opcode in (OP_TEXT, OP_BINARY):
-                    frames = [data]
-                    if opcode == OP_TEXT:  # the text frames right behind it come along
-                        take_texts(frames, batch_size - 1)
-                    receive_batch(ws, frames, pending, flush)
-                    if len(pending) >= batch_size:
-                        flush()
-                elif opcode == OP_CLOSE:
-                    ws.send_close()  # echo it (RFC 6455 §5.5.1), as websocket-client's reader did
-                    return parse_close(data)  # validated by the reader already
-                else:
-                    self.control_frames += 1
-                    if opcode == OP_PING:
-                        ws.pong(data)
+                outcome = step()
+                if outcome is not None:
+                    return outcome
+        except ReadEnded as ended:  # the dispatcher read the end while it held the socket
+            return ended.outcome
         finally:
+            if relay is not None:
+                self._hub.return_socket(relay)
             flush()  # what was parsed is delivered before the socket's end is reported
 
     def _receive_batch(
@@ -981,6 +1011,14 @@ def _header_list(headers: Optional[Headers]) -> Optional[list[str]]:
     if isinstance(headers, Mapping):
         return [f"{k}: {v}" for k, v in headers.items()]
     return list(headers)
+
+
+def _buffered(source: Any) -> bool:
+    """Whether ``source`` (the reader's socket) has bytes readable without waiting: TLS
+    records the ``ssl`` module already holds, or bytes the upgrade read ahead. A ``poll`` on
+    the socket would not see them."""
+    pending = getattr(source, "pending", None)
+    return bool(pending()) if pending is not None else False
 
 
 def _prepare_socket(ws: websocket.WebSocket) -> None:

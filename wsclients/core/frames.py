@@ -92,14 +92,18 @@ class FrameReader:
             ``recv`` is used. Nothing else may read from it.
         chunk_size: the most bytes asked of one ``recv``.
         before_wait: called right before each ``recv`` (the reader is about to wait for the
-            network): the connection hands over the events it has batched so far.
+            network): the connection hands over the events it has batched so far. If it
+            returns True, another thread may have read from the socket meanwhile: the
+            reader skips that ``recv`` and looks at its buffer again.
         max_size: the largest message accepted; a larger one (whole or fragmented) is skipped
             as it streams in, never held in memory, and reported with ``MessageTooLarge``.
             RFC 6455 §10.4 leaves the limit and what to do past it to the endpoint; skipping
             keeps the socket, and the subscriptions on it, alive.
 
-    Not thread-safe: one reader thread owns it. After ``FrameRejected`` the caller must fail
-    the connection (RFC 6455 §7.1.7: no further data is processed) and drop the reader.
+    Not thread-safe: one thread at a time reads through it (the connection's reader, or
+    the dispatcher it lends the socket to: core/relay.py). After ``FrameRejected`` the
+    caller must fail the connection (RFC 6455 §7.1.7: no further data is processed) and
+    drop the reader.
     """
 
     __slots__ = (
@@ -112,7 +116,7 @@ class FrameReader:
         sock: _Socket,
         *,
         chunk_size: int = _CHUNK,
-        before_wait: Optional[Callable[[], None]] = None,
+        before_wait: Optional[Callable[[], Optional[bool]]] = None,
         max_size: Optional[int] = None,
     ) -> None:
         self._recv = sock.recv
@@ -338,8 +342,8 @@ class FrameReader:
         A frame larger than a chunk is read straight to its end and joined once, so a big
         message costs linear time, not a re-copy of the buffer per chunk.
         """
-        if self._before_wait is not None:
-            self._before_wait()
+        if self._before_wait is not None and self._before_wait():
+            return  # another thread read meanwhile (core/relay.py): the caller looks again
         rest = self._buf[self._pos:]
         self._pos = 0
         if need <= self._chunk:

@@ -98,6 +98,11 @@ class BufferedSocket:
         self._sock = sock
         self._pending = pending
 
+    def pending(self) -> int:
+        """Bytes readable without waiting: those read ahead, and a TLS socket's own."""
+        inner = getattr(self._sock, "pending", None)
+        return len(self._pending) + (inner() if inner is not None else 0)
+
     def recv(self, bufsize: int, /) -> bytes:
         """The buffered bytes first, then the socket's."""
         pending = self._pending

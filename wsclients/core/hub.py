@@ -33,10 +33,12 @@ import threading
 import time
 import traceback
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from threading import current_thread
 from typing import Any, Callable, Literal, Optional, Protocol
 
 import attrs
 
+from wsclients.core import relay as relays
 from wsclients.core.deadline import Deadline
 from wsclients.errors import CallbackFailed, QueueOverflow
 from wsclients.models import ErrorEvent, Event
@@ -147,6 +149,9 @@ class EventQueue:
         self._waiters_lock = threading.Lock()  # guards _waiters (consumers only)
         self._not_full = threading.Condition(threading.Lock())
         self._waiters = 0
+        # The dispatcher thread, when it waits in a ReadRelay (core/relay.py) rather than on
+        # _wake, is rung through this instead.
+        self._waker: Optional[Callable[[], None]] = None
         self._blocked = 0
         # Producers waiting in catch_up (see Hub.publish), and whether a wait ran out with
         # the consumer still behind (it is stuck in a slow callback: nobody waits for it
@@ -190,7 +195,13 @@ class EventQueue:
         else:
             self._put_many_data(events, room)
         if self._waiters:
-            self._wake.put(None)
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        self._wake.put(None)
+        waker = self._waker
+        if waker is not None:
+            waker()
 
     def _put_urgent(self, event: Event) -> None:
         """Put ``event`` ahead of the backlog (the news of an overflow, about that backlog)."""
@@ -198,7 +209,7 @@ class EventQueue:
             return
         self._urgent.append(event)
         if self._waiters:
-            self._wake.put(None)
+            self._wake_waiters()
 
     def _put_many_data(self, events: list[Event], room: int) -> None:
         """The overflow path: the queue cannot take every event as it is."""
@@ -231,7 +242,7 @@ class EventQueue:
                         while len(items) >= self.maxsize and not self._closed:
                             self.last_blocked = time.monotonic()
                             if self._waiters:  # let a sleeping consumer drain first
-                                self._wake.put(None)
+                                self._wake_waiters()
                             self._not_full.wait(0.1)
                     finally:
                         self._blocked -= 1
@@ -278,6 +289,9 @@ class EventQueue:
         # counted here and gets a token.
         for _ in range(self._waiters):
             self._wake.put(None)
+        waker = self._waker
+        if waker is not None:
+            waker()
         with self._not_full:
             self._not_full.notify_all()
         self._consumer_caught_up()
@@ -288,6 +302,18 @@ class EventQueue:
     def closed(self) -> bool:
         """Whether the client stopped feeding this queue (events left in it stay readable)."""
         return self._closed
+
+    def add_waker(self, wake: Callable[[], None]) -> None:
+        """Count the caller as a waiter that ``wake`` rouses (the dispatcher waiting in a
+        ``ReadRelay``), until ``remove_waker``. One at a time."""
+        with self._waiters_lock:
+            self._waker = wake
+            self._waiters += 1
+
+    def remove_waker(self) -> None:
+        with self._waiters_lock:
+            self._waiters -= 1
+            self._waker = None
 
     def qsize(self) -> int:
         """How many events wait right now."""
@@ -415,6 +441,10 @@ class Hub:
             )
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        # The socket an idle dispatcher reads itself (core/relay.py); its doorbell lives as
+        # long as the dispatcher thread.
+        self._relay: Optional[relays.ReadRelay] = None
+        self._doorbell: Optional[relays.Doorbell] = None
         self._printed: set[tuple[str, type]] = set()  # unhandled failures shown on stderr
         self._sinks: tuple[Sink, ...] = ()  # copy-on-write, like _queues, under _queues_lock
         self.sink_errors = 0
@@ -433,10 +463,46 @@ class Hub:
         if self._inbox is None or self._thread is not None:
             return
         self._stopping = False
+        if relays.available():
+            self._doorbell = relays.Doorbell()
         self._thread = threading.Thread(
             target=self._dispatch_loop, name=f"wsclients-{self._name}-dispatch", daemon=True
         )
         self._thread.start()
+
+    def lend_socket(
+        self,
+        sock: relays.Pollable,
+        buffered: Callable[[], bool],
+        step: Callable[[], Optional[tuple[Optional[int], str]]],
+    ) -> Optional[relays.ReadRelay]:
+        """A ``ReadRelay`` through which the reader of one connection lends its socket to
+        the dispatcher thread while it is idle (see core/relay.py), or None where that
+        cannot be: inline callbacks or none, a ``block`` policy on the callback queue (the
+        dispatcher would wait on itself), or no ``select.poll``. The reader ends it with
+        ``ReadRelay.end`` and ``return_socket``."""
+        inbox = self._inbox
+        doorbell = self._doorbell
+        if inbox is None or doorbell is None or inbox.overflow == "block" or self._stopping:
+            return None
+        relay = relays.ReadRelay(
+            fileno=sock.fileno(), buffered=buffered, step=step, inbox=inbox, doorbell=doorbell)
+        self._relay = relay
+        return relay
+
+    def reading_here(self) -> bool:
+        """Whether the calling thread is the dispatcher, reading a lent socket (it then
+        stands for that socket's reader)."""
+        relay = self._relay
+        return (relay is not None and self._thread is current_thread()
+                and relay.dispatcher_holds())
+
+    def return_socket(self, relay: relays.ReadRelay) -> None:
+        """The reader is done with ``relay``'s socket (it holds it): the dispatcher waits on
+        its queue again."""
+        if self._relay is relay:
+            self._relay = None
+        relay.end()
 
     def stop(self, timeout: float = 1.0, *, drain: bool = False) -> bool:
         """Stop dispatching and close every queue; True if the dispatcher thread ended.
@@ -497,7 +563,10 @@ class Hub:
             except Exception:
                 self._sink_failed(sink)
         if catch_up:
-            if inbox is not None and self._thread is not None:
+            thread = self._thread
+            # The dispatcher reads the socket itself at times (core/relay.py): it must
+            # never wait for its own queue to drain.
+            if inbox is not None and thread is not None and thread is not current_thread():
                 inbox.catch_up()
             for q in self._queues:
                 q.catch_up()
@@ -646,6 +715,7 @@ class Hub:
     def _dispatch_loop(self) -> None:
         inbox = self._inbox
         assert inbox is not None
+        doorbell = self._doorbell
         # The hot loop takes events straight off the inbox's deques while there are any (the
         # urgent lane first, as get() does), and goes through get(), which sleeps, only when
         # both run empty: a burst then costs one popleft and one callback call per event.
@@ -661,6 +731,10 @@ class Hub:
                 try:
                     event = urgent.popleft() if urgent else popleft()
                 except IndexError:
+                    relay = self._relay
+                    # Idle: read the socket here while a reader lends it (core/relay.py).
+                    if relay is not None and not inbox.closed and relay.serve():
+                        continue
                     try:
                         event = get()
                     except queue.Empty:  # closed and drained
@@ -683,6 +757,11 @@ class Hub:
                     failed(event, callback, exc)
         except Exception:  # should never run: user errors are caught above
             logger.exception("%s: dispatcher thread failed", self._name)
+        finally:
+            if self._doorbell is doorbell:
+                self._doorbell = None
+            if doorbell is not None:
+                doorbell.close()
 
     def _run_callbacks(self, events: Iterable[Event]) -> None:
         callbacks = self._callbacks

@@ -1,0 +1,219 @@
+"""An idle dispatcher thread reads the socket itself (core/relay.py); callbacks still run on
+the dispatcher only, in order, and a slow callback still never stalls reading."""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Optional
+
+import pytest
+
+from tests.conftest import T
+from tests.core.echo import EchoClient, EchoServer, trade
+from wsclients import ConnectionState, Status, Trade
+from wsclients.core.relay import ReadRelay
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def server() -> Iterator[EchoServer]:
+    with EchoServer("relay") as server:
+        yield server
+
+
+def client_for(server: EchoServer, **options: Any) -> EchoClient:
+    options.setdefault("ping_interval", None)
+    options.setdefault("stale_timeout", None)
+    return EchoClient(url=server.url, **options)
+
+
+def relay_of(client: EchoClient) -> Optional[ReadRelay]:
+    return client._hub._relay
+
+
+def wait_until(condition: Any, timeout: float = 5 * T) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+class Seen:
+    """Trade ids and the threads their callbacks ran on."""
+
+    def __init__(self, expected: int) -> None:
+        self.ids: list[str] = []
+        self.threads: set[str] = set()
+        self.expected = expected
+        self.done = threading.Event()
+
+    def __call__(self, t: Trade) -> None:
+        self.ids.append(t.trade_id)
+        self.threads.add(threading.current_thread().name)
+        if len(self.ids) >= self.expected:
+            self.done.set()
+
+
+def test_lone_frames_are_read_by_the_idle_dispatcher(server: EchoServer) -> None:
+    """Frames that arrive one at a time are read by the dispatcher thread (one wake-up per
+    frame); their callbacks run there, in order."""
+    seen = Seen(20)
+    client = client_for(server, on_trade=seen)
+    with client:
+        conn = server.wait_for_connections(1)[0]
+        wait_until(lambda: relay_of(client) is not None)
+        for i in range(20):
+            conn.send(trade(i))
+            time.sleep(0.01)
+        assert seen.done.wait(5 * T)
+        relay = relay_of(client)
+        assert relay is not None
+        turns = relay.dispatcher_turns
+    assert seen.ids == [str(i) for i in range(20)]
+    assert seen.threads == {"wsclients-echo-dispatch"}
+    assert turns >= 10  # at most a few frames came before the dispatcher first went idle
+
+
+def test_a_slow_callback_does_not_stall_reading(server: EchoServer) -> None:
+    """While a callback sleeps, the reader thread takes the socket back and keeps reading:
+    the frames behind it are counted before the callback returns, and arrive in order."""
+    release = threading.Event()
+    seen = Seen(50)
+
+    def on_trade(t: Trade) -> None:
+        if t.trade_id == "0":
+            release.wait(10 * T)
+        seen(t)
+
+    client = client_for(server, on_trade=on_trade)
+    with client:
+        conn = server.wait_for_connections(1)[0]
+        wait_until(lambda: relay_of(client) is not None)
+        time.sleep(0.05)  # the dispatcher is idle, holding the socket
+        conn.send(trade(0))
+        time.sleep(0.05)  # its callback is asleep now
+        for i in range(1, 50):
+            conn.send(trade(i))
+        wait_until(lambda: client.stats.messages >= 50)  # read while the callback sleeps
+        assert seen.ids == []
+        release.set()
+        assert seen.done.wait(5 * T)
+    assert seen.ids == [str(i) for i in range(50)]
+
+
+def test_order_and_completeness_across_hand_overs(server: EchoServer) -> None:
+    """Bursts and lone frames mixed, with callbacks of varying length: the socket changes
+    hands many times, and every trade still arrives once, in order."""
+    rng = random.Random(7)
+    total = 1500
+    seen = Seen(total)
+
+    def on_trade(t: Trade) -> None:
+        if rng.random() < 0.02:
+            time.sleep(0.002)
+        seen(t)
+
+    client = client_for(server, on_trade=on_trade)
+    with client:
+        conn = server.wait_for_connections(1)[0]
+        wait_until(lambda: relay_of(client) is not None)
+        i = 0
+        while i < total:
+            n = rng.choice([1, 1, 1, 2, 5, 50])
+            n = min(n, total - i)
+            conn.send_batch([trade(k) for k in range(i, i + n)])
+            i += n
+            if rng.random() < 0.3:
+                time.sleep(rng.random() * 0.003)
+        assert seen.done.wait(10 * T)
+        relay = relay_of(client)
+        assert relay is not None and relay.dispatcher_turns > 0
+    assert seen.ids == [str(k) for k in range(total)]
+
+
+@pytest.mark.parametrize("end", ["close", "drop"])
+def test_the_dispatcher_reads_the_end_and_the_reader_reconnects(
+    server: EchoServer, end: str
+) -> None:
+    """A close frame or a dropped TCP connection read by the dispatcher is the reader's news:
+    the client reports it, reconnects, restores the subscription and reads on."""
+    seen = Seen(2)
+    statuses: queue.Queue[Status] = queue.Queue()
+    client = client_for(server, on_trade=seen, on_status=statuses.put,
+                        backoff_min=0.05)
+    with client:
+        client.subscribe("X")
+        conn = server.wait_for_connections(1)[0]
+        conn.wait_for_message(lambda m: "subscribe" in str(m))
+        conn.send(trade(0))
+        wait_until(lambda: len(seen.ids) == 1)
+        time.sleep(0.05)  # the dispatcher holds the socket again
+        relay = relay_of(client)
+        assert relay is not None and relay.dispatcher_holds()
+        if end == "close":
+            conn.close(1001, "going away")
+        else:
+            conn.drop()
+        second = server.wait_for_connections(2)[1]
+        second.wait_for_message(lambda m: "subscribe" in str(m))
+        second.send(trade(1))
+        assert seen.done.wait(5 * T)
+    assert seen.ids == ["0", "1"]
+    states = []
+    while not statuses.empty():
+        states.append(statuses.get().state)
+    assert ConnectionState.RECONNECTING in states
+
+
+def test_a_ping_read_by_the_dispatcher_is_answered(server: EchoServer) -> None:
+    """Control frames are handled by whichever thread holds the socket."""
+    seen = Seen(1)
+    client = client_for(server, on_trade=seen)
+    with client:
+        conn = server.wait_for_connections(1)[0]
+        conn.send(trade(0))
+        assert seen.done.wait(5 * T)
+        time.sleep(0.05)
+        relay = relay_of(client)
+        assert relay is not None and relay.dispatcher_holds()
+        assert conn.ping(b"are you there").wait(5 * T)
+
+
+def test_stop_while_the_dispatcher_holds_the_socket(server: EchoServer) -> None:
+    """stop() returns promptly and leaves no thread behind."""
+    seen = Seen(1)
+    client = client_for(server, on_trade=seen)
+    client.start()
+    conn = server.wait_for_connections(1)[0]
+    conn.send(trade(0))
+    assert seen.done.wait(5 * T)
+    time.sleep(0.05)
+    relay = relay_of(client)
+    assert relay is not None and relay.dispatcher_holds()
+    started = time.monotonic()
+    client.stop()
+    assert time.monotonic() - started < 2 * T
+    assert not [t for t in threading.enumerate() if t.name.startswith("wsclients-echo")]
+    assert client.state is ConnectionState.CLOSED
+
+
+@pytest.mark.parametrize("options", [{"overflow": "block"}, {"dispatch": "inline"}])
+def test_no_lending_under_block_or_inline(server: EchoServer, options: dict[str, str]) -> None:
+    """With ``overflow="block"`` the dispatcher would wait on its own queue, and inline
+    callbacks have no dispatcher: the reader keeps the socket."""
+    seen = Seen(3)
+    client = client_for(server, on_trade=seen, **options)
+    with client:
+        conn = server.wait_for_connections(1)[0]
+        for i in range(3):
+            conn.send(trade(i))
+            time.sleep(0.01)
+        assert seen.done.wait(5 * T)
+        assert relay_of(client) is None
+    assert seen.ids == ["0", "1", "2"]
