@@ -217,3 +217,142 @@ def test_no_lending_under_block_or_inline(server: EchoServer, options: dict[str,
         assert seen.done.wait(5 * T)
         assert relay_of(client) is None
     assert seen.ids == ["0", "1", "2"]
+
+
+def test_over_tls_with_messages_longer_than_a_read() -> None:
+    """Over wss://, lone frames and messages longer than one read (several TLS records, the
+    last read asking for exactly the rest) change hands between the threads and all arrive,
+    in order."""
+    import json
+    import ssl
+    from pathlib import Path
+
+    tls = Path(__file__).resolve().parent.parent / "fixtures" / "tls"
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls / "localhost.crt", tls / "localhost.key")
+    big = json.dumps({"type": "trade", "symbol": "X", "px": "1", "sz": "1", "id": "big",
+                      "pad": "x" * 400_000})
+    seen = Seen(5)
+    with EchoServer("relay-tls", ssl=context) as server:
+        client = client_for(server, on_trade=seen,
+                            sslopt={"ca_certs": str(tls / "localhost.crt")})
+        with client:
+            conn = server.wait_for_connections(1)[0]
+            wait_until(lambda: relay_of(client) is not None)
+            conn.send(trade(0))
+            wait_until(lambda: len(seen.ids) == 1)
+            time.sleep(0.05)  # the dispatcher holds the socket
+            conn.send_batch([big, trade(1)])
+            wait_until(lambda: len(seen.ids) == 3)
+            time.sleep(0.05)
+            conn.send_batch([big, trade(2)])  # now perhaps read by the reader thread
+            assert seen.done.wait(5 * T), seen.ids
+    assert seen.ids == ["0", "big", "1", "big", "2"]
+
+
+def test_doorbell_rings_until_cleared_and_not_after_close() -> None:
+    """A ring makes the doorbell readable until cleared; after close a ring is a no-op (no
+    later file with the same descriptor number can get it)."""
+    import select
+
+    from wsclients.core.relay import Doorbell
+
+    bell = Doorbell()
+    poller = select.poll()
+    poller.register(bell.fileno(), select.POLLIN)
+    assert poller.poll(0) == []
+    bell.ring()
+    bell.ring()
+    assert [fd for fd, _ in poller.poll(0)] == [bell.fileno()]
+    bell.clear()
+    assert poller.poll(0) == []
+    bell.close()
+    bell.ring()  # no error, no write
+    bell.close()  # idempotent
+
+
+class _Inbox:
+    """The two things ReadRelay asks of the dispatcher's queue, for the unit tests below."""
+
+    def __init__(self) -> None:
+        self.items: list[int] = []
+        self.closed = False
+        self.waker: Any = None
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+    def add_waker(self, wake: Any) -> None:
+        self.waker = wake
+
+    def remove_waker(self) -> None:
+        self.waker = None
+
+
+def test_bytes_buffered_above_the_socket_are_read_without_waiting() -> None:
+    """Bytes ``poll`` cannot see (held by ``ssl``, or read ahead by the upgrade) must be read
+    at once: neither thread may wait on the socket while ``buffered`` says so."""
+    import socket
+
+    from wsclients.core.relay import Doorbell
+
+    ours, theirs = socket.socketpair()  # nothing is ever readable on ``ours``
+    bell = Doorbell()
+    held = [True]
+    relay = ReadRelay(fileno=ours.fileno(), buffered=lambda: held[0], step=lambda: None,
+                      inbox=_Inbox(), doorbell=bell)
+    try:
+        assert returns_soon(relay.reader_wait) is False  # in poll for ever without the check
+        relay._holder = "dispatcher"  # as lent
+        assert returns_soon(relay.dispatcher_wait) is False
+        held[0] = False
+        theirs.send(b"x")  # now the socket itself is readable
+        assert returns_soon(relay.dispatcher_wait) is False
+    finally:
+        bell.ring()  # lets a wait that went wrong end
+        theirs.send(b"x")
+        time.sleep(0.05)
+        bell.close()
+        ours.close()
+        theirs.close()
+
+
+def returns_soon(call: Any) -> Any:
+    """``call()``'s result, or AssertionError if it has not returned within a second."""
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(1 * T)
+    assert result, f"{call.__name__} is still waiting"
+    return result[0]
+
+
+def test_the_dispatcher_hands_over_as_soon_as_it_has_events() -> None:
+    """Waiting on a lent socket, the dispatcher leaves for its queue once an event is in it
+    (rung by the doorbell), and the socket goes back to the reader thread."""
+    import socket
+
+    from wsclients.core.relay import Doorbell, HandOver
+
+    ours, theirs = socket.socketpair()
+    bell = Doorbell()
+    inbox = _Inbox()
+    relay = ReadRelay(fileno=ours.fileno(), buffered=lambda: False, step=lambda: None,
+                      inbox=inbox, doorbell=bell)
+    try:
+        relay._holder = "dispatcher"
+
+        def publish_later() -> None:
+            time.sleep(0.05)
+            inbox.items.append(1)
+            bell.ring()
+
+        threading.Thread(target=publish_later).start()
+        started = time.monotonic()
+        with pytest.raises(HandOver):
+            relay.dispatcher_wait()
+        assert 0.04 < time.monotonic() - started < 2 * T
+    finally:
+        bell.close()
+        ours.close()
+        theirs.close()
