@@ -137,12 +137,13 @@ def test_order_and_completeness_across_hand_overs(server: EchoServer) -> None:
     assert seen.ids == [str(k) for k in range(total)]
 
 
-@pytest.mark.parametrize("end", ["close", "drop"])
+@pytest.mark.parametrize("end", ["close", "drop", "venue asks"])
 def test_the_dispatcher_reads_the_end_and_the_reader_reconnects(
     server: EchoServer, end: str
 ) -> None:
-    """A close frame or a dropped TCP connection read by the dispatcher is the reader's news:
-    the client reports it, reconnects, restores the subscription and reads on."""
+    """A close frame, a dropped TCP connection or a venue's request to reconnect, read by the
+    dispatcher, is the reader's news: the client reports it, reconnects, restores the
+    subscription and reads on."""
     seen = Seen(2)
     statuses: queue.Queue[Status] = queue.Queue()
     client = client_for(server, on_trade=seen, on_status=statuses.put,
@@ -158,8 +159,10 @@ def test_the_dispatcher_reads_the_end_and_the_reader_reconnects(
         assert relay is not None and relay.dispatcher_holds()
         if end == "close":
             conn.close(1001, "going away")
-        else:
+        elif end == "drop":
             conn.drop()
+        else:  # a message whose handling closes the socket (the protocol's close request)
+            conn.send('{"type": "close"}')
         second = server.wait_for_connections(2)[1]
         second.wait_for_message(lambda m: "subscribe" in str(m))
         second.send(trade(1))
