@@ -272,3 +272,26 @@ def test_take_texts_takes_nothing_inside_a_fragmented_message() -> None:
     reader.take_texts(out, 100)
     assert out == []
     assert reader.next_frame() == (OP_TEXT, b"hello")
+
+
+def test_reads_ask_for_64_kib_until_one_fills_it() -> None:
+    """A read allocates what it asks for before it knows how much comes: lone frames are
+    read with 64 KiB asks (served from the heap; 128 KiB and more go through mmap), and a
+    read that fills its ask (a burst) makes the next one ask for the whole chunk, until a
+    read comes back short."""
+    small = frame(b'{"a":1}')
+    burst = frame(b"x" * 1000) * 300  # 300 KB waiting at once
+    sock = FakeSocket(small + burst + small, piece=70_000)
+    reader = FrameReader(sock, chunk_size=256 * 1024)
+    frames = read_all(reader)
+    assert len(frames) == 302
+    assert sock.asks[0] == 64 * 1024  # nothing known yet: a small ask
+    # The first ask came back full (the burst was waiting): then the whole chunk is asked,
+    # and after a short read (70,000 < 262,144) a small ask again.
+    assert sock.asks[1] == 256 * 1024
+    assert sock.asks[2] == 64 * 1024
+    assert max(sock.asks) == 256 * 1024
+    # A chunk smaller than 64 KiB is never exceeded.
+    tiny = FakeSocket(small * 10, piece=3)
+    read_all(FrameReader(tiny, chunk_size=16))
+    assert set(tiny.asks) == {16}

@@ -46,6 +46,12 @@ INVALID_DATA = 1007
 
 _FIN_TEXT = 0x80 | OP_TEXT  # the common case: a whole text frame, no extension bits
 _CHUNK = 256 * 1024
+# What a read asks for while frames come one at a time. ``recv(n)`` allocates n bytes before
+# it knows how many arrive; glibc serves 128 KiB and more with mmap, so a 256 KiB ask for a
+# 300-byte frame cost an mmap, an mremap and a munmap (and the munmap's TLB shootdown on the
+# other CPUs) per frame: strace counted about 1.5 such calls per lone frame. 64 KiB comes
+# from the heap, and a read that fills it (a burst) makes the next ask 256 KiB again.
+_SMALL_CHUNK = 64 * 1024
 _EMPTY = b""
 _MAX_CONTROL = 125  # RFC 6455 §5.5: control frame payloads are at most 125 bytes
 
@@ -107,8 +113,8 @@ class FrameReader:
     """
 
     __slots__ = (
-        "_before_wait", "_buf", "_chunk", "_dropping", "_max_size", "_part_opcode",
-        "_part_size", "_parts", "_pos", "_recv", "_utf8",
+        "_ask", "_before_wait", "_buf", "_chunk", "_dropping", "_max_size", "_part_opcode",
+        "_part_size", "_parts", "_pos", "_recv", "_small", "_utf8",
     )
 
     def __init__(
@@ -122,6 +128,7 @@ class FrameReader:
         self._recv = sock.recv
         self._max_size = max_size
         self._chunk = chunk_size
+        self._small = self._ask = min(chunk_size, _SMALL_CHUNK)  # see _SMALL_CHUNK
         self._before_wait = before_wait
         self._buf = _EMPTY
         self._pos = 0
@@ -347,7 +354,9 @@ class FrameReader:
         rest = self._buf[self._pos:]
         self._pos = 0
         if need <= self._chunk:
-            data = self._recv(self._chunk)
+            ask = self._ask
+            data = self._recv(ask)
+            self._ask = self._chunk if len(data) == ask else self._small
             if not data:
                 self._buf = rest
                 raise WebSocketConnectionClosedException("Connection to remote host was lost.")
