@@ -16,6 +16,7 @@ from tests.conftest import T
 from tests.core.echo import EchoClient, EchoServer, trade
 from wsclients import ConnectionState, Status, Trade
 from wsclients.core.relay import ReadRelay
+from wsclients.testing.server import FakeConnection
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,6 +43,16 @@ def wait_until(condition: Any, timeout: float = 5 * T) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.005)
+
+
+def lend_after_one_trade(server: EchoServer, client: EchoClient, seen: Seen) -> FakeConnection:
+    """Send one trade, wait for its callback, and give the idle dispatcher time to take the
+    socket: the connection, with the dispatcher holding the socket."""
+    conn = server.wait_for_connections(1)[0]
+    conn.send(trade(0))
+    wait_until(lambda: len(seen.ids) >= 1)
+    wait_until(lambda: (relay := relay_of(client)) is not None and relay.dispatcher_holds())
+    return conn
 
 
 class Seen:
@@ -150,13 +161,8 @@ def test_the_dispatcher_reads_the_end_and_the_reader_reconnects(
                         backoff_min=0.05)
     with client:
         client.subscribe("X")
-        conn = server.wait_for_connections(1)[0]
-        conn.wait_for_message(lambda m: "subscribe" in str(m))
-        conn.send(trade(0))
-        wait_until(lambda: len(seen.ids) == 1)
-        time.sleep(0.05)  # the dispatcher holds the socket again
-        relay = relay_of(client)
-        assert relay is not None and relay.dispatcher_holds()
+        server.wait_for_connections(1)[0].wait_for_message(lambda m: "subscribe" in str(m))
+        conn = lend_after_one_trade(server, client, seen)
         if end == "close":
             conn.close(1001, "going away")
         elif end == "drop":
@@ -179,12 +185,7 @@ def test_a_ping_read_by_the_dispatcher_is_answered(server: EchoServer) -> None:
     seen = Seen(1)
     client = client_for(server, on_trade=seen)
     with client:
-        conn = server.wait_for_connections(1)[0]
-        conn.send(trade(0))
-        assert seen.done.wait(5 * T)
-        time.sleep(0.05)
-        relay = relay_of(client)
-        assert relay is not None and relay.dispatcher_holds()
+        conn = lend_after_one_trade(server, client, seen)
         assert conn.ping(b"are you there").wait(5 * T)
 
 
@@ -193,12 +194,7 @@ def test_stop_while_the_dispatcher_holds_the_socket(server: EchoServer) -> None:
     seen = Seen(1)
     client = client_for(server, on_trade=seen)
     client.start()
-    conn = server.wait_for_connections(1)[0]
-    conn.send(trade(0))
-    assert seen.done.wait(5 * T)
-    time.sleep(0.05)
-    relay = relay_of(client)
-    assert relay is not None and relay.dispatcher_holds()
+    lend_after_one_trade(server, client, seen)
     started = time.monotonic()
     client.stop()
     assert time.monotonic() - started < 2 * T
