@@ -198,10 +198,15 @@ class EventQueue:
             self._wake_waiters()
 
     def _wake_waiters(self) -> None:
-        self._wake.put(None)
+        # The dispatcher waiting in a ReadRelay hears its doorbell, not a token: a token
+        # nobody takes would stay in _wake for good, one per publish. A consumer that moves
+        # from the relay to get() looks at the deque after counting itself, so it misses
+        # nothing rung rather than put.
         waker = self._waker
         if waker is not None:
             waker()
+        else:
+            self._wake.put(None)
 
     def _put_urgent(self, event: Event) -> None:
         """Put ``event`` ahead of the backlog (the news of an overflow, about that backlog)."""
