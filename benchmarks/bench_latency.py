@@ -14,8 +14,9 @@ With ``--before``, every wsclients row also runs with an older checkout, each in
 process of its own.
 
 - ``baseline A``: ``websocket.WebSocketApp``, default ``run_forever()``, ``json.loads``.
-- ``wsclients on_trade``: ``HyperliquidClient(on_trade=…)``, the default dispatcher thread (the
-  event crosses from the reader thread to the dispatcher: one wake-up per frame at this rate).
+- ``wsclients on_trade``: ``HyperliquidClient(on_trade=…)``, the default dispatcher thread
+  (which, idle between frames at this rate, reads each frame itself: docs/threading.rst,
+  "Who reads the socket").
 - ``wsclients on_trade inline``, ``wsclients get() loop``: for comparison.
 - ``wsclients on_trade, queue_size=1000``: with callbacks, the default ``get()`` queue still
   keeps up to ``queue_size`` events nobody reads; the full garbage collections that walk them
