@@ -485,7 +485,7 @@ class Hub:
         the dispatcher thread while it is idle (see core/relay.py), or None where that
         cannot be: inline callbacks or none, a ``block`` policy on the callback queue (the
         dispatcher would wait on itself), or no ``select.poll``. The reader ends it with
-        ``ReadRelay.end`` and ``return_socket``."""
+        ``return_socket``."""
         inbox = self._inbox
         doorbell = self._doorbell
         if inbox is None or doorbell is None or inbox.overflow == "block" or self._stopping:
